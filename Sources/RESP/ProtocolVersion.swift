@@ -1,0 +1,5 @@
+/// The reply protocol a connection speaks: RESP2 until the client sends `HELLO 3`.
+public enum ProtocolVersion: Int, Sendable {
+    case resp2 = 2
+    case resp3 = 3
+}
