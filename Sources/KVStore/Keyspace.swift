@@ -1,0 +1,205 @@
+import LevelDB
+import NIOCore
+
+/// The user keyspace, valid only while its `Store`'s lock is held.
+///
+/// Writes go into a pending `WriteBatch` and an overlay that later reads in the same batch consult first, so the
+/// commands of one pipeline see each other's writes and reach LevelDB as one atomic write at `commit()`. Every read
+/// hides keys whose expiry has passed, deleting them as it finds them.
+public final class Keyspace {
+    let database: Database
+    /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a locked batch.
+    public var now: Int64 = 0
+    /// Number of live keys, including expired keys not yet removed; persisted with every commit that changes it.
+    public private(set) var count: Int
+    private var committedCount: Int
+
+    private enum PendingEntry {
+        case record(value: ByteBuffer, expireAt: Int64)
+        case deleted
+    }
+
+    private var pending: [ByteBuffer: PendingEntry] = [:]
+    private let batch = WriteBatch()
+    private var keyScratch = ByteBuffer()
+    private var recordScratch = ByteBuffer()
+
+    /// Largest number of pending writes before `commitIfLarge()` writes them out.
+    public var maximumPendingWrites = 1024
+
+    init(database: Database) throws {
+        self.database = database
+        if let stored = try database.get(StorageLayout.keyCountKey), stored.count == 8 {
+            count = Int(stored.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        } else {
+            count = 0
+        }
+        committedCount = count
+        if try database.get(StorageLayout.formatKey) == nil {
+            try database.put(StorageLayout.formatKey, [StorageLayout.formatVersion])
+        }
+    }
+
+    // MARK: Reads
+
+    /// Reads a live key's value and expiry (0 when none) and hands them to `body`.
+    /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
+    public func read<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        if !pending.isEmpty, let entry = pending[key] {
+            switch entry {
+            case .deleted: return nil
+            case .record(let value, let expireAt):
+                if expireAt > 0 && expireAt <= now {
+                    try expire(key, at: expireAt)
+                    return nil
+                }
+                return try value.withUnsafeReadableBytes { try body($0, expireAt) }
+            }
+        }
+        var expiredAt: Int64 = 0
+        let result: R?? = try key.withUnsafeReadableBytes { keyBytes in
+            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            return try keyScratch.withUnsafeReadableBytes { storageKey in
+                try database.withValue(forKey: storageKey) { record -> R? in
+                    guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
+                    if expireAt > 0 && expireAt <= now {
+                        expiredAt = expireAt
+                        return nil
+                    }
+                    return try body(value, expireAt)
+                }
+            }
+        }
+        if expiredAt > 0 { try expire(key, at: expiredAt) }
+        return result ?? nil
+    }
+
+    /// Whether `key` exists and has not expired.
+    public func exists(_ key: ByteBuffer) throws -> Bool {
+        try read(key) { _, _ in true } ?? false
+    }
+
+    /// The expiry of a live key (0 when it has none), or nil when the key does not exist.
+    public func expiry(of key: ByteBuffer) throws -> Int64? {
+        try read(key) { _, expireAt in expireAt }
+    }
+
+    // MARK: Writes
+
+    /// Stores `value` under `key` with an expiry (`expireAt` in Unix ms, 0 for none).
+    /// - Returns: whether the key existed before.
+    @discardableResult
+    public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64 = 0) throws -> Bool {
+        let previousExpiry = try expiry(of: key)
+        try set(key, value: value, expireAt: expireAt, previousExpiry: previousExpiry)
+        return previousExpiry != nil
+    }
+
+    /// Stores `value` under `key` when the caller already knows the key's current expiry (nil = missing), saving a
+    /// lookup.
+    public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
+        if expireAt > 0 && expireAt <= now {
+            // Setting an expiry in the past is a delete, as in Redis.
+            if previousExpiry != nil { try remove(key, previousExpiry: previousExpiry!) }
+            return
+        }
+        key.withUnsafeReadableBytes { keyBytes in
+            value.withUnsafeReadableBytes { valueBytes in
+                StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+                RecordFormat.encode(value: valueBytes, expireAt: expireAt, into: &recordScratch)
+                keyScratch.withUnsafeReadableBytes { k in
+                    recordScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) }
+                }
+                if let previousExpiry, previousExpiry > 0, previousExpiry != expireAt {
+                    deleteExpiryEntry(keyBytes, expireAt: previousExpiry)
+                }
+                if expireAt > 0 && previousExpiry != expireAt {
+                    StorageLayout.encodeExpiryKey(keyBytes, expireAt: expireAt, into: &keyScratch)
+                    keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+                }
+            }
+        }
+        pending[key] = .record(value: value, expireAt: expireAt)
+        if previousExpiry == nil { count += 1 }
+    }
+
+    /// Deletes `key`.
+    /// - Returns: whether it existed (and had not expired).
+    @discardableResult
+    public func delete(_ key: ByteBuffer) throws -> Bool {
+        guard let previousExpiry = try expiry(of: key) else { return false }
+        try remove(key, previousExpiry: previousExpiry)
+        return true
+    }
+
+    /// Removes every key, and the expiry index with them.
+    public func removeAll() throws {
+        try commit()
+        let iterator = database.makeIterator()
+        for prefix in [StorageLayout.keyPrefix, StorageLayout.expiryPrefix] {
+            iterator.seek([prefix])
+            while iterator.isValid, iterator.key.first == prefix {
+                batch.delete(key: iterator.key)
+                if batch.count >= 10_000 { try database.write(batch); batch.clear() }
+                iterator.next()
+            }
+        }
+        try iterator.checkError()
+        count = 0
+        try commit()
+    }
+
+    private func remove(_ key: ByteBuffer, previousExpiry: Int64) throws {
+        key.withUnsafeReadableBytes { keyBytes in
+            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
+            if previousExpiry > 0 { deleteExpiryEntry(keyBytes, expireAt: previousExpiry) }
+        }
+        pending[key] = .deleted
+        count -= 1
+    }
+
+    /// Deletes a key found expired by a read.
+    private func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+        try remove(key, previousExpiry: expireAt)
+    }
+
+    private func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
+        StorageLayout.encodeExpiryKey(key, expireAt: expireAt, into: &keyScratch)
+        keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
+    }
+
+    // MARK: Commit
+
+    /// Number of writes waiting for `commit()`.
+    public var pendingWrites: Int { batch.count }
+
+    /// Writes every pending change to LevelDB as one atomic batch.
+    /// - Returns: whether anything was written.
+    @discardableResult
+    public func commit() throws -> Bool {
+        if count != committedCount {
+            var encoded = [UInt8](repeating: 0, count: 8)
+            var value = UInt64(count)
+            for index in (0..<8).reversed() { encoded[index] = UInt8(value & 0xFF); value >>= 8 }
+            batch.put(StorageLayout.keyCountKey, encoded)
+            committedCount = count
+        }
+        guard batch.count > 0 else { return false }
+        defer {
+            batch.clear()
+            pending.removeAll(keepingCapacity: pending.count < 4096)
+        }
+        try database.write(batch)
+        return true
+    }
+
+    /// Commits when enough writes are pending; call between commands so one huge pipeline does not build an
+    /// unbounded batch.
+    public func commitIfLarge() throws {
+        if batch.count >= maximumPendingWrites { try commit() }
+    }
+}
+
+@available(*, unavailable)
+extension Keyspace: Sendable {}

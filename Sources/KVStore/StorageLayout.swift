@@ -1,0 +1,80 @@
+import NIOCore
+
+/// How the keyspace maps onto LevelDB keys (documented in docs/storage-format.md).
+///
+/// Every LevelDB key starts with a one-byte namespace, so that each kind of data is a contiguous, ordered range:
+/// ```
+///   'k' + key                        user key → record (flags, optional expiry, value)
+///   'e' + expireAt (BE u64 ms) + key  expiry index, ordered by time, for the background sweeper
+///   'm' + name                       internal metadata (format version, key count)
+/// ```
+/// Bytes other than these are reserved for later keyspaces (change log, indexes).
+public enum StorageLayout {
+    /// Namespace of user keys.
+    public static let keyPrefix = UInt8(ascii: "k")
+    /// Namespace of the expiry index.
+    public static let expiryPrefix = UInt8(ascii: "e")
+    /// Namespace of internal metadata.
+    public static let metadataPrefix = UInt8(ascii: "m")
+
+    /// Version of this layout, stored under `m` + `format`; bumped on incompatible changes.
+    public static let formatVersion: UInt8 = 1
+
+    static let formatKey: [UInt8] = [metadataPrefix] + Array("format".utf8)
+    static let keyCountKey: [UInt8] = [metadataPrefix] + Array("keys".utf8)
+
+    /// Writes the LevelDB key of user key `key` into `scratch`, replacing its contents.
+    @inlinable
+    static func encodeUserKey(_ key: UnsafeRawBufferPointer, into scratch: inout ByteBuffer) {
+        scratch.clear()
+        scratch.writeInteger(keyPrefix)
+        scratch.writeBytes(key)
+    }
+
+    /// Writes the expiry-index key for `key` expiring at `expireAt` into `scratch`, replacing its contents.
+    @inlinable
+    static func encodeExpiryKey(_ key: UnsafeRawBufferPointer, expireAt: Int64, into scratch: inout ByteBuffer) {
+        scratch.clear()
+        scratch.writeInteger(expiryPrefix)
+        scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big)
+        scratch.writeBytes(key)
+    }
+}
+
+/// The value stored under a user key: a flags byte, the expiry time when the flag says so, then the value.
+/// ```
+///   [flags u8][expireAt BE i64, if flags & hasExpiry][value bytes ...]
+/// ```
+/// The high bits of `flags` are reserved for a type tag (0 = string) when more types arrive.
+public enum RecordFormat {
+    @usableFromInline static let hasExpiry: UInt8 = 0x01
+
+    /// Header length for a record with or without an expiry.
+    @inlinable static func headerLength(hasExpiry: Bool) -> Int { hasExpiry ? 9 : 1 }
+
+    /// Splits a stored record into its expiry (0 for none) and value. Returns nil for a record too short to be valid.
+    @inlinable
+    static func decode(_ record: UnsafeRawBufferPointer) -> (expireAt: Int64, value: UnsafeRawBufferPointer)? {
+        guard let flags = record.first else { return nil }
+        if flags & hasExpiry == 0 {
+            return (0, UnsafeRawBufferPointer(rebasing: record[1...]))
+        }
+        guard record.count >= 9 else { return nil }
+        var expireAt: UInt64 = 0
+        for index in 1..<9 { expireAt = expireAt << 8 | UInt64(record[index]) }
+        return (Int64(bitPattern: expireAt), UnsafeRawBufferPointer(rebasing: record[9...]))
+    }
+
+    /// Writes a whole record into `scratch`, replacing its contents.
+    @inlinable
+    static func encode(value: UnsafeRawBufferPointer, expireAt: Int64, into scratch: inout ByteBuffer) {
+        scratch.clear()
+        if expireAt > 0 {
+            scratch.writeInteger(hasExpiry)
+            scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big)
+        } else {
+            scratch.writeInteger(UInt8(0))
+        }
+        scratch.writeBytes(value)
+    }
+}

@@ -1,0 +1,81 @@
+import LevelDB
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+
+/// The database: one LevelDB and the one lock that makes every command atomic.
+///
+/// Commands from every event loop run against the `Keyspace` while holding `lock`, so each command (and each
+/// transaction) sees and leaves a consistent state, as Redis's single thread guarantees. A connection takes the lock
+/// once per read batch, not once per command, which keeps pipelines cheap.
+public final class Store: @unchecked Sendable {
+    /// The LevelDB database under the keyspace.
+    public let database: Database
+    /// The durability the server was started with.
+    public let durability: Durability
+    private let lock = NIOLock()
+    private let keyspace: Keyspace
+    /// Set when a commit has written data that has not been fsynced yet.
+    private let unsynced = Atomic<Bool>(false)
+
+    /// Opens (or creates) the store in `directory`.
+    /// - Throws: `LevelDBError` when LevelDB cannot open the directory, for example because another process holds it.
+    public init(directory: String, durability: Durability, options: Options = Options()) throws {
+        database = try Database(path: directory, options: options)
+        self.durability = durability
+        keyspace = try Keyspace(database: database)
+    }
+
+    /// Takes the lock and returns the keyspace. Pair every call with `release()`; the batch executor does so once per
+    /// read so a pipeline pays for one lock round trip.
+    public func acquire() -> Keyspace {
+        lock.lock()
+        keyspace.now = WallClock.milliseconds()
+        return keyspace
+    }
+
+    /// Commits what the holder wrote and releases the lock.
+    /// - Returns: whether anything was written, so the caller knows whether a `high` durability sync is due.
+    @discardableResult
+    public func release() throws -> Bool {
+        defer { lock.unlock() }
+        let wrote = try keyspace.commit()
+        if wrote { unsynced.store(true, ordering: .relaxed) }
+        return wrote
+    }
+
+    /// Runs `body` with exclusive access to the keyspace and commits its writes.
+    public func withKeyspace<R>(_ body: (Keyspace) throws -> R) throws -> R {
+        let keyspace = acquire()
+        var result: R
+        do {
+            result = try body(keyspace)
+        } catch {
+            _ = try? release()
+            throw error
+        }
+        try release()
+        return result
+    }
+
+    /// Commits nothing new but makes everything written so far durable, then closes LevelDB. The store must not be
+    /// used afterwards.
+    public func close() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try keyspace.commit()
+        try database.sync()
+        database.close()
+    }
+
+    /// Fsyncs LevelDB's write-ahead log: every write committed before this call is on disk when it returns.
+    public func sync() throws {
+        unsynced.store(false, ordering: .relaxed)
+        try database.sync()
+    }
+
+    /// Fsyncs the write-ahead log if anything was written since the last sync.
+    public func syncIfNeeded() throws {
+        if unsynced.load(ordering: .relaxed) { try sync() }
+    }
+}
