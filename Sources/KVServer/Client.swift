@@ -1,0 +1,96 @@
+import KVStore
+import NIOCore
+import RESP
+
+/// One connection's state, and the context every command runs in: the current request, the reply buffer and the
+/// keyspace. Owned by the connection's handler and used only on its event loop.
+public final class Client {
+    /// The server this client is connected to.
+    let server: ServerState
+    /// Unique id (CLIENT ID).
+    let id: Int
+    /// Remote address as `ip:port`.
+    let address: String
+    /// Name set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
+    var name: [UInt8] = []
+    /// Library name and version set by CLIENT SETINFO.
+    var libraryName: [UInt8] = []
+    var libraryVersion: [UInt8] = []
+
+    /// The command being run.
+    var request: Request
+    /// Replies to send at the end of the read batch.
+    var reply: ReplyWriter
+    /// Set by QUIT, SHUTDOWN and protocol errors: close once the replies are flushed.
+    var closeAfterReply = false
+
+    private var heldKeyspace: Keyspace?
+
+    init(server: ServerState, id: Int, address: String, allocator: ByteBufferAllocator) {
+        self.server = server
+        self.id = id
+        self.address = address
+        self.request = Request(frame: ByteBuffer(), spans: [])
+        self.reply = ReplyWriter(buffer: allocator.buffer(capacity: 4096))
+    }
+
+    // MARK: Keyspace access
+
+    /// The keyspace, taking the store's lock on first use in a batch; the lock is held until `endBatch()`.
+    var keyspace: Keyspace {
+        if let heldKeyspace { return heldKeyspace }
+        let keyspace = server.store.acquire()
+        heldKeyspace = keyspace
+        return keyspace
+    }
+
+    /// Whether this client holds the store's lock.
+    var holdsKeyspace: Bool { heldKeyspace != nil }
+
+    /// Called between commands: bounds the pending write batch of a long pipeline.
+    func commandFinished() throws {
+        try heldKeyspace?.commitIfLarge()
+    }
+
+    /// Commits the batch's writes and releases the lock.
+    /// - Returns: whether anything was written.
+    func endBatch() throws -> Bool {
+        guard heldKeyspace != nil else { return false }
+        heldKeyspace = nil
+        return try server.store.release()
+    }
+
+    // MARK: Argument helpers
+
+    /// Number of arguments of the current request, the command name included.
+    var argumentCount: Int { request.count }
+
+    /// Argument `index` as a slice of the request (no copy).
+    func argument(_ index: Int) -> ByteBuffer { request[index] }
+
+    /// Argument `index` decoded as UTF-8 text (for error messages and names, never for keys or values).
+    func argumentText(_ index: Int) -> String {
+        request.withArgument(index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether argument `index` equals `word`, ignoring ASCII case. `word` must be lower-case.
+    func argument(_ index: Int, is word: StaticString) -> Bool {
+        request.withArgument(index) { bytes in
+            guard bytes.count == word.utf8CodeUnitCount else { return false }
+            let expected = UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+            for position in 0..<bytes.count where CommandTable.lowercase(bytes[position]) != expected[position] {
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Argument `index` as a 64-bit integer, or Redis's "not an integer" error.
+    func integerArgument(_ index: Int, error: CommandError = .notInteger) throws(CommandError) -> Int {
+        guard let value = request.withArgument(index, { RESPInteger.parse($0) }) else { throw error }
+        return value
+    }
+}
+
+@available(*, unavailable)
+extension Client: Sendable {}

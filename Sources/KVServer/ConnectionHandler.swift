@@ -1,0 +1,167 @@
+import KVStore
+import Logging
+import NIOCore
+import RESP
+
+/// The per-connection hot path: decodes every request of a read, runs each in order, appends the replies to one
+/// buffer and flushes once when the read is complete.
+///
+/// ```
+///   channelRead ──► decode ─► dispatch ─► command ─► reply buffer      (repeat for each complete request)
+///               └─► commit the batch's writes, release the store lock
+///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
+/// ```
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let server: ServerState
+    private var decoder: RequestDecoder
+    private var inbound = ByteBuffer()
+    private var client: Client!
+    private var batchWroteData = false
+    private var closing = false
+
+    init(server: ServerState) {
+        self.server = server
+        self.decoder = RequestDecoder(limits: server.configuration.decoderLimits)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?:0"
+        client = Client(server: server, id: server.nextClientID(), address: address, allocator: context.channel.allocator)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var incoming = unwrapInboundIn(data)
+        if inbound.readableBytes == 0 {
+            inbound = incoming
+        } else {
+            inbound.writeBuffer(&incoming)
+        }
+        processRequests()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushReplies(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Graceful shutdown: everything already read has been answered; send it and close.
+            client.closeAfterReply = true
+            flushReplies(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        server.logger.debug("connection error", metadata: ["client": "\(client.address)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Batch
+
+    private func processRequests() {
+        defer { endBatch() }
+        do {
+            while !client.closeAfterReply, let request = try decoder.next(from: &inbound) {
+                client.request = request
+                dispatch()
+                try client.commandFinished()
+            }
+            if decoder.pendingRequestBytes > server.configuration.clientQueryBufferLimit {
+                server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
+                client.closeAfterReply = true
+            }
+        } catch let error as ProtocolError {
+            client.reply.error(error.replyText)
+            client.closeAfterReply = true
+        } catch {
+            client.reply.error("ERR \(error)")
+        }
+        // Keep the inbound buffer small: drop consumed bytes once they dominate it.
+        if inbound.readerIndex > 64 * 1024 && inbound.readerIndex > inbound.readableBytes {
+            inbound.discardReadBytes()
+        }
+    }
+
+    private func endBatch() {
+        do {
+            if try client.endBatch() { batchWroteData = true }
+        } catch {
+            server.logger.error("commit failed", metadata: ["error": "\(error)"])
+            client.reply.error("ERR \(error)")
+        }
+    }
+
+    private func flushReplies(context: ChannelHandlerContext) {
+        if batchWroteData && server.store.durability == .high {
+            // Acknowledge nothing before it is on disk; one fsync covers the whole read.
+            do { try server.store.sync() } catch {
+                server.logger.error("fsync failed", metadata: ["error": "\(error)"])
+            }
+        }
+        batchWroteData = false
+        if client.reply.buffer.readableBytes > 0 {
+            context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
+            // A new buffer, rather than clearing the one just handed to the channel, avoids a copy-on-write.
+            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+            context.flush()
+        }
+        if client.closeAfterReply && !closing {
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Dispatch
+
+    private func dispatch() {
+        let request = client.request
+        let spec = request.withArgument(0) { server.commands.lookup($0) }
+        guard let spec else {
+            client.reply.error(unknownCommandText(request))
+            return
+        }
+        do {
+            try run(spec)
+        } catch let error as CommandError {
+            client.reply.error(error.text)
+        } catch {
+            client.reply.error("ERR \(error)")
+        }
+    }
+
+    private func run(_ spec: CommandSpec) throws {
+        guard spec.accepts(argumentCount: client.argumentCount) else { throw CommandError.wrongArity(spec.fullName) }
+        if !spec.subcommands.isEmpty && spec.arity < 0 && client.argumentCount >= 2 {
+            guard let sub = client.request.withArgument(1, { CommandTable.subcommand(of: spec, named: $0) }) else {
+                throw CommandError.unknownSubcommand(client.argumentText(1), of: spec.name)
+            }
+            guard sub.accepts(argumentCount: client.argumentCount) else { throw CommandError.wrongArity(sub.fullName) }
+            try sub.handler(client)
+            return
+        }
+        try spec.handler(client)
+    }
+
+    /// Redis's text: `unknown command 'foo', with args beginning with: 'a' 'b' `, arguments cut at 128 bytes.
+    private func unknownCommandText(_ request: Request) -> String {
+        var arguments = ""
+        var index = 1
+        while index < request.count && arguments.utf8.count < 128 {
+            let room = 128 - arguments.utf8.count
+            let text = request.withArgument(index) { String(decoding: $0.prefix(room), as: UTF8.self) }
+            arguments += "'\(text)' "
+            index += 1
+        }
+        let name = request.withArgument(0) { String(decoding: $0.prefix(128), as: UTF8.self) }
+        return "ERR unknown command '\(name)', with args beginning with: \(arguments)"
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionHandler: Sendable {}

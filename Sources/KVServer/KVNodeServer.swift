@@ -1,0 +1,65 @@
+import KVStore
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+
+/// The TCP server as a `Service`: binds, serves until graceful shutdown, then stops accepting, lets every connection
+/// answer what it already read, and returns once all connections are closed, so the store can be closed after it.
+public final class KVNodeServer: Service, Sendable {
+    private let state: ServerState
+    private let group: MultiThreadedEventLoopGroup
+    private let bound: EventLoopPromise<SocketAddress>
+
+    /// - Parameter group: the event loops connections are spread over.
+    public init(state: ServerState, group: MultiThreadedEventLoopGroup) {
+        self.state = state
+        self.group = group
+        self.bound = group.next().makePromise(of: SocketAddress.self)
+    }
+
+    /// Completes with the listening address once the server is bound (useful with port 0).
+    public var localAddress: EventLoopFuture<SocketAddress> { bound.futureResult }
+
+    public func run() async throws {
+        let quiesce = ServerQuiescingHelper(group: group)
+        let state = self.state
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 511)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                    }
+                }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // No back-pressure on reads, as in Redis: a client may pipeline everything before reading any
+                        // reply (redis-py's pipeline does), and stopping reads then would deadlock it.
+                        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state))
+                    }
+                }
+                .bind(host: state.configuration.host, port: state.configuration.port)
+                .get()
+        } catch {
+            bound.fail(error)
+            throw error
+        }
+        bound.succeed(channel.localAddress!)
+        state.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
+
+        let allClosed = group.next().makePromise(of: Void.self)
+        try await withGracefulShutdownHandler {
+            try await allClosed.futureResult.get()
+        } onGracefulShutdown: {
+            state.logger.info("shutting down: no new connections, finishing the open ones")
+            quiesce.initiateShutdown(promise: allClosed)
+        }
+    }
+}

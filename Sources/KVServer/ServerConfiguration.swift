@@ -1,0 +1,40 @@
+import NIOCore
+import KVStore
+import LevelDB
+import Logging
+import RESP
+
+/// Everything the server is started with. Every limit is a setting, with Redis's default where Redis has one.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    public var port = 6379
+    /// Directory of the LevelDB database (and later snapshots).
+    public var dataDirectory = "./data"
+    public var durability = Durability.medium
+    /// Event loops serving connections; defaults to one per core.
+    public var eventLoopCount = System.coreCount
+    /// Request decoding limits (`proto-max-bulk-len` and friends).
+    public var decoderLimits = DecoderLimits()
+    /// Largest request a client may have in flight before it is disconnected (`client-query-buffer-limit`, 1 GB).
+    public var clientQueryBufferLimit = 1024 * 1024 * 1024
+    /// Largest number of open client connections (`maxclients`).
+    public var maxClients = 10_000
+    /// LevelDB's write buffer size in bytes.
+    public var writeBufferSize = 64 << 20
+    /// LevelDB's block cache size in bytes.
+    public var blockCacheSize = 64 << 20
+
+    public init() {}
+}
+
+
+extension Store {
+    /// Opens the store described by `configuration`, creating the data directory if needed.
+    public static func open(configuration: ServerConfiguration) throws -> Store {
+        var options = Options()
+        options.writeBufferSize = configuration.writeBufferSize
+        options.blockCacheSize = configuration.blockCacheSize
+        return try Store(directory: configuration.dataDirectory, durability: configuration.durability, options: options)
+    }
+}

@@ -1,0 +1,42 @@
+import KVStore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What every connection shares: the store, the command table, the client registry and server-wide counters.
+public final class ServerState: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: Store
+    public let commands: CommandTable
+    public let logger: Logger
+    /// Unix time in milliseconds when the server started.
+    public let startTime: Int64
+    private let clientIDs = NIOLockedValueBox<Int>(0)
+    private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
+
+    public init(configuration: ServerConfiguration, store: Store, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.commands = .standard
+        self.logger = logger
+        self.startTime = WallClock.milliseconds()
+    }
+
+    /// A new, never reused client id, as CLIENT ID and HELLO report.
+    func nextClientID() -> Int {
+        clientIDs.withLockedValue { id in
+            id += 1
+            return id
+        }
+    }
+
+    /// Registers what SHUTDOWN calls to stop the process gracefully.
+    public func onShutdownRequest(_ handler: @escaping @Sendable () -> Void) {
+        shutdownHandler.withLockedValue { $0 = handler }
+    }
+
+    /// Asks the process to shut down gracefully (the SHUTDOWN command).
+    func requestShutdown() {
+        shutdownHandler.withLockedValue { $0 }?()
+    }
+}
