@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# kvnode-server image. Build: docker build -t kvnode .   Run: docker compose up -d
+
+# --- build -------------------------------------------------------------------------------------
+# The Debian 12 variant of the Swift 6.3 image, so the binary's glibc matches the bookworm runtime
+# (the default swift:6.3 tag is Ubuntu 24.04, whose newer glibc would not load on bookworm).
+FROM swift:6.3-bookworm AS builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libleveldb-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Resolve packages in their own layer: source edits then don't refetch dependencies.
+COPY Package.swift ./
+RUN swift package resolve
+# Tests/ too: Package.swift declares the test targets, and SwiftPM wants their folders present.
+COPY Sources ./Sources
+COPY Tests ./Tests
+# Static Swift stdlib: the runtime image needs no Swift toolchain libraries.
+RUN swift build -c release --static-swift-stdlib --product kvnode-server \
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/kvnode-server" /out/kvnode-server
+
+# --- runtime -----------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home kvnode \
+ && mkdir -p /data && chown kvnode:kvnode /data
+COPY --from=builder /out/kvnode-server /usr/local/bin/kvnode-server
+# A new named volume copies /data's owner from the image, so the unprivileged user can write it.
+USER kvnode
+VOLUME /data
+EXPOSE 6379
+# PING over bash's /dev/tcp: the slim image has no redis-cli.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\\r\\n' >&3 && IFS= read -r -t 2 reply <&3 && [[ $reply == +PONG* ]]"]
+CMD ["kvnode-server", "--addr", "0.0.0.0:6379", "--data", "/data"]

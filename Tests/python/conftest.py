@@ -1,0 +1,308 @@
+"""Black-box fixtures for kvnode-server.
+
+KVNODE_BIN      path of the server binary (scripts/test exports the release build);
+                falls back to .build/release then .build/debug.
+KVNODE_ARGS     extra server arguments, e.g. "--durability high".
+KVNODE_TARGET   "kvnode" (default) or "redis": run the very same tests against a real
+                redis-server, so every expectation here is checked against Redis itself.
+                Tests marked @pytest.mark.kvnode_only are skipped in that mode.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TARGET = os.environ.get("KVNODE_TARGET", "kvnode").strip().lower()
+if TARGET not in ("kvnode", "redis"):
+    raise pytest.UsageError(f"KVNODE_TARGET must be 'kvnode' or 'redis', not {TARGET!r}")
+
+START_TIMEOUT = float(os.environ.get("KVNODE_START_TIMEOUT", "30"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kvnode_bin() -> str:
+    env = os.environ.get("KVNODE_BIN")
+    candidates = [Path(env)] if env else [
+        REPO_ROOT / ".build/release/kvnode-server",
+        REPO_ROOT / ".build/debug/kvnode-server",
+    ]
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c)
+    pytest.fail(f"kvnode-server binary not found (tried {', '.join(map(str, candidates))}); "
+                "build it or set KVNODE_BIN", pytrace=False)
+
+
+def ping_raw(host: str, port: int, timeout: float = 1.0) -> bool:
+    """PING over a bare socket: readiness must not depend on HELLO/RESP3 working."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class Server:
+    """One server process (kvnode or the redis reference) on a fixed port and data dir."""
+
+    def __init__(self, target: str, base_dir: str):
+        self.target = target
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        # Log beside, not inside, the data dir: the data dir belongs to the server alone.
+        # kvnode must create a missing data dir itself (the ./data default); redis-server won't.
+        self.data_dir = os.path.join(base_dir, "data")
+        if target == "redis":
+            os.makedirs(self.data_dir, exist_ok=True)
+        self.log_path = os.path.join(base_dir, f"{target}-server.log")
+        self.proc: subprocess.Popen | None = None
+
+    def argv(self) -> list[str]:
+        if self.target == "redis":
+            # --databases 1: kvnode has a single DB, so SELECT 1 must fail on both.
+            return [os.environ.get("REDIS_SERVER", "redis-server"),
+                    "--bind", self.host, "--port", str(self.port),
+                    "--save", "", "--appendonly", "no", "--databases", "1",
+                    "--dir", self.data_dir, "--logfile", self.log_path]
+        return [kvnode_bin(), "--addr", f"{self.host}:{self.port}",
+                "--data", self.data_dir,
+                *shlex.split(os.environ.get("KVNODE_ARGS", ""))]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "server not running"
+        return self.proc.pid
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        # A process that exits at once is retried a few times (a just-killed predecessor may
+        # briefly hold the port), but not for long: a server that can't rebind its port after a
+        # crash (no SO_REUSEADDR) is a bug these tests should surface.
+        deadline = time.monotonic() + START_TIMEOUT
+        for attempt in range(10):
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            log.close()
+            while time.monotonic() < deadline:
+                if ping_raw(self.host, self.port):
+                    return
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if self.proc.poll() is None:  # alive but never answered
+                self.kill()
+                raise RuntimeError(f"{self.target} did not answer PING within {START_TIMEOUT}s\n"
+                                   + self.log_tail())
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.target} exited with {self.proc.returncode}\n" + self.log_tail())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop: SIGTERM, wait, then SIGKILL."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def kill(self) -> None:
+        """kill -9: simulates a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self, crash: bool = False) -> None:
+        """Stop (gracefully, or with SIGKILL when crash=True) and start again, same port and data."""
+        self.kill() if crash else self.stop()
+        self.start()
+
+    def client(self, protocol: int = 2, **kw) -> redis.Redis:
+        return redis.Redis(host=self.host, port=self.port, protocol=protocol,
+                           decode_responses=False, **kw)
+
+
+def pytest_report_header(config):
+    return f"kvnode target: {TARGET}" + (f" ({os.environ['KVNODE_BIN']})"
+                                         if TARGET == "kvnode" and "KVNODE_BIN" in os.environ else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    if TARGET != "redis":
+        return
+    skip = pytest.mark.skip(reason="kvnode_only (KVNODE_TARGET=redis)")
+    for item in items:
+        if "kvnode_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def server():
+    if TARGET == "redis" and shutil.which(os.environ.get("REDIS_SERVER", "redis-server")) is None:
+        pytest.fail("KVNODE_TARGET=redis but redis-server is not installed", pytrace=False)
+    base_dir = tempfile.mkdtemp(prefix=f"{TARGET}-test-")
+    srv = Server(TARGET, base_dir)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _flush(server):
+    """Every test starts from an empty keyspace (and a running server)."""
+    if server.proc is None or server.proc.poll() is not None:
+        server.start()  # a previous test killed it and failed before restarting
+    with server.client(protocol=2) as c:
+        c.flushdb()
+    yield
+
+
+@pytest.fixture
+def r2(server):
+    with server.client(protocol=2) as c:
+        yield c
+
+
+@pytest.fixture
+def r3(server):
+    with server.client(protocol=3) as c:
+        yield c
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def client(request, server):
+    with server.client(protocol=request.param) as c:
+        yield c
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw-socket helpers, for checking exact bytes on the wire.
+
+class Raw:
+    """A bare TCP connection with a minimal RESP2/RESP3 reply reader (returns exact bytes)."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError(f"connection closed by server; unread: {self.buf[:200]!r}")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def reply(self) -> bytes:
+        """Read one complete reply and return its raw bytes."""
+        line = self._line()
+        kind, rest = line[:1], line[1:-2]
+        if kind in b"$=!" and rest != b"-1":  # bulk / verbatim / blob error
+            return line + self._exact(int(rest) + 2)
+        if kind in b"*~>" and rest != b"-1":  # array / set / push
+            return line + b"".join(self.reply() for _ in range(int(rest)))
+        if kind == b"%" and rest != b"-1":  # map
+            return line + b"".join(self.reply() for _ in range(2 * int(rest)))
+        if kind == b"|":  # attribute, then the real reply
+            attrs = b"".join(self.reply() for _ in range(2 * int(rest)))
+            return line + attrs + self.reply()
+        return line
+
+    def cmd(self, *args) -> bytes:
+        self.send(encode(*args))
+        return self.reply()
+
+    def read_until_closed(self, timeout: float = 5.0) -> bytes:
+        """Everything the server sends until it closes; fails if it keeps the connection open."""
+        self.sock.settimeout(timeout)
+        out, self.buf = self.buf, b""
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except socket.timeout:
+                raise AssertionError(f"server kept the connection open; got {out!r}")
+            except ConnectionResetError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+
+def encode(*args) -> bytes:
+    """RESP multibulk encoding of one command."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+@pytest.fixture
+def raw(server):
+    conns = []
+
+    def connect(timeout: float = 10.0) -> Raw:
+        c = Raw(server.host, server.port, timeout)
+        conns.append(c)
+        return c
+
+    yield connect
+    for c in conns:
+        c.close()
