@@ -70,6 +70,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             while !client.closeAfterReply, let request = try decoder.next(from: &inbound) {
                 client.request = request
                 dispatch()
+                decoder.recycle(&client.request)
                 try client.commandFinished()
             }
             if decoder.pendingRequestBytes > server.configuration.clientQueryBufferLimit {

@@ -44,12 +44,23 @@ public struct RequestDecoder: Sendable {
             }
             guard try readArguments(buffer) else { return nil }
             let frame = buffer.readSlice(length: scanOffset)!
+            // The span array moves into the request; `recycle(_:)` hands it back so its storage is reused.
             let request = Request(frame: frame, spans: spans)
-            spans.removeAll(keepingCapacity: true)
+            spans = []
             scanOffset = 0
             return request
         }
         return nil
+    }
+
+    /// Takes back a finished request's span array (and drops its frame), so decoding the next request allocates
+    /// nothing. Call when the request will not be used again.
+    public mutating func recycle(_ request: inout Request) {
+        if spans.capacity == 0 {
+            swap(&spans, &request.spans)
+            spans.removeAll(keepingCapacity: true)
+        }
+        request.frame = ByteBuffer()
     }
 
     /// Bytes of a request still being received, for enforcing a query-buffer limit.
