@@ -24,6 +24,9 @@ public final class Keyspace {
     private var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
 
+    /// Told of every change, for WATCH and keyspace notifications.
+    public weak var observer: (any KeyspaceObserver)?
+
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
 
@@ -100,7 +103,10 @@ public final class Keyspace {
     public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
         if expireAt > 0 && expireAt <= now {
             // Setting an expiry in the past is a delete, as in Redis.
-            if previousExpiry != nil { try remove(key, previousExpiry: previousExpiry!) }
+            if let previousExpiry {
+                try remove(key, previousExpiry: previousExpiry)
+                observer?.keyModified(key)
+            }
             return
         }
         key.withUnsafeReadableBytes { keyBytes in
@@ -121,6 +127,7 @@ public final class Keyspace {
         }
         pending[key] = .record(value: value, expireAt: expireAt)
         if previousExpiry == nil { count += 1 }
+        observer?.keyModified(key)
     }
 
     /// Deletes `key`.
@@ -129,6 +136,7 @@ public final class Keyspace {
     public func delete(_ key: ByteBuffer) throws -> Bool {
         guard let previousExpiry = try expiry(of: key) else { return false }
         try remove(key, previousExpiry: previousExpiry)
+        observer?.keyModified(key)
         return true
     }
 
@@ -147,6 +155,7 @@ public final class Keyspace {
         try iterator.checkError()
         count = 0
         try commit()
+        observer?.keyspaceCleared()
     }
 
     private func remove(_ key: ByteBuffer, previousExpiry: Int64) throws {
@@ -162,6 +171,7 @@ public final class Keyspace {
     /// Deletes a key found expired by a read.
     private func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
         try remove(key, previousExpiry: expireAt)
+        observer?.keyExpired(key)
     }
 
     private func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {

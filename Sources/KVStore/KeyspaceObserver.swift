@@ -1,0 +1,12 @@
+import NIOCore
+
+/// Told of every change to the keyspace, while the store's lock is held, in the order the changes are applied.
+/// WATCH uses it to invalidate transactions; keyspace notifications use `keyExpired` for the `expired` event.
+public protocol KeyspaceObserver: AnyObject {
+    /// `key` was written or deleted by a command.
+    func keyModified(_ key: ByteBuffer)
+    /// `key` was removed because its expiry passed (found by a read or by the background sweeper).
+    func keyExpired(_ key: ByteBuffer)
+    /// Every key was removed (FLUSHDB / FLUSHALL).
+    func keyspaceCleared()
+}
