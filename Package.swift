@@ -75,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KVStoreTests",
-            dependencies: ["KVStore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),

@@ -3,6 +3,10 @@ public struct ProtocolError: Error, Equatable, Sendable {
     /// The text after `Protocol error: `, exactly as Redis words it.
     public let message: String
 
+    public init(message: String) {
+        self.message = message
+    }
+
     public static let invalidMultibulkLength = ProtocolError(message: "invalid multibulk length")
     public static let invalidBulkLength = ProtocolError(message: "invalid bulk length")
     public static let unbalancedQuotes = ProtocolError(message: "unbalanced quotes in request")
