@@ -20,9 +20,18 @@ public final class Keyspace {
     }
 
     private var pending: [ByteBuffer: PendingEntry] = [:]
-    private let batch = WriteBatch()
+    let batch = WriteBatch()
     private var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
+
+    /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
+    public internal(set) var hits = 0
+    public internal(set) var misses = 0
+    /// Keys with an expiry and the sum of their expiry times, for INFO's `expires` and `avg_ttl`; persisted with
+    /// every commit that changes them (see Keyspace+ExpiryStatistics.swift).
+    public internal(set) var expiringKeys = 0
+    var expireAtSum: Int128 = 0
+    var committedExpiryStatistics: (count: Int, sum: Int128) = (0, 0)
 
     /// Told of every change, for WATCH and keyspace notifications.
     public weak var observer: (any KeyspaceObserver)?
@@ -38,6 +47,7 @@ public final class Keyspace {
             count = 0
         }
         committedCount = count
+        try loadExpiryStatistics()
         if try database.get(StorageLayout.formatKey) == nil {
             try database.put(StorageLayout.formatKey, [StorageLayout.formatVersion])
         }
@@ -45,9 +55,16 @@ public final class Keyspace {
 
     // MARK: Reads
 
-    /// Reads a live key's value and expiry (0 when none) and hands them to `body`.
+    /// Reads a live key's value and expiry (0 when none) and hands them to `body`, counting a keyspace hit or miss.
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
     public func read<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        let result = try lookup(key, body)
+        if result == nil { misses += 1 } else { hits += 1 }
+        return result
+    }
+
+    /// `read` without counting a hit or miss: the lookups writes make.
+    private func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
@@ -82,9 +99,10 @@ public final class Keyspace {
         try read(key) { _, _ in true } ?? false
     }
 
-    /// The expiry of a live key (0 when it has none), or nil when the key does not exist.
+    /// The expiry of a live key (0 when it has none), or nil when the key does not exist. Not counted as a hit or
+    /// miss.
     public func expiry(of key: ByteBuffer) throws -> Int64? {
-        try read(key) { _, expireAt in expireAt }
+        try lookup(key) { _, expireAt in expireAt }
     }
 
     // MARK: Writes
@@ -126,6 +144,7 @@ public final class Keyspace {
             }
         }
         pending[key] = .record(value: value, expireAt: expireAt)
+        trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil { count += 1 }
         observer?.keyModified(key)
     }
@@ -154,6 +173,7 @@ public final class Keyspace {
         }
         try iterator.checkError()
         count = 0
+        clearExpiryStatistics()
         try commit()
         observer?.keyspaceCleared()
     }
@@ -165,6 +185,7 @@ public final class Keyspace {
             if previousExpiry > 0 { deleteExpiryEntry(keyBytes, expireAt: previousExpiry) }
         }
         pending[key] = .deleted
+        trackExpiry(from: previousExpiry, to: 0)
         count -= 1
     }
 
@@ -195,6 +216,7 @@ public final class Keyspace {
             batch.put(StorageLayout.keyCountKey, encoded)
             committedCount = count
         }
+        persistExpiryStatisticsIfChanged()
         guard batch.count > 0 else { return false }
         defer {
             batch.clear()
