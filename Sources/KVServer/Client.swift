@@ -1,21 +1,36 @@
 import KVStore
 import NIOCore
 import RESP
+import Synchronization
+import NIOConcurrencyHelpers
 
 /// One connection's state, and the context every command runs in: the current request, the reply buffer and the
 /// keyspace. Owned by the connection's handler and used only on its event loop.
 public final class Client {
     /// The server this client is connected to.
     let server: ServerState
+    /// What other connections see of this one (CLIENT LIST, CLIENT KILL, CLIENT PAUSE wake-ups).
+    let handle: ClientHandle
+    /// The statistics of this connection's event loop.
+    let statistics: StatisticsShard
     /// Unique id (CLIENT ID).
-    let id: Int
+    var id: Int { handle.id }
     /// Remote address as `ip:port`.
-    let address: String
+    var address: String { handle.address }
     /// Name set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
-    var name: [UInt8] = []
+    var name: [UInt8] {
+        get { handle.identity.withLockedValue { $0.name } }
+        set { handle.identity.withLockedValue { $0.name = newValue } }
+    }
     /// Library name and version set by CLIENT SETINFO.
-    var libraryName: [UInt8] = []
-    var libraryVersion: [UInt8] = []
+    var libraryName: [UInt8] {
+        get { handle.identity.withLockedValue { $0.libraryName } }
+        set { handle.identity.withLockedValue { $0.libraryName = newValue } }
+    }
+    var libraryVersion: [UInt8] {
+        get { handle.identity.withLockedValue { $0.libraryVersion } }
+        set { handle.identity.withLockedValue { $0.libraryVersion = newValue } }
+    }
 
     /// The command being run.
     var request: Request
@@ -23,13 +38,21 @@ public final class Client {
     var reply: ReplyWriter
     /// Set by QUIT, SHUTDOWN and protocol errors: close once the replies are flushed.
     var closeAfterReply = false
+    /// MULTI's queue; nil outside a transaction.
+    var transaction: TransactionQueue? {
+        didSet { handle.queuedCommands.store(transaction?.commands.count ?? -1, ordering: .relaxed) }
+    }
+    /// The keys this client WATCHes.
+    var watch = ClientWatch()
+    /// CLIENT REPLY's mode.
+    var replyMode = ReplyMode.on
 
     private var heldKeyspace: Keyspace?
 
-    init(server: ServerState, id: Int, address: String, allocator: ByteBufferAllocator) {
+    init(server: ServerState, handle: ClientHandle, statistics: StatisticsShard, allocator: ByteBufferAllocator) {
         self.server = server
-        self.id = id
-        self.address = address
+        self.handle = handle
+        self.statistics = statistics
         self.request = Request(frame: ByteBuffer(), spans: [])
         self.reply = ReplyWriter(buffer: allocator.buffer(capacity: 4096))
     }
