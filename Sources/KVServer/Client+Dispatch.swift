@@ -16,8 +16,8 @@ extension Client {
     /// Dispatches `request`.
     func dispatch() -> DispatchResult {
         guard let spec = resolveCommand() else { return .done }
-        let writes = spec.flags.contains(.write) || (spec.name == "exec" && transaction?.containsWrites == true)
-        if let wait = server.pause.remainingWait(writes: writes) {
+        handle.lastCommandSlot.store(spec.statisticsSlot, ordering: .relaxed)
+        if server.pause.mayBeActive, let wait = server.pause.remainingWait(writes: writes(spec)) {
             return .postponed(milliseconds: wait)
         }
         if transaction != nil && !TransactionCommands.runsInsideTransaction(spec) {
@@ -28,10 +28,18 @@ extension Client {
         return .done
     }
 
+    /// Whether running `spec` writes, as CLIENT PAUSE WRITE sees it: a write command, or an EXEC whose queue
+    /// holds one.
+    private func writes(_ spec: CommandSpec) -> Bool {
+        spec.flags.contains(.write) || (spec.fullName == "exec" && transaction?.containsWrites == true)
+    }
+
     /// Runs `spec` on the current request, replying with the command's error if it throws, and records the call.
+    ///
+    /// A command's time runs from `commandClock` (the end of the previous command, or the start of the read) to its
+    /// end, which becomes the next command's start: one clock read per command.
     func execute(_ spec: CommandSpec) {
-        handle.lastCommandSlot.store(spec.statisticsSlot, ordering: .relaxed)
-        let start = MonotonicClock.nanoseconds()
+        let start = commandClock
         var failed = false
         do {
             try spec.handler(self)
@@ -39,8 +47,9 @@ extension Client {
             failed = true
             replyError(error)
         }
-        statistics.recordCall(
-            slot: spec.statisticsSlot, nanoseconds: MonotonicClock.nanoseconds() &- start, failed: failed)
+        let end = MonotonicClock.nanoseconds()
+        statistics.recordCall(slot: spec.statisticsSlot, nanoseconds: end &- start, failed: failed)
+        commandClock = end
     }
 
     /// Writes the error reply for `error` and counts it.

@@ -42,9 +42,9 @@ extension Client {
         handle.setFlag(.noTouch, false)
     }
 
-    /// Publishes the state CLIENT LIST shows; called once per read batch.
+    /// Publishes the state CLIENT LIST shows; called at the end of each read batch.
     func publishState(queryBufferBytes: Int) {
-        handle.lastInteraction.store(MonotonicClock.milliseconds(), ordering: .relaxed)
+        handle.lastInteraction.store(Int64(commandClock / 1_000_000), ordering: .relaxed)
         handle.queryBufferBytes.store(queryBufferBytes, ordering: .relaxed)
         handle.protocolVersion.store(reply.version.rawValue, ordering: .relaxed)
     }

@@ -46,6 +46,9 @@ public final class Client {
     var watch = ClientWatch()
     /// CLIENT REPLY's mode.
     var replyMode = ReplyMode.on
+    /// Monotonic nanoseconds when the next command's timing starts (the previous command's end, so each command
+    /// costs one clock read; see `execute`).
+    var commandClock: UInt64 = 0
 
     private var heldKeyspace: Keyspace?
 
@@ -72,7 +75,10 @@ public final class Client {
 
     /// Called between commands: bounds the pending write batch of a long pipeline.
     func commandFinished() throws {
-        try heldKeyspace?.commitIfLarge()
+        guard let heldKeyspace else { return }
+        let pending = heldKeyspace.pendingWrites
+        try heldKeyspace.commitIfLarge()
+        if heldKeyspace.pendingWrites < pending { commandClock = MonotonicClock.nanoseconds() }  // no command's time
     }
 
     /// Commits the batch's writes and releases the lock.

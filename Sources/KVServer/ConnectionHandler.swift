@@ -93,6 +93,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func processRequests() {
         defer { endBatch() }
+        client.commandClock = MonotonicClock.nanoseconds()
         decoder.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         do {
             while !client.closeAfterReply, let request = try nextRequest() {

@@ -206,7 +206,8 @@ def _skip_without_commands(request, server):
         names = {n for m in NEEDED_COMMANDS.values() for n in m}
         with Raw(server.host, server.port) as c:
             # A known command is described by a 10-element array; an unknown one is a null.
-            _missing_commands[server.port] = {n for n in names if not c.cmd("COMMAND", "INFO", n).startswith(b"*1\r\n*10\r\n")}
+            _missing_commands[server.port] = {
+                n for n in names if not c.cmd("COMMAND", "INFO", n).startswith(b"*1\r\n*10\r\n")}
     for marker in markers:
         missing = sorted(set(NEEDED_COMMANDS[marker]) & _missing_commands[server.port])
         if missing:

@@ -21,16 +21,14 @@ final class ClientPause: Sendable {
     /// Serialises pause/unpause so that end time and mode change together.
     private let lock = NIOLock()
 
+    /// False when no pause was requested (or it was lifted): the one check the hot path makes.
+    @inline(__always) var mayBeActive: Bool { endTime.load(ordering: .relaxed) != 0 }
+
     /// How many milliseconds a command with these properties must still wait, or nil when it may run now.
     /// - Parameter writes: whether the command writes (for EXEC: whether its queue contains a write).
-    @inline(__always)
     func remainingWait(writes: Bool) -> Int64? {
         let end = endTime.load(ordering: .relaxed)
         guard end != 0 else { return nil }
-        return slowRemainingWait(end: end, writes: writes)
-    }
-
-    private func slowRemainingWait(end: Int64, writes: Bool) -> Int64? {
         let now = MonotonicClock.milliseconds()
         guard now < end else { return nil }
         switch Mode(rawValue: modeValue.load(ordering: .relaxed)) ?? .none {

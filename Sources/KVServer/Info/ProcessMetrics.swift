@@ -50,14 +50,15 @@ enum ProcessMetrics {
         #endif
     }
 
-    /// User and system CPU seconds of this process (`who` = RUSAGE_SELF) or of its finished children.
+    /// User and system CPU seconds of this process, or of its finished children.
     static func cpuSeconds(children: Bool = false) -> (user: Double, system: Double) {
         var usage = rusage()
         #if os(Linux)
-        getrusage((children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue, &usage)
+        let who = (children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue  // Glibc imports these as an enum
         #else
-        getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
+        let who = children ? RUSAGE_CHILDREN : RUSAGE_SELF
         #endif
+        getrusage(who, &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
         return (seconds(usage.ru_utime), seconds(usage.ru_stime))
     }

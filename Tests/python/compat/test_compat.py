@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-import redis
 from redis.exceptions import ResponseError, WatchError
 
 from clients import VARIANTS, Variant, aw, collect, next_item
@@ -21,6 +20,27 @@ from clients import VARIANTS, Variant, aw, collect, next_item
 @pytest.fixture(params=VARIANTS, ids=lambda v: v.id)
 def variant(request) -> Variant:
     return request.param
+
+
+async def concurrently(variant: Variant, count: int, body) -> None:
+    """Runs the coroutines body(0) ... body(count - 1) at the same time: as tasks with redis.asyncio, each in its own
+    thread (and event loop) with the blocking client."""
+    if variant.is_async:
+        await asyncio.gather(*(body(n) for n in range(count)))
+        return
+    errors = []
+
+    def thread(n):
+        try:
+            asyncio.run(body(n))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=thread, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
 
 
 async def eventually(check, timeout: float = 10.0):
@@ -219,35 +239,17 @@ def test_watch_retry_by_20_concurrent_clients(variant, server):
         pipe.multi()
         pipe.set("counter", value + 1)
 
+    async def worker(_):
+        c = variant.client(server)
+        try:
+            for _ in range(rounds):
+                await aw(c.transaction(increment_async if variant.is_async else increment_sync, "counter"))
+        finally:
+            await variant.close(c)
+
     async def case(r):
         await aw(r.set("counter", "0"))
-        if variant.is_async:
-            async def worker():
-                c = variant.client(server)
-                try:
-                    for _ in range(rounds):
-                        await c.transaction(increment_async, "counter")
-                finally:
-                    await variant.close(c)
-            await asyncio.gather(*(worker() for _ in range(clients)))
-        else:
-            errors = []
-
-            def worker():
-                c = variant.client(server)
-                try:
-                    for _ in range(rounds):
-                        c.transaction(increment_sync, "counter")
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(e)
-                finally:
-                    asyncio.run(variant.close(c))
-            threads = [threading.Thread(target=worker) for _ in range(clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(120)
-            assert not errors, errors
+        await concurrently(variant, clients, worker)
         assert int(await aw(r.get("counter"))) == clients * rounds
     variant.run(case, server)
 
@@ -365,28 +367,11 @@ def test_connection_pool_under_50_concurrent_users(variant, server):
     users, operations = 50, 40
 
     async def case(r):
-        if variant.is_async:
-            async def user(n):
-                for i in range(operations):
-                    await r.set(f"u{n}:{i}", i)
-                    assert await r.get(f"u{n}:{i}") == str(i)
-            await asyncio.gather(*(user(n) for n in range(users)))
-        else:
-            errors = []
-
-            def user(n):
-                try:
-                    for i in range(operations):
-                        r.set(f"u{n}:{i}", i)
-                        assert r.get(f"u{n}:{i}") == str(i)
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(e)
-            threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(120)
-            assert not errors, errors[:3]
+        async def user(n):
+            for i in range(operations):
+                await aw(r.set(f"u{n}:{i}", i))
+                assert await aw(r.get(f"u{n}:{i}")) == str(i)
+        await concurrently(variant, users, user)
         assert await aw(r.dbsize()) == users * operations
 
     async def with_bounded_pool(_):
