@@ -10,18 +10,21 @@ public final class Keyspace {
     let database: Database
     /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a locked batch.
     public var now: Int64 = 0
-    /// Number of live keys, including expired keys not yet removed; persisted with every commit that changes it.
+    /// Number of keys, including expired keys not yet removed (`liveCount()` excludes them); persisted with every
+    /// commit that changes it.
     public private(set) var count: Int
     private var committedCount: Int
 
-    private enum PendingEntry {
+    /// A write of this batch that LevelDB has not seen yet.
+    enum PendingEntry {
         case record(value: ByteBuffer, expireAt: Int64)
         case deleted
     }
 
-    private var pending: [ByteBuffer: PendingEntry] = [:]
-    private let batch = WriteBatch()
-    private var keyScratch = ByteBuffer()
+    /// The batch's writes by key: reads and iterations consult it before LevelDB.
+    private(set) var pending: [ByteBuffer: PendingEntry] = [:]
+    let batch = WriteBatch()
+    var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
 
     /// Told of every change, for WATCH and keyspace notifications.
@@ -169,12 +172,12 @@ public final class Keyspace {
     }
 
     /// Deletes a key found expired by a read.
-    private func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+    func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
         try remove(key, previousExpiry: expireAt)
         observer?.keyExpired(key)
     }
 
-    private func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
+    func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
         StorageLayout.encodeExpiryKey(key, expireAt: expireAt, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
     }
