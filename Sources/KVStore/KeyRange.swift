@@ -42,21 +42,36 @@ public struct KeyRange: Sendable, Equatable {
     }
 
     /// Narrows the range to keys strictly after `key` (KEYS's ascending PIVOT, SCAN's resume point).
-    public mutating func restrict(after key: [UInt8]) {
-        if let lower, compareBytes(key, lower.key) < 0 { return }
-        lower = Bound(key, inclusive: false)
-    }
+    public mutating func restrict(after key: [UInt8]) { tighten(lower: Bound(key, inclusive: false)) }
 
     /// Narrows the range to keys at or after `key`.
-    public mutating func restrict(from key: [UInt8]) {
-        if let lower, compareBytes(key, lower.key) <= 0 { return }
-        lower = Bound(key, inclusive: true)
-    }
+    public mutating func restrict(from key: [UInt8]) { tighten(lower: Bound(key, inclusive: true)) }
 
     /// Narrows the range to keys strictly before `key` (KEYS's descending PIVOT).
-    public mutating func restrict(before key: [UInt8]) {
-        if let upper, compareBytes(key, upper.key) > 0 { return }
-        upper = Bound(key, inclusive: false)
+    public mutating func restrict(before key: [UInt8]) { tighten(upper: Bound(key, inclusive: false)) }
+
+    /// The keys in both ranges.
+    public func intersection(_ other: KeyRange) -> KeyRange {
+        var result = self
+        if let lower = other.lower { result.tighten(lower: lower) }
+        if let upper = other.upper { result.tighten(upper: upper) }
+        return result
+    }
+
+    private mutating func tighten(lower bound: Bound) {
+        if let lower {
+            let order = compareBytes(bound.key, lower.key)
+            if order < 0 || (order == 0 && (bound.inclusive || !lower.inclusive)) { return }
+        }
+        lower = bound
+    }
+
+    private mutating func tighten(upper bound: Bound) {
+        if let upper {
+            let order = compareBytes(bound.key, upper.key)
+            if order > 0 || (order == 0 && (bound.inclusive || !upper.inclusive)) { return }
+        }
+        upper = bound
     }
 
     /// Whether `key` is at or after the lower end.

@@ -167,3 +167,26 @@ extension Keyspace {
         }
     }
 }
+
+extension Keyspace {
+    /// Visits the live keys matching `pattern` inside `range`, in `order`. A pattern without wildcards is one
+    /// lookup; any other walks only the range of its literal prefix.
+    public func forEachKey(
+        matching pattern: GlobPattern, within range: KeyRange = .all, order: IterationOrder = .ascending,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> Bool
+    ) throws {
+        if pattern.isExact {
+            let key = pattern.literalPrefix
+            guard key.withUnsafeBytes({ range.contains($0) }) else { return }
+            _ = try read(ByteBuffer(bytes: key)) { value, expireAt in
+                try key.withUnsafeBytes { try body($0, value, expireAt) }
+            }
+            return
+        }
+        try forEachKey(in: range.intersection(KeyRange(prefix: pattern.literalPrefix)), order: order) {
+            key, value, expireAt in
+            guard pattern.matches(key) else { return true }
+            return try body(key, value, expireAt)
+        }
+    }
+}
