@@ -27,6 +27,10 @@ public final class Keyspace {
     var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
 
+    /// Where the expiry index holds its first entry that may still be live: every entry before it has been swept.
+    /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
+    var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
+
     /// Told of every change, for WATCH and keyspace notifications.
     public weak var observer: (any KeyspaceObserver)?
 
@@ -158,6 +162,9 @@ public final class Keyspace {
         try iterator.checkError()
         count = 0
         try commit()
+        expiryIndexStart = [StorageLayout.expiryPrefix]
+        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
+        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
         observer?.keyspaceCleared()
     }
 
