@@ -32,8 +32,7 @@ func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) asy
 
 @Suite struct ExpirySweeperTests {
     @Test func sweeperEmptiesLevelDBWithoutAnyRead() async throws {
-        var template = Array("/tmp/kvnode-sweep-XXXXXX".utf8CString)
-        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let path = makeTemporaryDirectory()
         defer { _ = system("rm -rf '\(path)'") }
         let store = try Store(directory: path, durability: .low)
         try store.withKeyspace { (ks: Keyspace) throws in
@@ -84,8 +83,7 @@ func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) asy
     }
 
     @Test func keysThatExpiredWhileClosedGoOnTheFirstPass() throws {
-        var template = Array("/tmp/kvnode-sweep-XXXXXX".utf8CString)
-        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let path = makeTemporaryDirectory()
         defer { _ = system("rm -rf '\(path)'") }
         do {
             let store = try Store(directory: path, durability: .high)

@@ -26,6 +26,14 @@ def eventually(condition, timeout=20.0):
     return condition()
 
 
+def set_many(c, prefix, count, px):
+    """Sets `prefix:0` ... in one pipeline, each expiring after `px` ms."""
+    with c.pipeline(transaction=False) as p:
+        for i in range(count):
+            p.set(f"{prefix}:{i}", "v", px=px)
+        p.execute()
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -228,10 +236,7 @@ def test_dbsize_excludes_expired_keys_before_any_sweep(server):
     """Redis's DBSIZE may count expired keys its active expiry has not reached; kvnode's never does."""
     with server.client() as c:
         c.set("stay", 1)
-        with c.pipeline(transaction=False) as p:
-            for i in range(2000):
-                p.set(f"short:{i}", "v", px=30)
-            p.execute()
+        set_many(c, "short", 2000, px=30)
         if server.target == "redis":
             assert eventually(lambda: c.dbsize() == 1)
         else:
@@ -243,10 +248,7 @@ def test_ten_thousand_keys_with_px_200_are_swept(server):
     """Gone from DBSIZE with nobody reading them (the Swift store test checks LevelDB itself)."""
     with server.client() as c:
         c.set("stay", 1)
-        with c.pipeline(transaction=False) as p:
-            for i in range(10_000):
-                p.set(f"temp:{i}", "v", px=200)
-            p.execute()
+        set_many(c, "temp", 10_000, px=200)
         assert eventually(lambda: c.dbsize() == 1)
         assert c.keys("*") == [b"stay"]
 
@@ -271,10 +273,7 @@ def test_expiry_survives_restart(server):
 @kvnode_only
 def test_keys_that_expired_while_down_are_gone_at_start(server):
     with server.client() as c:
-        with c.pipeline(transaction=False) as p:
-            for i in range(500):
-                p.set(f"brief:{i}", "v", px=300)
-            p.execute()
+        set_many(c, "brief", 500, px=300)
         c.set("stay", "v")
         c.set("later", "v", ex=1000)
     server.stop()

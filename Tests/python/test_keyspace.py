@@ -1,6 +1,7 @@
 """The ordered keyspace: KEYS (with kvnode's PIVOT/LIMIT/DESC/WITHVALUES), PDEL, SCAN, and the generic key
 commands. Redis behaviour is checked with KVNODE_TARGET=redis; kvnode's extensions are kvnode_only."""
 
+import os
 import random
 import threading
 
@@ -152,7 +153,9 @@ def test_keys_options_any_order_case_insensitive_last_wins(four):
 def test_keys_limit_zero_and_errors(four):
     assert keys(four, "*", "LIMIT", 0) == []
     assert keys(four, "*", "LIMIT", 0, "WITHVALUES") == []
-    for bad in (["LIMIT", -1], ["LIMIT", "x"], ["LIMIT", "1.5"], ["LIMIT"], ["PIVOT"], ["FOO"], ["ASC", "x"]):
+    assert keys(four, "*", "LIMIT", 0, "LIMIT", 1) == [b"key1"]
+    for bad in (["LIMIT", -1], ["LIMIT", "x"], ["LIMIT", "1.5"], ["LIMIT"], ["PIVOT"], ["FOO"], ["ASC", "x"],
+                ["LIMIT", 0, "FOO"]):
         assert err(keys, four, "*", *bad) == "syntax error", bad
 
 
@@ -406,3 +409,21 @@ def test_copy_errors(r2):
     assert err(r2.execute_command, "COPY", "a", "b", "FOO") == "syntax error"
     assert err(r2.execute_command, "COPY", "a", "b", "DB") == "syntax error"
     assert err(r2.execute_command, "COPY", "a") == "wrong number of arguments for 'copy' command"
+
+
+@kvnode_only
+def test_keys_default_limit_setting(monkeypatch, tmp_path):
+    """--keys-default-limit restores kvnode's old default page size; an explicit LIMIT still wins."""
+    from conftest import Server
+
+    monkeypatch.setenv("KVNODE_ARGS", os.environ.get("KVNODE_ARGS", "") + " --keys-default-limit 2")
+    srv = Server("kvnode", str(tmp_path))
+    srv.start()
+    try:
+        with srv.client() as c:
+            c.mset({"key1": 1, "key2": 2, "key3": 3})
+            assert keys(c, "*") == [b"key1", b"key2"]
+            assert keys(c, "*", "LIMIT", 3) == [b"key1", b"key2", b"key3"]
+            assert keys(c, "*", "LIMIT", 0) == []
+    finally:
+        srv.stop()

@@ -18,7 +18,7 @@ enum OrderedKeyspaceCommands {
     /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC).
     static func keys(_ client: Client) throws {
         var pivot: [UInt8]?
-        var limit = client.server.configuration.keysDefaultLimit
+        var limit: Int?
         var order = IterationOrder.ascending
         var withValues = false
         var index = 2
@@ -31,8 +31,6 @@ enum OrderedKeyspaceCommands {
                 guard let count = client.request.withArgument(index + 1, { RESPInteger.parse($0) }), count >= 0 else {
                     throw CommandError.syntax
                 }
-                // LIMIT 0 asks for nothing; only the unset default means "no limit".
-                guard count > 0 else { return client.reply.arrayHeader(0) }
                 limit = count
                 index += 1
             } else if client.argument(index, is: "desc") {
@@ -44,7 +42,10 @@ enum OrderedKeyspaceCommands {
             }
             index += 1
         }
-        if limit == 0 { limit = .max }
+        // LIMIT 0 asks for nothing; a default of 0 means no limit.
+        let defaultLimit = client.server.configuration.keysDefaultLimit
+        let maximum = limit ?? (defaultLimit > 0 ? defaultLimit : .max)
+        guard maximum > 0 else { return client.reply.arrayHeader(0) }
 
         var range = KeyRange.all
         if let pivot {
@@ -57,7 +58,7 @@ enum OrderedKeyspaceCommands {
             items.bulk(key)
             if withValues { items.bulk(value) }
             found += 1
-            return found < limit
+            return found < maximum
         }
         client.reply.arrayHeader(withValues ? 2 * found : found)
         client.reply.buffer.writeBuffer(&items.buffer)
