@@ -55,7 +55,8 @@ public struct CommandTable: Sendable {
 extension CommandTable {
     /// The table of every command kvnode implements, one family per file under Commands/.
     static let standard = CommandTable(
-        ConnectionCommands.all + ClientCommands.all + StringCommands.all + KeyCommands.all + ServerCommands.all
-            + IntrospectionCommands.all
+        ConnectionCommands.all + ClientCommands.all + StringCommands.all + CounterCommands.all
+            + StringRangeCommands.all + KeyCommands.all + ExpiryCommands.all + OrderedKeyspaceCommands.all
+            + ServerCommands.all + IntrospectionCommands.all
     )
 }

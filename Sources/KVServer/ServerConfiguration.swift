@@ -24,6 +24,16 @@ public struct ServerConfiguration: Sendable {
     public var writeBufferSize = 64 << 20
     /// LevelDB's block cache size in bytes.
     public var blockCacheSize = 64 << 20
+    /// Largest number of keys KEYS returns when the request has no LIMIT (`keys-default-limit`; 0 = unlimited, as
+    /// Redis clients expect from `KEYS *`; kvnode used 500).
+    public var keysDefaultLimit = 0
+    /// Number of SCAN cursors the server remembers exactly (`scan-cursor-table-size`); older ones fall back to the
+    /// key prefix the cursor carries (docs/scan-cursors.md).
+    public var scanCursorTableSize = 16384
+    /// Pause between passes of the background expiry sweeper.
+    public var expirySweepInterval = Duration.milliseconds(100)
+    /// Keys the sweeper removes per lock acquisition.
+    public var expirySweepChunk = 512
 
     public init() {}
 }

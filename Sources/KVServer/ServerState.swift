@@ -11,6 +11,8 @@ public final class ServerState: Sendable {
     public let logger: Logger
     /// Unix time in milliseconds when the server started.
     public let startTime: Int64
+    /// Where each live SCAN iteration stopped.
+    let scanCursors: ScanCursors
     private let clientIDs = NIOLockedValueBox<Int>(0)
     private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
 
@@ -20,6 +22,7 @@ public final class ServerState: Sendable {
         self.commands = .standard
         self.logger = logger
         self.startTime = WallClock.milliseconds()
+        self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

@@ -10,19 +10,26 @@ public final class Keyspace {
     let database: Database
     /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a locked batch.
     public var now: Int64 = 0
-    /// Number of live keys, including expired keys not yet removed; persisted with every commit that changes it.
+    /// Number of keys, including expired keys not yet removed (`liveCount()` excludes them); persisted with every
+    /// commit that changes it.
     public private(set) var count: Int
     private var committedCount: Int
 
-    private enum PendingEntry {
+    /// A write of this batch that LevelDB has not seen yet.
+    enum PendingEntry {
         case record(value: ByteBuffer, expireAt: Int64)
         case deleted
     }
 
-    private var pending: [ByteBuffer: PendingEntry] = [:]
-    private let batch = WriteBatch()
-    private var keyScratch = ByteBuffer()
+    /// The batch's writes by key: reads and iterations consult it before LevelDB.
+    private(set) var pending: [ByteBuffer: PendingEntry] = [:]
+    let batch = WriteBatch()
+    var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
+
+    /// Where the expiry index holds its first entry that may still be live: every entry before it has been swept.
+    /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
+    var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
     /// Told of every change, for WATCH and keyspace notifications.
     public weak var observer: (any KeyspaceObserver)?
@@ -155,6 +162,9 @@ public final class Keyspace {
         try iterator.checkError()
         count = 0
         try commit()
+        expiryIndexStart = [StorageLayout.expiryPrefix]
+        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
+        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
         observer?.keyspaceCleared()
     }
 
@@ -169,12 +179,12 @@ public final class Keyspace {
     }
 
     /// Deletes a key found expired by a read.
-    private func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+    func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
         try remove(key, previousExpiry: expireAt)
         observer?.keyExpired(key)
     }
 
-    private func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
+    func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
         StorageLayout.encodeExpiryKey(key, expireAt: expireAt, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
     }

@@ -33,7 +33,15 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "LevelDB block cache size in MiB.")
     var blockCacheMB = 64
 
+    @Option(help: "Keys KEYS returns when it has no LIMIT; 0 means all of them (kvnode's old default was 500).")
+    var keysDefaultLimit = 0
+
+    @Option(help: "SCAN cursors remembered exactly; older cursors resume from the key prefix they carry.")
+    var scanCursorTableSize = 16384
+
     func validate() throws {
+        guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
+        guard scanCursorTableSize >= 1 else { throw ValidationError("--scan-cursor-table-size must be at least 1") }
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
@@ -56,6 +64,8 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.durability = durability
         configuration.writeBufferSize = writeBufferMB << 20
         configuration.blockCacheSize = blockCacheMB << 20
+        configuration.keysDefaultLimit = keysDefaultLimit
+        configuration.scanCursorTableSize = scanCursorTableSize
 
         let store: Store
         do {
@@ -68,7 +78,11 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let state = ServerState(configuration: configuration, store: store, logger: logger)
         let server = KVNodeServer(state: state, group: group)
         let serviceGroup = ServiceGroup(
-            services: [StoreMaintenance(store: store, logger: logger), server],
+            services: [
+                StoreMaintenance(store: store, logger: logger),
+                ExpiryService(store: store, configuration: configuration, logger: logger),
+                server,
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

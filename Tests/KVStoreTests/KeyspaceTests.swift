@@ -7,10 +7,15 @@ import Testing
 import Glibc
 #endif
 
+/// A new empty directory under /tmp; the caller removes it.
+func makeTemporaryDirectory() -> String {
+    var template = Array("/tmp/kvnode-store-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+}
+
 /// A store in a fresh directory under /tmp, removed when the test ends.
 func withTemporaryStore(_ body: (Store, String) throws -> Void) throws {
-    var template = Array("/tmp/kvnode-store-XXXXXX".utf8CString)
-    let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    let path = makeTemporaryDirectory()
     defer { _ = system("rm -rf '\(path)'") }
     let store = try Store(directory: path, durability: .low)
     try body(store, path)
