@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var writeBufferSize = 64 << 20
     /// LevelDB's block cache size in bytes.
     public var blockCacheSize = 64 << 20
+    /// How many snapshots to keep in `DATA/snapshots` (`snapshot-keep`); older ones are deleted after each new one.
+    public var snapshotKeep = 2
 
     public init() {}
 }

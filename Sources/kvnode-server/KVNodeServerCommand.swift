@@ -33,13 +33,27 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "LevelDB block cache size in MiB.")
     var blockCacheMB = 64
 
+    @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
+    var snapshotKeep = 2
+
+    @Option(help: ArgumentHelp(
+        "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
+            + "`redis-cli --pipe`, instead of running the server.",
+        valueName: "path"))
+    var parseSnapshot: String?
+
     func validate() throws {
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
+        guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
     }
 
     func run() async throws {
+        if let parseSnapshot {
+            try SnapshotParser.writeCommands(of: parseSnapshot)
+            return
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -56,6 +70,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.durability = durability
         configuration.writeBufferSize = writeBufferMB << 20
         configuration.blockCacheSize = blockCacheMB << 20
+        configuration.snapshotKeep = snapshotKeep
 
         let store: Store
         do {
@@ -84,6 +99,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await group.shutdownGracefully()
+        state.snapshots.stop()
         try store.close()
         logger.info("kvnode stopped")
     }
