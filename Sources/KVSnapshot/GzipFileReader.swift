@@ -13,17 +13,19 @@ final class GzipFileReader {
     private(set) var compressedBytesRead = 0
 
     init(path: String, inputChunkSize: Int = 256 << 10) throws(SnapshotError) {
-        self.path = path
-        fd = try FileSystem.openForReading(path)
-        stream = .allocate(capacity: 1)
+        // Everything that can fail happens before the last stored property is set (see GzipFileWriter.init).
+        let fd = try FileSystem.openForReading(path)
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        input = .allocate(byteCount: inputChunkSize, alignment: 16)
         guard czlib_inflate_init_gzip(stream) == Z_OK else {
             close(fd)
             stream.deallocate()
-            input.deallocate()
             throw SnapshotError(.io, "cannot start gzip decompression for \(path)")
         }
+        self.path = path
+        self.fd = fd
+        self.stream = stream
+        input = .allocate(byteCount: inputChunkSize, alignment: 16)
     }
 
     deinit {

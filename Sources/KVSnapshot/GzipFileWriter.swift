@@ -17,18 +17,20 @@ final class GzipFileWriter {
 
     /// Creates `path` and starts a gzip stream at zlib `level` (1 = fastest, 9 = smallest).
     init(path: String, level: Int32 = 1, outputChunkSize: Int = 256 << 10) throws(SnapshotError) {
-        self.path = path
-        fd = try FileSystem.createForWriting(path)
-        stream = .allocate(capacity: 1)
+        // Everything that can fail happens before the last stored property is set: a class whose initializer
+        // throws after full initialization runs its deinit, which would free these twice.
+        let fd = try FileSystem.createForWriting(path)
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        output = .allocate(byteCount: outputChunkSize, alignment: 16)
         guard czlib_deflate_init_gzip(stream, level) == Z_OK else {
             close(fd)
-            fd = -1
             stream.deallocate()
-            output.deallocate()
             throw SnapshotError(.io, "cannot start gzip compression for \(path)")
         }
+        self.path = path
+        self.fd = fd
+        self.stream = stream
+        output = .allocate(byteCount: outputChunkSize, alignment: 16)
     }
 
     deinit {

@@ -6,8 +6,8 @@ public final class SnapshotStreamReader {
     /// Decompressed bytes not consumed yet live in `buffer[start..<end]`. The buffer grows only as data arrives, so
     /// a damaged length cannot make it allocate more than the stream really holds.
     private var buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
+    private var start: Int
+    private var end: Int
     private var finished = false
     private let path: String
 
@@ -20,29 +20,37 @@ public final class SnapshotStreamReader {
 
     /// Opens `path` and reads the header.
     public init(path: String, chunkSize: Int = 1 << 20) throws(SnapshotError) {
-        self.path = path
-        gzip = try GzipFileReader(path: path)
-        buffer = .allocate(byteCount: chunkSize, alignment: 16)
-        do {
+        // Read and check the header into locals first: once every stored property is set, a throw runs deinit.
+        let gzip = try GzipFileReader(path: path)
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        var start = 0
+        var end = 0
+        let version: UInt16
+        let takenAt: Int64
+        do throws(SnapshotError) {
             try Self.fill(gzip, &buffer, start: &start, end: &end, atLeast: SnapshotFormat.headerLength, path: path)
+            let header = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + SnapshotFormat.headerLength)])
+            guard header.starts(with: SnapshotFormat.magic) else {
+                throw SnapshotError(.corrupt, "\(path) is not a kvnode snapshot (bad magic bytes)")
+            }
+            version = Self.integer(header, at: 8, as: UInt16.self)
+            takenAt = Int64(bitPattern: Self.integer(header, at: 12, as: UInt64.self))
+            guard version >= 1 && version <= SnapshotFormat.version else {
+                throw SnapshotError(
+                    .unsupportedVersion,
+                    "\(path) has snapshot format version \(version); this kvnode reads up to \(SnapshotFormat.version)")
+            }
         } catch {
             buffer.deallocate()
             throw error
         }
-        let header = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + SnapshotFormat.headerLength)])
-        guard header.starts(with: SnapshotFormat.magic) else {
-            buffer.deallocate()
-            throw SnapshotError(.corrupt, "\(path) is not a kvnode snapshot (bad magic bytes)")
-        }
-        version = Self.integer(header, at: 8, as: UInt16.self)
-        takenAt = Int64(bitPattern: Self.integer(header, at: 12, as: UInt64.self))
-        start += SnapshotFormat.headerLength
-        guard version >= 1 && version <= SnapshotFormat.version else {
-            buffer.deallocate()
-            throw SnapshotError(
-                .unsupportedVersion,
-                "\(path) has snapshot format version \(version); this kvnode reads up to \(SnapshotFormat.version)")
-        }
+        self.path = path
+        self.gzip = gzip
+        self.buffer = buffer
+        self.start = start + SnapshotFormat.headerLength
+        self.end = end
+        self.version = version
+        self.takenAt = takenAt
     }
 
     deinit {
