@@ -50,11 +50,16 @@ enum SnapshotCommands {
     ) throws {
         let keyspace = try client.keyspace.snapshot()
         let promise = client.eventLoop.makePromise(of: DeferredReply.self)
-        try client.server.snapshots.start(keyspace) { result in
-            switch result {
-            case .success(let outcome): promise.succeed(reply(outcome))
-            case .failure(let error): promise.fail(CommandError("ERR snapshot failed: \(error)"))
+        do {
+            try client.server.snapshots.start(keyspace) { result in
+                switch result {
+                case .success(let outcome): promise.succeed(reply(outcome))
+                case .failure(let error): promise.fail(CommandError("ERR snapshot failed: \(error)"))
+                }
             }
+        } catch {
+            promise.fail(error)  // a promise must be completed, even one nobody waits for
+            throw error
         }
         client.deferredReply = promise.futureResult
     }
