@@ -11,6 +11,8 @@ import RESP
 ///               └─► commit the batch's writes, release the store lock
 ///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
 /// ```
+/// A command whose reply is computed off the event loop (SNAPSHOT, SAVE) sets `client.deferredReply`: the batch ends
+/// there (releasing the lock), and the requests after it run once that reply has been written.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
