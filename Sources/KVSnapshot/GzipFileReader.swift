@@ -15,13 +15,7 @@ final class GzipFileReader {
     init(path: String, inputChunkSize: Int = 256 << 10) throws(SnapshotError) {
         // Everything that can fail happens before the last stored property is set (see GzipFileWriter.init).
         let fd = try FileSystem.openForReading(path)
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        guard czlib_inflate_init_gzip(stream) == Z_OK else {
-            close(fd)
-            stream.deallocate()
-            throw SnapshotError(.io, "cannot start gzip decompression for \(path)")
-        }
+        let stream = try makeZStream(czlib_inflate_init_gzip, closingOnFailure: fd, what: "gzip decompression for \(path)")
         self.path = path
         self.fd = fd
         self.stream = stream

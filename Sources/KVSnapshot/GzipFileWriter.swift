@@ -5,7 +5,7 @@ import CZlib
 final class GzipFileWriter {
     let path: String
     private var fd: Int32
-    // zlib keeps a pointer back to its z_stream and checks it, so the struct must stay at one address.
+    // On the heap: see makeZStream.
     private let stream: UnsafeMutablePointer<z_stream>
     private let output: UnsafeMutableRawBufferPointer
     /// Bytes written to the file so far.
@@ -20,13 +20,7 @@ final class GzipFileWriter {
         // Everything that can fail happens before the last stored property is set: a class whose initializer
         // throws after full initialization runs its deinit, which would free these twice.
         let fd = try FileSystem.createForWriting(path)
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        guard czlib_deflate_init_gzip(stream, level) == Z_OK else {
-            close(fd)
-            stream.deallocate()
-            throw SnapshotError(.io, "cannot start gzip compression for \(path)")
-        }
+        let stream = try makeZStream({ czlib_deflate_init_gzip($0, level) }, closingOnFailure: fd, what: "gzip compression for \(path)")
         self.path = path
         self.fd = fd
         self.stream = stream

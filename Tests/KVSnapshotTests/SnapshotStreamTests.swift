@@ -31,11 +31,17 @@ import Testing
         }
     }
 
-    @Test func everyTruncationIsRefused() throws {
+    /// Writes a state.bin of the small sample entries and hands its directory and bytes to `body`.
+    private func withSmallStateFile(_ body: (_ directory: String, _ whole: [UInt8]) throws -> Void) throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/state.bin"
             try writeStateFile(Array(sampleEntries.prefix(4)), to: path)
-            let whole = try readBytes(path)
+            try body(directory, try readBytes(path))
+        }
+    }
+
+    @Test func everyTruncationIsRefused() throws {
+        try withSmallStateFile { directory, whole in
             let cut = directory + "/cut.bin"
             for length in 0..<whole.count {
                 try writeBytes(Array(whole.prefix(length)), to: cut)
@@ -46,10 +52,7 @@ import Testing
     }
 
     @Test func flippedBytesAreRefused() throws {
-        try withTemporaryDirectory { directory in
-            let path = directory + "/state.bin"
-            try writeStateFile(Array(sampleEntries.prefix(4)), to: path)
-            let whole = try readBytes(path)
+        try withSmallStateFile { directory, whole in
             let damaged = directory + "/damaged.bin"
             // Byte 0-9 is the gzip header (of which some bytes are not checked); everything after must be covered.
             for position in 10..<whole.count {

@@ -36,6 +36,13 @@ class KVNode(Server):
     def argv(self) -> list[str]:
         return self.wrapper + super().argv() + self.extra
 
+    def __enter__(self) -> "KVNode":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     @property
     def snapshot_dir(self) -> str:
         return os.path.join(self.data_dir, "snapshots")

@@ -24,6 +24,7 @@ def base_dir():
     path = tempfile.mkdtemp(prefix="kvnode-snap-")
     os.chmod(path, 0o755)  # a server run as another user (setpriv) must reach its data dir
     yield path
+    subprocess.run(["chmod", "-R", "u+rwx", path])  # a test may leave a read-only directory behind
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -139,8 +140,7 @@ def test_expired_keys_are_left_out(server, r2):
 @pytest.mark.parametrize("keep", [None, 3])
 def test_only_the_newest_snapshots_are_kept(base_dir, keep):
     srv = KVNode(base_dir, *([] if keep is None else ["--snapshot-keep", str(keep)]))
-    srv.start()
-    try:
+    with srv:
         with srv.client() as c:
             paths = []
             for i in range(5):
@@ -150,15 +150,12 @@ def test_only_the_newest_snapshots_are_kept(base_dir, keep):
             assert srv.snapshots() == [os.path.basename(p) for p in paths[-kept:]]
             newest = parse_commands(parse_snapshot(paths[-1]))
             assert newest == [(b"round", b"4", None)]
-    finally:
-        srv.stop()
 
 
 @kvnode_only
 def test_snapshots_and_lastsave_survive_a_restart(base_dir):
     srv = KVNode(base_dir)
-    srv.start()
-    try:
+    with srv:
         with srv.client() as c:
             c.set("k", "v")
             path = snapshot(c)
@@ -169,15 +166,12 @@ def test_snapshots_and_lastsave_survive_a_restart(base_dir):
             assert c.get("k") == b"v"
             assert snapshot(c) != path
         assert len(srv.snapshots()) == 2
-    finally:
-        srv.stop()
 
 
 @kvnode_only
 def test_shutdown_during_bgsave_leaves_no_partial_snapshot(base_dir):
     srv = KVNode(base_dir)
-    srv.start()
-    try:
+    with srv:
         with srv.client() as c:
             with c.pipeline(transaction=False) as p:
                 for i in range(100_000):
@@ -190,8 +184,6 @@ def test_shutdown_during_bgsave_leaves_no_partial_snapshot(base_dir):
         assert leftovers == []
         for name in srv.snapshots():  # if it finished first, it is complete
             assert run_dump(os.path.join(srv.snapshot_dir, name)).returncode == 0
-    finally:
-        srv.stop()
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -208,8 +200,7 @@ def test_snapshot_into_a_read_only_data_dir_fails_cleanly(base_dir):
     os.makedirs(srv.data_dir)
     if wrapper:
         os.chown(srv.data_dir, 65534, 65534)
-    srv.start()
-    try:
+    with srv:
         with srv.client() as c:
             c.set("k", "v")
             os.chmod(srv.data_dir, 0o555)
@@ -232,9 +223,6 @@ def test_snapshot_into_a_read_only_data_dir_fails_cleanly(base_dir):
             assert c.get("k") == b"v"  # the server is unharmed
             path = snapshot(c)
             assert parse_commands(parse_snapshot(path)) == [(b"k", b"v", None)]
-    finally:
-        os.chmod(srv.data_dir, 0o755)
-        srv.stop()
 
 
 @kvnode_only
@@ -248,10 +236,9 @@ def test_snapshot_on_a_full_disk_fails_cleanly(base_dir):
     os.makedirs(srv.snapshot_dir)
     srv.wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    f'mount -t tmpfs -o size=1m tmpfs "{srv.snapshot_dir}" && exec "$0" "$@"']
-    srv.start()
-    # The server's view of its snapshot directory, inside its mount namespace.
-    view = f"/proc/{srv.pid}/root{srv.snapshot_dir}"
-    try:
+    with srv:
+        # The server's view of its snapshot directory, inside its mount namespace.
+        view = f"/proc/{srv.pid}/root{srv.snapshot_dir}"
         with srv.client() as c:
             with c.pipeline(transaction=False) as p:
                 for i in range(40):
@@ -266,8 +253,6 @@ def test_snapshot_on_a_full_disk_fails_cleanly(base_dir):
             c.set("small", "ok")
             path = snapshot(c)
             assert os.listdir(view) == [os.path.basename(path)]
-    finally:
-        srv.stop()
 
 
 # --- kvnode-dump ------------------------------------------------------------------------------
@@ -332,8 +317,7 @@ def test_damaged_snapshots_are_refused(small_snapshot, tmp_path, damage):
 @kvnode_only
 def test_kvnode_dump_of_a_data_directory(base_dir, tmp_path):
     srv = KVNode(base_dir)
-    srv.start()
-    try:
+    with srv:
         with srv.client() as c:
             c.set("a", "1")
             c.set(b"b\x00", b"2\r\n", px=3_600_000)
@@ -341,8 +325,6 @@ def test_kvnode_dump_of_a_data_directory(base_dir, tmp_path):
         res = run_dump("--data", srv.data_dir)
         assert res.returncode == 1
         assert "in use: a running kvnode-server holds its LevelDB LOCK" in res.stderr.decode()
-    finally:
-        srv.stop()
     res = run_dump("--data", srv.data_dir)
     assert res.returncode == 0, res.stderr
     commands = parse_commands(res.stdout)

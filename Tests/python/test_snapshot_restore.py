@@ -126,8 +126,7 @@ def test_200k_keys_restore_into_kvnode_and_redis(server, r2, base_dir):
     # (a) a fresh kvnode: its own snapshot must give back the very same stream (same PXAT to the millisecond).
     fresh = KVNode(os.path.join(base_dir, "fresh"))
     os.makedirs(fresh.data_dir)
-    fresh.start()
-    try:
+    with fresh:
         assert pipe_into(fresh.port, stream) == "errors: 0, replies: 200000"
         with fresh.client() as c:
             assert c.dbsize() == 200_000
@@ -135,8 +134,6 @@ def test_200k_keys_restore_into_kvnode_and_redis(server, r2, base_dir):
             assert parse_snapshot(c.execute_command("SNAPSHOT").decode()) == stream
             if has_scan_and_pttl(c):  # built in parallel with this issue
                 check_server(c, reference)
-    finally:
-        fresh.stop()
 
     # (b) a real redis-server.
     real = RedisServer(base_dir)
