@@ -99,11 +99,13 @@ public enum FileSystem {
         guard rename(source, destination) == 0 else { throw .system("cannot rename \(source) to", path: destination) }
     }
 
+    /// Whether `path` exists and is a directory (following symlinks).
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Whether anything exists at `path`.
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

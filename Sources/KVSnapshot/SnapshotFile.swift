@@ -1,5 +1,13 @@
 import CZlib
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A snapshot on disk, found from a path that names either a snapshot directory or a state.bin.
 public struct SnapshotFile: Sendable {
     /// The state.bin.
@@ -16,10 +24,13 @@ public struct SnapshotFile: Sendable {
         if FileSystem.isDirectory(path) {
             state = path + "/" + SnapshotStore.stateFileName
             guard FileSystem.exists(state) else {
-                throw SnapshotError(.io, "\(path) is not a snapshot directory: it has no \(SnapshotStore.stateFileName)")
+                throw SnapshotError(
+                    .io,
+                    "\(path) is not a snapshot directory: it has no \(SnapshotStore.stateFileName) "
+                        + "(give DATA/snapshots/<id> or its state.bin; a data directory is dumped with --data)")
             }
         } else {
-            guard FileSystem.exists(path) else { throw SnapshotError.system("cannot open", path: path, errno: 2) }
+            guard FileSystem.exists(path) else { throw SnapshotError.system("cannot open", path: path, errno: ENOENT) }
             state = path
         }
         statePath = state
