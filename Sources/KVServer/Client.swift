@@ -7,6 +7,8 @@ import RESP
 public final class Client {
     /// The server this client is connected to.
     let server: ServerState
+    /// The event loop the connection runs on; work done elsewhere completes back on it.
+    let eventLoop: any EventLoop
     /// Unique id (CLIENT ID).
     let id: Int
     /// Remote address as `ip:port`.
@@ -23,11 +25,16 @@ public final class Client {
     var reply: ReplyWriter
     /// Set by QUIT, SHUTDOWN and protocol errors: close once the replies are flushed.
     var closeAfterReply = false
+    /// Set by a command whose reply is produced off the event loop (SNAPSHOT, SAVE). The connection runs nothing
+    /// more until it completes, then writes the reply in order and goes on with the requests that came meanwhile.
+    /// A failure is written as an error reply.
+    var deferredReply: EventLoopFuture<DeferredReply>?
 
     private var heldKeyspace: Keyspace?
 
-    init(server: ServerState, id: Int, address: String, allocator: ByteBufferAllocator) {
+    init(server: ServerState, eventLoop: any EventLoop, id: Int, address: String, allocator: ByteBufferAllocator) {
         self.server = server
+        self.eventLoop = eventLoop
         self.id = id
         self.address = address
         self.request = Request(frame: ByteBuffer(), spans: [])
@@ -94,3 +101,6 @@ public final class Client {
 
 @available(*, unavailable)
 extension Client: Sendable {}
+
+/// Writes the reply of a command that completed off the event loop; see `Client.deferredReply`.
+typealias DeferredReply = @Sendable (inout ReplyWriter) -> Void

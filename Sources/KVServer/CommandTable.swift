@@ -57,6 +57,6 @@ extension CommandTable {
     static let standard = CommandTable(
         ConnectionCommands.all + ClientCommands.all + StringCommands.all + CounterCommands.all
             + StringRangeCommands.all + KeyCommands.all + ExpiryCommands.all + OrderedKeyspaceCommands.all
-            + ServerCommands.all + IntrospectionCommands.all
+            + ServerCommands.all + IntrospectionCommands.all + SnapshotCommands.all
     )
 }

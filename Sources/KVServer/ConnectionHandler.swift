@@ -11,6 +11,8 @@ import RESP
 ///               └─► commit the batch's writes, release the store lock
 ///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
 /// ```
+/// A command whose reply is computed off the event loop (SNAPSHOT, SAVE) sets `client.deferredReply`: the batch ends
+/// there (releasing the lock), and the requests after it run once that reply has been written.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -21,6 +23,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var client: Client!
     private var batchWroteData = false
     private var closing = false
+    /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
+    private var awaitingDeferredReply = false
 
     init(server: ServerState) {
         self.server = server
@@ -29,7 +33,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let address = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?:0"
-        client = Client(server: server, id: server.nextClientID(), address: address, allocator: context.channel.allocator)
+        client = Client(
+            server: server, eventLoop: context.eventLoop, id: server.nextClientID(), address: address,
+            allocator: context.channel.allocator)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -40,7 +46,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else {
             inbound.writeBuffer(&incoming)
         }
+        guard !awaitingDeferredReply else {
+            if inbound.readableBytes > server.configuration.clientQueryBufferLimit {
+                server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
+                closing = true
+                context.close(promise: nil)
+            }
+            return
+        }
         processRequests()
+        awaitDeferredReply(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -67,7 +82,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func processRequests() {
         defer { endBatch() }
         do {
-            while !client.closeAfterReply, let request = try decoder.next(from: &inbound) {
+            while !client.closeAfterReply, client.deferredReply == nil, let request = try decoder.next(from: &inbound) {
                 client.request = request
                 dispatch()
                 decoder.recycle(&client.request)
@@ -86,6 +101,26 @@ final class ConnectionHandler: ChannelInboundHandler {
         // Keep the inbound buffer small: drop consumed bytes once they dominate it.
         if inbound.readerIndex > 64 * 1024 && inbound.readerIndex > inbound.readableBytes {
             inbound.discardReadBytes()
+        }
+    }
+
+    /// Waits (without blocking the event loop) for the reply of the command that set `client.deferredReply`, writes
+    /// it, then runs the requests that arrived meanwhile.
+    private func awaitDeferredReply(context: ChannelHandlerContext) {
+        guard let future = client.deferredReply else { return }
+        client.deferredReply = nil
+        awaitingDeferredReply = true
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.awaitingDeferredReply = false
+            guard !self.closing else { return }
+            switch result {
+            case .success(let write): write(&self.client.reply)
+            case .failure(let error as CommandError): self.client.reply.error(error.text)
+            case .failure(let error): self.client.reply.error("ERR \(error)")
+            }
+            self.processRequests()
+            self.flushReplies(context: context)
+            self.awaitDeferredReply(context: context)
         }
     }
 

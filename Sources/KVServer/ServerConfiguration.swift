@@ -34,6 +34,8 @@ public struct ServerConfiguration: Sendable {
     public var expirySweepInterval = Duration.milliseconds(100)
     /// Keys the sweeper removes per lock acquisition.
     public var expirySweepChunk = 512
+    /// How many snapshots to keep in `DATA/snapshots` (`snapshot-keep`); older ones are deleted after each new one.
+    public var snapshotKeep = 2
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import KVSnapshot
 import KVStore
 import Logging
 import NIOConcurrencyHelpers
@@ -9,6 +10,8 @@ public final class ServerState: Sendable {
     public let store: Store
     public let commands: CommandTable
     public let logger: Logger
+    /// Writes SNAPSHOT/SAVE/BGSAVE snapshots under the data directory; stop it before closing the store.
+    public let snapshots: Snapshotter
     /// Unix time in milliseconds when the server started.
     public let startTime: Int64
     /// Where each live SCAN iteration stopped.
@@ -21,6 +24,9 @@ public final class ServerState: Sendable {
         self.store = store
         self.commands = .standard
         self.logger = logger
+        self.snapshots = Snapshotter(
+            dataDirectory: FileSystem.absolutePath(configuration.dataDirectory), keep: configuration.snapshotKeep,
+            logger: logger)
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
     }

@@ -38,6 +38,14 @@ struct KVNodeServerCommand: AsyncParsableCommand {
 
     @Option(help: "SCAN cursors remembered exactly; older cursors resume from the key prefix they carry.")
     var scanCursorTableSize = 16384
+    @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
+    var snapshotKeep = 2
+
+    @Option(help: ArgumentHelp(
+        "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
+            + "`redis-cli --pipe`, instead of running the server.",
+        valueName: "path"))
+    var parseSnapshot: String?
 
     func validate() throws {
         guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
@@ -45,9 +53,14 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
+        guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
     }
 
     func run() async throws {
+        if let parseSnapshot {
+            try SnapshotParser.writeCommands(of: parseSnapshot)
+            return
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -66,6 +79,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.blockCacheSize = blockCacheMB << 20
         configuration.keysDefaultLimit = keysDefaultLimit
         configuration.scanCursorTableSize = scanCursorTableSize
+        configuration.snapshotKeep = snapshotKeep
 
         let store: Store
         do {
@@ -98,6 +112,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await group.shutdownGracefully()
+        state.snapshots.stop()
         try store.close()
         logger.info("kvnode stopped")
     }
