@@ -24,6 +24,18 @@ public final class Client {
     /// Set by QUIT, SHUTDOWN and protocol errors: close once the replies are flushed.
     var closeAfterReply = false
 
+    /// Pub/Sub subscriptions; channel names are copied out of the request so they do not pin its buffer.
+    var channelSubscriptions = Set<ByteBuffer>()
+    var patternSubscriptions = Set<ByteBuffer>()
+    var shardSubscriptions = Set<ByteBuffer>()
+    /// This connection's mailbox for Pub/Sub messages.
+    var subscriber: Subscriber!
+
+    /// Whether the client is subscribed to anything (in RESP2 this restricts the commands it may send).
+    var isSubscribed: Bool {
+        !channelSubscriptions.isEmpty || !patternSubscriptions.isEmpty || !shardSubscriptions.isEmpty
+    }
+
     private var heldKeyspace: Keyspace?
 
     init(server: ServerState, id: Int, address: String, allocator: ByteBufferAllocator) {
@@ -58,6 +70,11 @@ public final class Client {
         guard heldKeyspace != nil else { return false }
         heldKeyspace = nil
         return try server.store.release()
+    }
+
+    /// Publishes a keyspace notification for a change this command just applied (while holding the store lock).
+    func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+        server.notifier.notify(type, event, key: key)
     }
 
     // MARK: Argument helpers

@@ -56,6 +56,6 @@ extension CommandTable {
     /// The table of every command kvnode implements, one family per file under Commands/.
     static let standard = CommandTable(
         ConnectionCommands.all + ClientCommands.all + StringCommands.all + KeyCommands.all + ServerCommands.all
-            + IntrospectionCommands.all
+            + IntrospectionCommands.all + PubSubCommands.all
     )
 }

@@ -24,6 +24,10 @@ public struct ServerConfiguration: Sendable {
     public var writeBufferSize = 64 << 20
     /// LevelDB's block cache size in bytes.
     public var blockCacheSize = 64 << 20
+    /// Keyspace event classes published (`notify-keyspace-events`); empty = off, Redis's default.
+    public var notifyKeyspaceEvents: KeyspaceEventFlags = []
+    /// Output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`).
+    public var pubsubOutputLimit = OutputBufferLimit.pubsubDefault
 
     public init() {}
 }

@@ -11,6 +11,11 @@ public final class ServerState: Sendable {
     public let logger: Logger
     /// Unix time in milliseconds when the server started.
     public let startTime: Int64
+    /// Pub/Sub channels and patterns, shared by every event loop.
+    let pubsub = PubSubHub()
+    /// Publishes keyspace notifications through `pubsub`.
+    public let notifier: KeyspaceNotifier
+    private let storeObserver: StoreEventObserver
     private let clientIDs = NIOLockedValueBox<Int>(0)
     private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
 
@@ -20,6 +25,9 @@ public final class ServerState: Sendable {
         self.commands = .standard
         self.logger = logger
         self.startTime = WallClock.milliseconds()
+        self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
+        self.storeObserver = StoreEventObserver(notifier: notifier)
+        store.observer = storeObserver
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

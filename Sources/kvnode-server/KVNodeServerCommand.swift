@@ -27,6 +27,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Keyspace events to publish, in Redis's notify-keyspace-events letters (e.g. KEA); empty = off.")
+    var notifyKeyspaceEvents = ""
+
     @Option(help: "LevelDB write buffer size in MiB.")
     var writeBufferMB = 64
 
@@ -36,6 +39,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     func validate() throws {
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
+        }
+        guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
+            throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
     }
 
@@ -56,6 +62,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.durability = durability
         configuration.writeBufferSize = writeBufferMB << 20
         configuration.blockCacheSize = blockCacheMB << 20
+        configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
         do {

@@ -15,7 +15,10 @@ enum KeyCommands {
     static func del(_ client: Client) throws {
         let keyspace = client.keyspace
         var deleted = 0
-        for index in 1..<client.argumentCount where try keyspace.delete(client.argument(index)) {
+        for index in 1..<client.argumentCount {
+            let key = client.argument(index)
+            guard try keyspace.delete(key) else { continue }
+            client.notify(.generic, "del", key: key)
             deleted += 1
         }
         client.reply.integer(deleted)

@@ -57,6 +57,9 @@ enum StringCommands {
         }
         let newExpiry = options.expiry.keepsTTL ? (previousExpiry ?? 0) : expireAt
         try keyspace.set(key, value: client.argument(2), expireAt: newExpiry, previousExpiry: previousExpiry)
+        if previousExpiry == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
+        if expireAt > 0 { client.notify(.generic, "expire", key: key) }
         if !options.returnPrevious { client.reply.ok() }
     }
 
@@ -64,7 +67,9 @@ enum StringCommands {
         guard client.argumentCount % 2 == 1 else { throw CommandError.wrongArity("mset") }
         let keyspace = client.keyspace
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
-            try keyspace.set(client.argument(index), value: client.argument(index + 1))
+            let key = client.argument(index)
+            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            client.notify(.string, "set", key: key)
         }
         client.reply.ok()
     }
