@@ -30,6 +30,18 @@ public final class Client {
     /// A failure is written as an error reply.
     var deferredReply: EventLoopFuture<DeferredReply>?
 
+    /// Pub/Sub subscriptions; channel names are copied out of the request so they do not pin its buffer.
+    var channelSubscriptions = Set<ByteBuffer>()
+    var patternSubscriptions = Set<ByteBuffer>()
+    var shardSubscriptions = Set<ByteBuffer>()
+    /// This connection's mailbox for Pub/Sub messages.
+    var subscriber: Subscriber!
+
+    /// Whether the client is subscribed to anything (in RESP2 this restricts the commands it may send).
+    var isSubscribed: Bool {
+        !channelSubscriptions.isEmpty || !patternSubscriptions.isEmpty || !shardSubscriptions.isEmpty
+    }
+
     private var heldKeyspace: Keyspace?
 
     init(server: ServerState, eventLoop: any EventLoop, id: Int, address: String, allocator: ByteBufferAllocator) {
@@ -65,6 +77,11 @@ public final class Client {
         guard heldKeyspace != nil else { return false }
         heldKeyspace = nil
         return try server.store.release()
+    }
+
+    /// Publishes a keyspace notification for a change this command just applied (while holding the store lock).
+    func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+        server.notifier.notify(type, event, key: key)
     }
 
     // MARK: Argument helpers

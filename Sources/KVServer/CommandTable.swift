@@ -58,5 +58,6 @@ extension CommandTable {
         ConnectionCommands.all + ClientCommands.all + StringCommands.all + CounterCommands.all
             + StringRangeCommands.all + KeyCommands.all + ExpiryCommands.all + OrderedKeyspaceCommands.all
             + ServerCommands.all + IntrospectionCommands.all + SnapshotCommands.all
+            + PubSubCommands.all
     )
 }

@@ -25,6 +25,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var closing = false
     /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
     private var awaitingDeferredReply = false
+    /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
+    /// channel it subscribes to) then goes into the reply buffer, after the replies before it.
+    private var inBatch = false
+    private var context: ChannelHandlerContext!
+    /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
+    private var softLimitExceededSince: Int64?
+    private static let arrayPrefix = ByteBuffer(string: "*")
+    private static let pushPrefix = ByteBuffer(string: ">")
 
     init(server: ServerState) {
         self.server = server
@@ -36,6 +44,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         client = Client(
             server: server, eventLoop: context.eventLoop, id: server.nextClientID(), address: address,
             allocator: context.channel.allocator)
+        client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
+        self.context = context
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        PubSubCommands.unsubscribeAll(client)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -80,7 +95,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: Batch
 
     private func processRequests() {
-        defer { endBatch() }
+        inBatch = true
+        defer {
+            endBatch()
+            inBatch = false
+        }
         do {
             while !client.closeAfterReply, client.deferredReply == nil, let request = try decoder.next(from: &inbound) {
                 client.request = request
@@ -153,6 +172,50 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: Pub/Sub delivery
+
+    /// Writes a Pub/Sub message (a `PushFrame`) to this connection, enforcing the Pub/Sub output buffer limit.
+    func deliver(_ frame: ByteBuffer) {
+        guard !closing else { return }
+        let prefix = client.reply.version == .resp3 ? Self.pushPrefix : Self.arrayPrefix
+        if inBatch {
+            client.reply.buffer.writeImmutableBuffer(prefix)
+            client.reply.buffer.writeImmutableBuffer(frame)
+            return
+        }
+        let unsent = ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
+        if exceedsOutputLimit(unsent) {
+            server.logger.warning(
+                "closing client that exceeded the Pub/Sub output buffer limit",
+                metadata: ["client": "\(client.address)", "unsent": "\(unsent)"])
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        if client.reply.buffer.readableBytes > 0 {
+            // Replies already produced (e.g. before a deferred reply) go out before the message, as in Redis.
+            context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
+            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+        }
+        context.write(wrapOutboundOut(prefix), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func exceedsOutputLimit(_ unsent: Int) -> Bool {
+        let limit = server.configuration.pubsubOutputLimit
+        if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
+        guard limit.softBytes > 0 && unsent > limit.softBytes else {
+            softLimitExceededSince = nil
+            return false
+        }
+        let now = WallClock.milliseconds()
+        guard let since = softLimitExceededSince else {
+            softLimitExceededSince = now
+            return false
+        }
+        return now - since >= Int64(limit.softSeconds) * 1000
+    }
+
     // MARK: Dispatch
 
     private func dispatch() {
@@ -173,6 +236,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func run(_ spec: CommandSpec) throws {
         guard spec.accepts(argumentCount: client.argumentCount) else { throw CommandError.wrongArity(spec.fullName) }
+        if client.isSubscribed && client.reply.version == .resp2 && !PubSubCommands.allowedWhileSubscribed(spec) {
+            throw CommandError.notAllowedWhileSubscribed(spec.fullName)
+        }
         if !spec.subcommands.isEmpty && spec.arity < 0 && client.argumentCount >= 2 {
             guard let sub = client.request.withArgument(1, { CommandTable.subcommand(of: spec, named: $0) }) else {
                 throw CommandError.unknownSubcommand(client.argumentText(1), of: spec.name)

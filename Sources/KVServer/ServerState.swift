@@ -16,6 +16,11 @@ public final class ServerState: Sendable {
     public let startTime: Int64
     /// Where each live SCAN iteration stopped.
     let scanCursors: ScanCursors
+    /// Pub/Sub channels and patterns, shared by every event loop.
+    let pubsub = PubSubHub()
+    /// Publishes keyspace notifications through `pubsub`.
+    public let notifier: KeyspaceNotifier
+    private let storeObserver: StoreEventObserver
     private let clientIDs = NIOLockedValueBox<Int>(0)
     private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
 
@@ -29,6 +34,9 @@ public final class ServerState: Sendable {
             logger: logger)
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
+        self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
+        self.storeObserver = StoreEventObserver(notifier: notifier)
+        store.observer = storeObserver
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

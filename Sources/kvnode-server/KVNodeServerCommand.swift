@@ -27,6 +27,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Keyspace events to publish, in Redis's notify-keyspace-events letters (e.g. KEA); empty = off.")
+    var notifyKeyspaceEvents = ""
+
     @Option(help: "LevelDB write buffer size in MiB.")
     var writeBufferMB = 64
 
@@ -54,6 +57,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
+        guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
+            throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
+        }
     }
 
     func run() async throws {
@@ -80,6 +86,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.keysDefaultLimit = keysDefaultLimit
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
+        configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
         do {

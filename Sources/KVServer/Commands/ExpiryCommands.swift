@@ -66,8 +66,10 @@ enum ExpiryCommands {
         guard condition.allows(Int64(when), current: current) else { return client.reply.integer(0) }
         if when <= keyspace.now {
             try keyspace.delete(key)
+            client.notify(.generic, "del", key: key)
         } else {
             try keyspace.updateExpiry(of: key, to: Int64(when))
+            client.notify(.generic, "expire", key: key)
         }
         client.reply.integer(1)
     }
@@ -87,6 +89,7 @@ enum ExpiryCommands {
         let key = client.argument(1)
         guard let expireAt = try keyspace.expiry(of: key), expireAt > 0 else { return client.reply.integer(0) }
         try keyspace.updateExpiry(of: key, to: 0)
+        client.notify(.generic, "persist", key: key)
         client.reply.integer(1)
     }
 
@@ -112,12 +115,17 @@ enum ExpiryCommands {
         let keyspace = client.keyspace
         let expireAt = try expiry.absoluteTime(now: keyspace.now, command: "getex")
         let key = client.argument(1)
-        let found: Void? = try keyspace.read(key) { value, _ in client.reply.bulk(value) }
-        guard found != nil else { return client.reply.null() }
-        if persist {
+        let currentExpiry = try keyspace.read(key) { value, currentExpiry in
+            client.reply.bulk(value)
+            return currentExpiry
+        }
+        guard let currentExpiry else { return client.reply.null() }
+        if persist && currentExpiry > 0 {
             try keyspace.updateExpiry(of: key, to: 0)
+            client.notify(.generic, "persist", key: key)
         } else if expireAt > 0 {
             try keyspace.updateExpiry(of: key, to: expireAt)
+            client.notify(.generic, "expire", key: key)
         }
     }
 
@@ -126,7 +134,10 @@ enum ExpiryCommands {
         let expiry = ExpiryOption.value(unit, try client.integerArgument(2))
         let keyspace = client.keyspace
         let expireAt = try expiry.absoluteTime(now: keyspace.now, command: name)
-        try keyspace.set(client.argument(1), value: client.argument(3), expireAt: expireAt)
+        let key = client.argument(1)
+        if try !keyspace.set(key, value: client.argument(3), expireAt: expireAt) { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
+        client.notify(.generic, "expire", key: key)
         client.reply.ok()
     }
 }

@@ -31,7 +31,10 @@ enum KeyCommands {
     static func del(_ client: Client) throws {
         let keyspace = client.keyspace
         var deleted = 0
-        for index in 1..<client.argumentCount where try keyspace.delete(client.argument(index)) {
+        for index in 1..<client.argumentCount {
+            let key = client.argument(index)
+            guard try keyspace.delete(key) else { continue }
+            client.notify(.generic, "del", key: key)
             deleted += 1
         }
         client.reply.integer(deleted)
@@ -71,6 +74,9 @@ enum KeyCommands {
         if onlyIfMissing && destinationExpiry != nil { return reply(false) }
         try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
         try keyspace.delete(source)
+        client.notify(.generic, "rename_from", key: source)
+        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
+        client.notify(.generic, "rename_to", key: destination)
         reply(true)
     }
 
@@ -102,6 +108,8 @@ enum KeyCommands {
         let destinationExpiry = try keyspace.expiry(of: destination)
         if destinationExpiry != nil && !replace { return client.reply.integer(0) }
         try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
+        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
+        client.notify(.generic, "copy_to", key: destination)
         client.reply.integer(1)
     }
 

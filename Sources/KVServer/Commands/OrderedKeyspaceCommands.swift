@@ -78,7 +78,10 @@ enum OrderedKeyspaceCommands {
                 chunk.append(ByteBuffer(bytes: key))
                 return chunk.count < chunkSize
             }
-            for key in chunk where try keyspace.delete(key) { deleted += 1 }
+            for key in chunk where try keyspace.delete(key) {
+                client.notify(.generic, "del", key: key)
+                deleted += 1
+            }
             guard chunk.count == chunkSize, let last = chunk.last else { break }
             range.restrict(after: Array(last.readableBytesView))
             try keyspace.commitIfLarge()

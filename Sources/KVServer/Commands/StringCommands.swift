@@ -66,6 +66,9 @@ enum StringCommands {
         }
         let newExpiry = options.expiry.keepsTTL ? (previousExpiry ?? 0) : expireAt
         try keyspace.set(key, value: client.argument(2), expireAt: newExpiry, previousExpiry: previousExpiry)
+        if previousExpiry == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
+        if expireAt > 0 { client.notify(.generic, "expire", key: key) }
         if !options.returnPrevious { client.reply.ok() }
     }
 
@@ -73,7 +76,9 @@ enum StringCommands {
         guard client.argumentCount % 2 == 1 else { throw CommandError.wrongArity("mset") }
         let keyspace = client.keyspace
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
-            try keyspace.set(client.argument(index), value: client.argument(index + 1))
+            let key = client.argument(index)
+            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            client.notify(.string, "set", key: key)
         }
         client.reply.ok()
     }
@@ -83,6 +88,8 @@ enum StringCommands {
         let key = client.argument(1)
         guard try !keyspace.exists(key) else { return client.reply.integer(0) }
         try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: nil)
+        client.notify(.new, "new", key: key)
+        client.notify(.string, "set", key: key)
         client.reply.integer(1)
     }
 
@@ -94,7 +101,9 @@ enum StringCommands {
             return client.reply.integer(0)
         }
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
-            try keyspace.set(client.argument(index), value: client.argument(index + 1))
+            let key = client.argument(index)
+            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            client.notify(.string, "set", key: key)
         }
         client.reply.integer(1)
     }
@@ -109,6 +118,8 @@ enum StringCommands {
         }
         if previousExpiry == nil { client.reply.null() }
         try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: previousExpiry)
+        if previousExpiry == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
     }
 
     static func getdel(_ client: Client) throws {
@@ -117,5 +128,6 @@ enum StringCommands {
         let found: Void? = try keyspace.read(key) { value, _ in client.reply.bulk(value) }
         if found == nil { return client.reply.null() }
         try keyspace.delete(key)
+        client.notify(.generic, "del", key: key)
     }
 }

@@ -34,6 +34,8 @@ enum StringRangeCommands {
         }
         let value = existing?.0 ?? suffix
         try keyspace.set(key, value: value, expireAt: existing?.1 ?? 0, previousExpiry: existing?.1)
+        if existing == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "append", key: key)
         client.reply.integer(value.readableBytes)
     }
 
@@ -81,6 +83,7 @@ enum StringRangeCommands {
         if let existing {
             if let updated = existing.updated {
                 try keyspace.set(key, value: updated, expireAt: existing.expireAt, previousExpiry: existing.expireAt)
+                client.notify(.string, "setrange", key: key)
             }
             return client.reply.integer(existing.length)
         }
@@ -92,6 +95,8 @@ enum StringRangeCommands {
         created.writeRepeatingByte(0, count: offset)
         created.writeImmutableBuffer(patch)
         try keyspace.set(key, value: created, expireAt: 0, previousExpiry: nil)
+        client.notify(.new, "new", key: key)
+        client.notify(.string, "setrange", key: key)
         client.reply.integer(end)
     }
 }
