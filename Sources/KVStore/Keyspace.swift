@@ -155,7 +155,11 @@ public final class Keyspace {
             iterator.seek([prefix])
             while iterator.isValid, iterator.key.first == prefix {
                 batch.delete(key: iterator.key)
-                if batch.count >= 10_000 { try database.write(batch); batch.clear() }
+                if batch.count >= 10_000 {
+                    try database.write(batch)
+                    wroteSinceAcquire = true
+                    batch.clear()
+                }
                 iterator.next()
             }
         }
@@ -194,6 +198,10 @@ public final class Keyspace {
     /// Number of writes waiting for `commit()`.
     public var pendingWrites: Int { batch.count }
 
+    /// Whether anything reached LevelDB since the lock was taken, by any commit (including `commitIfLarge` between
+    /// commands), so the holder knows a `high` durability fsync is due.
+    var wroteSinceAcquire = false
+
     /// Writes every pending change to LevelDB as one atomic batch.
     /// - Returns: whether anything was written.
     @discardableResult
@@ -211,6 +219,7 @@ public final class Keyspace {
             pending.removeAll(keepingCapacity: pending.count < 4096)
         }
         try database.write(batch)
+        wroteSinceAcquire = true
         return true
     }
 

@@ -44,8 +44,12 @@ public final class Store: @unchecked Sendable {
     /// - Returns: whether anything was written, so the caller knows whether a `high` durability sync is due.
     @discardableResult
     public func release() throws -> Bool {
-        defer { lock.unlock() }
-        let wrote = try keyspace.commit()
+        defer {
+            keyspace.wroteSinceAcquire = false
+            lock.unlock()
+        }
+        try keyspace.commit()
+        let wrote = keyspace.wroteSinceAcquire
         if wrote { unsynced.store(true, ordering: .relaxed) }
         return wrote
     }

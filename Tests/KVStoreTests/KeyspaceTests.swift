@@ -91,6 +91,20 @@ func value(_ keyspace: Keyspace, _ key: String) throws -> String? {
         }
     }
 
+    @Test func releaseReportsWritesAlreadyCommittedBetweenCommands() throws {
+        try withTemporaryStore { store, _ in
+            let ks = store.acquire()
+            ks.maximumPendingWrites = 4
+            for index in 0..<4 { try ks.set(bytes("k\(index)"), value: bytes("v")) }
+            try ks.commitIfLarge()
+            #expect(ks.pendingWrites == 0)
+            // Nothing is pending any more, yet the batch did write: a `high` durability fsync is still due.
+            #expect(try store.release())
+            _ = store.acquire()
+            #expect(try !store.release())
+        }
+    }
+
     @Test func removeAllEmptiesTheKeyspace() throws {
         try withTemporaryStore { store, _ in
             try store.withKeyspace { (ks: Keyspace) throws in
