@@ -6,7 +6,7 @@
 # (the default swift:6.3 tag is Ubuntu 24.04, whose newer glibc would not load on bookworm).
 FROM swift:6.3-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libleveldb-dev \
+ && apt-get install -y --no-install-recommends libleveldb-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve packages in their own layer: source edits then don't refetch dependencies.
@@ -17,16 +17,18 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 # Static Swift stdlib: the runtime image needs no Swift toolchain libraries.
 RUN swift build -c release --static-swift-stdlib --product kvnode-server \
- && install -D -m 0755 "$(swift build -c release --show-bin-path)/kvnode-server" /out/kvnode-server
+ && swift build -c release --static-swift-stdlib --product kvnode-dump \
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/kvnode-server" /out/kvnode-server \
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/kvnode-dump" /out/kvnode-dump
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 \
+ && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home kvnode \
  && mkdir -p /data && chown kvnode:kvnode /data
-COPY --from=builder /out/kvnode-server /usr/local/bin/kvnode-server
+COPY --from=builder /out/kvnode-server /out/kvnode-dump /usr/local/bin/
 # A new named volume copies /data's owner from the image, so the unprivileged user can write it.
 USER kvnode
 VOLUME /data

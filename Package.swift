@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kvnode-server", targets: ["kvnode-server"]),
+        .executable(name: "kvnode-dump", targets: ["kvnode-dump"]),
         .library(name: "KVServer", targets: ["KVServer"]),
     ],
     dependencies: [
@@ -27,6 +28,8 @@ let package = Package(
         // Debian's libleveldb-dev ships no .pc file, so the module map links the library by name.
         .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"]), .brew(["leveldb"])]),
         .target(name: "LevelDB", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
+        // gzip for snapshots; Debian's zlib1g-dev.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -42,9 +45,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KVSnapshot",
+            dependencies: ["CZlib", "KVStore", "LevelDB"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KVServer",
             dependencies: [
-                "RESP", "KVStore", "LevelDB",
+                "RESP", "KVStore", "LevelDB", "KVSnapshot",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -57,13 +65,21 @@ let package = Package(
         .executableTarget(
             name: "kvnode-server",
             dependencies: [
-                "KVServer", "KVStore",
+                "KVServer", "KVStore", "KVSnapshot",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kvnode-dump",
+            dependencies: [
+                "KVSnapshot", "KVStore", "LevelDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -76,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "KVStoreTests",
             dependencies: ["KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KVSnapshotTests",
+            dependencies: ["KVSnapshot", "KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),

@@ -72,6 +72,10 @@ extension Client {
             reject(spec, .wrongArity(spec.fullName))
             return nil
         }
+        if isSubscribed && reply.version == .resp2 && !PubSubCommands.allowedWhileSubscribed(spec) {
+            reject(spec, .notAllowedWhileSubscribed(spec.fullName))
+            return nil
+        }
         var resolved = spec
         if !spec.subcommands.isEmpty && spec.arity < 0 && argumentCount >= 2 {
             guard let sub = request.withArgument(1, { CommandTable.subcommand(of: spec, named: $0) }) else {
@@ -140,6 +144,6 @@ extension Client {
     func unwatchAll() {
         guard !watch.isEmpty else { return }
         _ = keyspace  // the watch registry is guarded by the store's lock
-        watch.removeAll(registry: server.keyspaceEvents.watches)
+        watch.removeAll(registry: server.storeObserver.watches)
     }
 }

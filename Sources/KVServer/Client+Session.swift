@@ -36,6 +36,7 @@ extension Client {
     func resetConnectionState() {
         transaction = nil
         unwatchAll()
+        PubSubCommands.unsubscribeAll(self)
         replyMode = .on
         reply.version = .resp2
         name = []
@@ -47,6 +48,11 @@ extension Client {
         handle.lastInteraction.store(Int64(commandClock / 1_000_000), ordering: .relaxed)
         handle.queryBufferBytes.store(queryBufferBytes, ordering: .relaxed)
         handle.protocolVersion.store(reply.version.rawValue, ordering: .relaxed)
+        handle.subscriptions.store(
+            ClientHandle.Subscriptions(
+                channels: channelSubscriptions.count, patterns: patternSubscriptions.count,
+                shardChannels: shardSubscriptions.count
+            ).packed, ordering: .relaxed)
     }
 
     /// The connection closed: forget its transaction and watches and leave the registry.

@@ -13,6 +13,8 @@ public final class Client {
     let handle: ClientHandle
     /// The statistics of this connection's event loop.
     let statistics: StatisticsShard
+    /// The event loop the connection runs on; work done elsewhere completes back on it.
+    let eventLoop: any EventLoop
     /// Unique id (CLIENT ID).
     var id: Int { handle.id }
     /// Remote address as `ip:port`.
@@ -49,11 +51,31 @@ public final class Client {
     /// Monotonic nanoseconds when the next command's timing starts (the previous command's end, so each command
     /// costs one clock read; see `execute`).
     var commandClock: UInt64 = 0
+    /// Set by a command whose reply is produced off the event loop (SNAPSHOT, SAVE). The connection runs nothing
+    /// more until it completes, then writes the reply in order and goes on with the requests that came meanwhile.
+    /// A failure is written as an error reply.
+    var deferredReply: EventLoopFuture<DeferredReply>?
+
+    /// Pub/Sub subscriptions; channel names are copied out of the request so they do not pin its buffer.
+    var channelSubscriptions = Set<ByteBuffer>()
+    var patternSubscriptions = Set<ByteBuffer>()
+    var shardSubscriptions = Set<ByteBuffer>()
+    /// This connection's mailbox for Pub/Sub messages.
+    var subscriber: Subscriber!
+
+    /// Whether the client is subscribed to anything (in RESP2 this restricts the commands it may send).
+    var isSubscribed: Bool {
+        !channelSubscriptions.isEmpty || !patternSubscriptions.isEmpty || !shardSubscriptions.isEmpty
+    }
 
     private var heldKeyspace: Keyspace?
 
-    init(server: ServerState, handle: ClientHandle, statistics: StatisticsShard, allocator: ByteBufferAllocator) {
+    init(
+        server: ServerState, eventLoop: any EventLoop, handle: ClientHandle, statistics: StatisticsShard,
+        allocator: ByteBufferAllocator
+    ) {
         self.server = server
+        self.eventLoop = eventLoop
         self.handle = handle
         self.statistics = statistics
         self.request = Request(frame: ByteBuffer(), spans: [])
@@ -87,6 +109,11 @@ public final class Client {
         guard heldKeyspace != nil else { return false }
         heldKeyspace = nil
         return try server.store.release()
+    }
+
+    /// Publishes a keyspace notification for a change this command just applied (while holding the store lock).
+    func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+        server.notifier.notify(type, event, key: key)
     }
 
     // MARK: Argument helpers
@@ -123,3 +150,6 @@ public final class Client {
 
 @available(*, unavailable)
 extension Client: Sendable {}
+
+/// Writes the reply of a command that completed off the event loop; see `Client.deferredReply`.
+typealias DeferredReply = @Sendable (inout ReplyWriter) -> Void

@@ -19,6 +19,12 @@ public struct CommandError: Error, Sendable, Equatable {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }
 
+    static func notAllowedWhileSubscribed(_ command: String) -> CommandError {
+        CommandError(
+            "ERR Can't execute '\(command)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
+    }
+
     static func invalidExpireTime(_ command: String) -> CommandError {
         CommandError("ERR invalid expire time in '\(command)' command")
     }

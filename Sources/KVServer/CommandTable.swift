@@ -55,8 +55,9 @@ public struct CommandTable: Sendable {
 extension CommandTable {
     /// The table of every command kvnode implements, one family per file under Commands/.
     static let standard = CommandTable(
-        ConnectionCommands.all + ClientCommands.all + StringCommands.all + KeyCommands.all + ServerCommands.all
-            + IntrospectionCommands.all + TransactionCommands.all + ConfigCommands.all + ServerStatusCommands.all
-            + ObjectCommands.all
+        ConnectionCommands.all + ClientCommands.all + StringCommands.all + CounterCommands.all
+            + StringRangeCommands.all + KeyCommands.all + ExpiryCommands.all + OrderedKeyspaceCommands.all
+            + ServerCommands.all + IntrospectionCommands.all + SnapshotCommands.all + PubSubCommands.all
+            + TransactionCommands.all + ConfigCommands.all + ServerStatusCommands.all + ObjectCommands.all
     )
 }

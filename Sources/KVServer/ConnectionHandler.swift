@@ -12,6 +12,9 @@ import Synchronization
 ///               └─► commit the batch's writes, release the store lock
 ///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
 /// ```
+/// A command whose reply is computed off the event loop (SNAPSHOT, SAVE) sets `client.deferredReply`: the batch ends
+/// there (releasing the lock), and the requests after it run once that reply has been written. A command held back
+/// by CLIENT PAUSE ends the batch the same way and runs first when the pause ends.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -24,6 +27,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var closing = false
     /// A request held back by CLIENT PAUSE; it runs before anything read after it.
     private var postponedRequest: Request?
+    /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
+    private var awaitingDeferredReply = false
+    /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
+    /// channel it subscribes to) then goes into the reply buffer, after the replies before it.
+    private var inBatch = false
+    private var context: ChannelHandlerContext!
+    /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
+    private var softLimitExceededSince: Int64?
+    private static let arrayPrefix = ByteBuffer(string: "*")
+    private static let pushPrefix = ByteBuffer(string: ">")
 
     init(server: ServerState) {
         self.server = server
@@ -32,8 +45,11 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let handle = ClientHandle(id: server.nextClientID(), channel: context.channel)
-        let statistics = server.metrics.shard(for: context.eventLoop)
-        client = Client(server: server, handle: handle, statistics: statistics, allocator: context.channel.allocator)
+        client = Client(
+            server: server, eventLoop: context.eventLoop, handle: handle,
+            statistics: server.metrics.shard(for: context.eventLoop), allocator: context.channel.allocator)
+        client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
+        self.context = context
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -49,6 +65,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        PubSubCommands.unsubscribeAll(client)
         client.disconnected()
         context.fireChannelInactive()
     }
@@ -63,7 +80,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else {
             inbound.writeBuffer(&incoming)
         }
+        guard !awaitingDeferredReply else {
+            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+                server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
+                closing = true
+                context.close(promise: nil)
+            }
+            return
+        }
         processRequests()
+        awaitDeferredReply(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -72,9 +98,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ClientPause.Wake {
-            guard postponedRequest != nil else { return }
+            guard postponedRequest != nil, !awaitingDeferredReply, !closing else { return }
             processRequests()
             flushReplies(context: context)
+            awaitDeferredReply(context: context)
         } else if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: everything already read has been answered; send it and close.
             client.closeAfterReply = true
@@ -92,11 +119,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: Batch
 
     private func processRequests() {
-        defer { endBatch() }
+        inBatch = true
+        defer {
+            endBatch()
+            inBatch = false
+        }
         client.commandClock = MonotonicClock.nanoseconds()
         decoder.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         do {
-            while !client.closeAfterReply, let request = try nextRequest() {
+            while !client.closeAfterReply, client.deferredReply == nil, let request = try nextRequest() {
                 client.request = request
                 let mark = client.reply.buffer.writerIndex
                 if case .postponed(let milliseconds) = client.dispatch() {
@@ -143,6 +174,26 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Waits (without blocking the event loop) for the reply of the command that set `client.deferredReply`, writes
+    /// it, then runs the requests that arrived meanwhile.
+    private func awaitDeferredReply(context: ChannelHandlerContext) {
+        guard let future = client.deferredReply else { return }
+        client.deferredReply = nil
+        awaitingDeferredReply = true
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.awaitingDeferredReply = false
+            guard !self.closing else { return }
+            switch result {
+            case .success(let write): write(&self.client.reply)
+            case .failure(let error as CommandError): self.client.reply.error(error.text)
+            case .failure(let error): self.client.reply.error("ERR \(error)")
+            }
+            self.processRequests()
+            self.flushReplies(context: context)
+            self.awaitDeferredReply(context: context)
+        }
+    }
+
     private func endBatch() {
         do {
             if try client.endBatch() { batchWroteData = true }
@@ -172,6 +223,50 @@ final class ConnectionHandler: ChannelInboundHandler {
             closing = true
             context.close(promise: nil)
         }
+    }
+
+    // MARK: Pub/Sub delivery
+
+    /// Writes a Pub/Sub message (a `PushFrame`) to this connection, enforcing the Pub/Sub output buffer limit.
+    func deliver(_ frame: ByteBuffer) {
+        guard !closing else { return }
+        let prefix = client.reply.version == .resp3 ? Self.pushPrefix : Self.arrayPrefix
+        if inBatch {
+            client.reply.buffer.writeImmutableBuffer(prefix)
+            client.reply.buffer.writeImmutableBuffer(frame)
+            return
+        }
+        let unsent = ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
+        if exceedsOutputLimit(unsent) {
+            server.logger.warning(
+                "closing client that exceeded the Pub/Sub output buffer limit",
+                metadata: ["client": "\(client.address)", "unsent": "\(unsent)"])
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        if client.reply.buffer.readableBytes > 0 {
+            // Replies already produced (e.g. before a deferred reply) go out before the message, as in Redis.
+            context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
+            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+        }
+        context.write(wrapOutboundOut(prefix), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func exceedsOutputLimit(_ unsent: Int) -> Bool {
+        let limit = server.configuration.pubsubOutputLimit
+        if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
+        guard limit.softBytes > 0 && unsent > limit.softBytes else {
+            softLimitExceededSince = nil
+            return false
+        }
+        let now = WallClock.milliseconds()
+        guard let since = softLimitExceededSince else {
+            softLimitExceededSince = now
+            return false
+        }
+        return now - since >= Int64(limit.softSeconds) * 1000
     }
 }
 

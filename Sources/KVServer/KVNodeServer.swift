@@ -35,7 +35,9 @@ public final class KVNodeServer: Service, Sendable {
                         try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                     }
                 }
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // A TCP-level option: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, SO_DEBUG, which
+                // only root may set, and every connection of a non-root server would be closed at once.
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
                 .childChannelInitializer { channel in

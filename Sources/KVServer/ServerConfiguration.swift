@@ -24,6 +24,22 @@ public struct ServerConfiguration: Sendable {
     public var writeBufferSize = 64 << 20
     /// LevelDB's block cache size in bytes.
     public var blockCacheSize = 64 << 20
+    /// Largest number of keys KEYS returns when the request has no LIMIT (`keys-default-limit`; 0 = unlimited, as
+    /// Redis clients expect from `KEYS *`; kvnode used 500).
+    public var keysDefaultLimit = 0
+    /// Number of SCAN cursors the server remembers exactly (`scan-cursor-table-size`); older ones fall back to the
+    /// key prefix the cursor carries (docs/scan-cursors.md).
+    public var scanCursorTableSize = 16384
+    /// Pause between passes of the background expiry sweeper.
+    public var expirySweepInterval = Duration.milliseconds(100)
+    /// Keys the sweeper removes per lock acquisition.
+    public var expirySweepChunk = 512
+    /// How many snapshots to keep in `DATA/snapshots` (`snapshot-keep`); older ones are deleted after each new one.
+    public var snapshotKeep = 2
+    /// Keyspace event classes published (`notify-keyspace-events`); empty = off, Redis's default.
+    public var notifyKeyspaceEvents: KeyspaceEventFlags = []
+    /// Output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`).
+    public var pubsubOutputLimit = OutputBufferLimit.pubsubDefault
 
     public init() {}
 }

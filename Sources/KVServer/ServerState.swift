@@ -1,3 +1,4 @@
+import KVSnapshot
 import KVStore
 import Logging
 import NIOConcurrencyHelpers
@@ -9,8 +10,18 @@ public final class ServerState: Sendable {
     public let store: Store
     public let commands: CommandTable
     public let logger: Logger
+    /// Writes SNAPSHOT/SAVE/BGSAVE snapshots under the data directory; stop it before closing the store.
+    public let snapshots: Snapshotter
     /// Unix time in milliseconds when the server started.
     public let startTime: Int64
+    /// Where each live SCAN iteration stopped.
+    let scanCursors: ScanCursors
+    /// Pub/Sub channels and patterns, shared by every event loop.
+    let pubsub = PubSubHub()
+    /// Publishes keyspace notifications through `pubsub`.
+    public let notifier: KeyspaceNotifier
+    /// The store's observer: WATCH invalidation, expiry notifications and counts.
+    let storeObserver: StoreEventObserver
     /// Settings CONFIG SET may change while the server runs.
     let settings: RuntimeSettings
     /// The CONFIG parameters.
@@ -23,8 +34,6 @@ public final class ServerState: Sendable {
     let metrics: ServerMetrics
     /// Every command spec (subcommands included) by statistics slot, for naming a slot.
     let commandsBySlot: [CommandSpec?]
-    /// The keyspace's observer: WATCH invalidation and expiry counts.
-    let keyspaceEvents = KeyspaceEvents()
     /// 40 random hex digits identifying this run (INFO `run_id`).
     let runID: String
     private let clientIDs = NIOLockedValueBox<Int>(0)
@@ -35,7 +44,14 @@ public final class ServerState: Sendable {
         self.store = store
         self.commands = .standard
         self.logger = logger
+        self.snapshots = Snapshotter(
+            dataDirectory: FileSystem.absolutePath(configuration.dataDirectory), keep: configuration.snapshotKeep,
+            logger: logger)
         self.startTime = WallClock.milliseconds()
+        self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
+        self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
+        self.storeObserver = StoreEventObserver(notifier: notifier)
+        store.observer = storeObserver
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         var bySlot = [CommandSpec?](repeating: nil, count: CommandSpec.slotCount)
@@ -44,9 +60,6 @@ public final class ServerState: Sendable {
         self.metrics = ServerMetrics(slotCount: bySlot.count)
         var generator = SystemRandomNumberGenerator()
         self.runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
-        let keyspace = store.acquire()
-        keyspace.observer = keyspaceEvents
-        _ = try? store.release()
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

@@ -10,19 +10,26 @@ public final class Keyspace {
     let database: Database
     /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a locked batch.
     public var now: Int64 = 0
-    /// Number of live keys, including expired keys not yet removed; persisted with every commit that changes it.
+    /// Number of keys, including expired keys not yet removed (`liveCount()` excludes them); persisted with every
+    /// commit that changes it.
     public private(set) var count: Int
     private var committedCount: Int
 
-    private enum PendingEntry {
+    /// A write of this batch that LevelDB has not seen yet.
+    enum PendingEntry {
         case record(value: ByteBuffer, expireAt: Int64)
         case deleted
     }
 
-    private var pending: [ByteBuffer: PendingEntry] = [:]
+    /// The batch's writes by key: reads and iterations consult it before LevelDB.
+    private(set) var pending: [ByteBuffer: PendingEntry] = [:]
     let batch = WriteBatch()
-    private var keyScratch = ByteBuffer()
+    var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
+
+    /// Where the expiry index holds its first entry that may still be live: every entry before it has been swept.
+    /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
+    var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
     /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
     public internal(set) var hits = 0
@@ -63,8 +70,14 @@ public final class Keyspace {
         return result
     }
 
-    /// `read` without counting a hit or miss: the lookups writes make.
-    private func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+    /// `read` without counting a hit or miss: the lookup a command makes to update a key, as Redis's
+    /// `lookupKeyWrite` (INCR, APPEND, RENAME...).
+    public func readForWrite<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        try lookup(key, body)
+    }
+
+    /// The lookup behind `read` and `readForWrite`.
+    func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
@@ -167,7 +180,11 @@ public final class Keyspace {
             iterator.seek([prefix])
             while iterator.isValid, iterator.key.first == prefix {
                 batch.delete(key: iterator.key)
-                if batch.count >= 10_000 { try database.write(batch); batch.clear() }
+                if batch.count >= 10_000 {
+                    try database.write(batch)
+                    wroteSinceAcquire = true
+                    batch.clear()
+                }
                 iterator.next()
             }
         }
@@ -175,6 +192,9 @@ public final class Keyspace {
         count = 0
         clearExpiryStatistics()
         try commit()
+        expiryIndexStart = [StorageLayout.expiryPrefix]
+        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
+        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
         observer?.keyspaceCleared()
     }
 
@@ -190,12 +210,12 @@ public final class Keyspace {
     }
 
     /// Deletes a key found expired by a read.
-    private func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+    func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
         try remove(key, previousExpiry: expireAt)
         observer?.keyExpired(key)
     }
 
-    private func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
+    func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
         StorageLayout.encodeExpiryKey(key, expireAt: expireAt, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
     }
@@ -204,6 +224,10 @@ public final class Keyspace {
 
     /// Number of writes waiting for `commit()`.
     public var pendingWrites: Int { batch.count }
+
+    /// Whether anything reached LevelDB since the lock was taken, by any commit (including `commitIfLarge` between
+    /// commands), so the holder knows a `high` durability fsync is due.
+    var wroteSinceAcquire = false
 
     /// Writes every pending change to LevelDB as one atomic batch.
     /// - Returns: whether anything was written.
@@ -223,6 +247,7 @@ public final class Keyspace {
             pending.removeAll(keepingCapacity: pending.count < 4096)
         }
         try database.write(batch)
+        wroteSinceAcquire = true
         return true
     }
 

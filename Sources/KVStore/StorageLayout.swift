@@ -39,6 +39,15 @@ public enum StorageLayout {
         scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big)
         scratch.writeBytes(key)
     }
+
+    /// Splits an expiry-index key into its time and user key; nil for a key outside the index.
+    @inlinable
+    static func decodeExpiryKey(_ storageKey: UnsafeRawBufferPointer) -> (expireAt: Int64, key: UnsafeRawBufferPointer)? {
+        guard storageKey.count >= 9, storageKey[0] == expiryPrefix else { return nil }
+        var expireAt: UInt64 = 0
+        for index in 1..<9 { expireAt = expireAt << 8 | UInt64(storageKey[index]) }
+        return (Int64(bitPattern: expireAt), UnsafeRawBufferPointer(rebasing: storageKey[9...]))
+    }
 }
 
 /// The value stored under a user key: a flags byte, the expiry time when the flag says so, then the value.

@@ -26,6 +26,12 @@ public final class Store: @unchecked Sendable {
         keyspace = try Keyspace(database: database)
     }
 
+    /// Told of changes the store makes by itself (expiry) and of every change, for WATCH and notifications.
+    public var observer: (any KeyspaceObserver)? {
+        get { lock.withLock { keyspace.observer } }
+        set { lock.withLock { keyspace.observer = newValue } }
+    }
+
     /// Takes the lock and returns the keyspace. Pair every call with `release()`; the batch executor does so once per
     /// read so a pipeline pays for one lock round trip.
     public func acquire() -> Keyspace {
@@ -38,8 +44,12 @@ public final class Store: @unchecked Sendable {
     /// - Returns: whether anything was written, so the caller knows whether a `high` durability sync is due.
     @discardableResult
     public func release() throws -> Bool {
-        defer { lock.unlock() }
-        let wrote = try keyspace.commit()
+        defer {
+            keyspace.wroteSinceAcquire = false
+            lock.unlock()
+        }
+        try keyspace.commit()
+        let wrote = keyspace.wroteSinceAcquire
         if wrote { unsynced.store(true, ordering: .relaxed) }
         return wrote
     }

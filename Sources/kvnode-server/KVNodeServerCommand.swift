@@ -27,19 +27,46 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Keyspace events to publish, in Redis's notify-keyspace-events letters (e.g. KEA); empty = off.")
+    var notifyKeyspaceEvents = ""
+
     @Option(help: "LevelDB write buffer size in MiB.")
     var writeBufferMB = 64
 
     @Option(help: "LevelDB block cache size in MiB.")
     var blockCacheMB = 64
 
+    @Option(help: "Keys KEYS returns when it has no LIMIT; 0 means all of them (kvnode's old default was 500).")
+    var keysDefaultLimit = 0
+
+    @Option(help: "SCAN cursors remembered exactly; older cursors resume from the key prefix they carry.")
+    var scanCursorTableSize = 16384
+    @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
+    var snapshotKeep = 2
+
+    @Option(help: ArgumentHelp(
+        "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
+            + "`redis-cli --pipe`, instead of running the server.",
+        valueName: "path"))
+    var parseSnapshot: String?
+
     func validate() throws {
+        guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
+        guard scanCursorTableSize >= 1 else { throw ValidationError("--scan-cursor-table-size must be at least 1") }
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
+        }
+        guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
+        guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
+            throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
     }
 
     func run() async throws {
+        if let parseSnapshot {
+            try SnapshotParser.writeCommands(of: parseSnapshot)
+            return
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -56,6 +83,10 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.durability = durability
         configuration.writeBufferSize = writeBufferMB << 20
         configuration.blockCacheSize = blockCacheMB << 20
+        configuration.keysDefaultLimit = keysDefaultLimit
+        configuration.scanCursorTableSize = scanCursorTableSize
+        configuration.snapshotKeep = snapshotKeep
+        configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
         do {
@@ -68,7 +99,11 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let state = ServerState(configuration: configuration, store: store, logger: logger)
         let server = KVNodeServer(state: state, group: group)
         let serviceGroup = ServiceGroup(
-            services: [StoreMaintenance(store: store, logger: logger), server],
+            services: [
+                StoreMaintenance(store: store, logger: logger),
+                ExpiryService(store: store, configuration: configuration, logger: logger),
+                server,
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -84,6 +119,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await group.shutdownGracefully()
+        state.snapshots.stop()
         try store.close()
         logger.info("kvnode stopped")
     }

@@ -7,10 +7,15 @@ import Testing
 import Glibc
 #endif
 
+/// A new empty directory under /tmp; the caller removes it.
+func makeTemporaryDirectory() -> String {
+    var template = Array("/tmp/kvnode-store-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+}
+
 /// A store in a fresh directory under /tmp, removed when the test ends.
 func withTemporaryStore(_ body: (Store, String) throws -> Void) throws {
-    var template = Array("/tmp/kvnode-store-XXXXXX".utf8CString)
-    let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    let path = makeTemporaryDirectory()
     defer { _ = system("rm -rf '\(path)'") }
     let store = try Store(directory: path, durability: .low)
     try body(store, path)
@@ -83,6 +88,20 @@ func value(_ keyspace: Keyspace, _ key: String) throws -> String? {
         try reopened.withKeyspace { (ks: Keyspace) throws in
             #expect(ks.count == 100)
             #expect(try value(ks, "key42") == "42")
+        }
+    }
+
+    @Test func releaseReportsWritesAlreadyCommittedBetweenCommands() throws {
+        try withTemporaryStore { store, _ in
+            let ks = store.acquire()
+            ks.maximumPendingWrites = 4
+            for index in 0..<4 { try ks.set(bytes("k\(index)"), value: bytes("v")) }
+            try ks.commitIfLarge()
+            #expect(ks.pendingWrites == 0)
+            // Nothing is pending any more, yet the batch did write: a `high` durability fsync is still due.
+            #expect(try store.release())
+            _ = store.acquire()
+            #expect(try !store.release())
         }
     }
 

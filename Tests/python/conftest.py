@@ -63,8 +63,10 @@ def ping_raw(host: str, port: int, timeout: float = 1.0) -> bool:
 class Server:
     """One server process (kvnode or the redis reference) on a fixed port and data dir."""
 
-    def __init__(self, target: str, base_dir: str):
+    def __init__(self, target: str, base_dir: str, extra_args: tuple[str, ...] = ()):
         self.target = target
+        # Arguments both servers understand (e.g. "--notify-keyspace-events", "KEA").
+        self.extra_args = list(extra_args)
         self.host = "127.0.0.1"
         self.port = free_port()
         # Log beside, not inside, the data dir: the data dir belongs to the server alone.
@@ -81,9 +83,9 @@ class Server:
             return [os.environ.get("REDIS_SERVER", "redis-server"),
                     "--bind", self.host, "--port", str(self.port),
                     "--save", "", "--appendonly", "no", "--databases", "1",
-                    "--dir", self.data_dir, "--logfile", self.log_path]
+                    "--dir", self.data_dir, "--logfile", self.log_path, *self.extra_args]
         return [kvnode_bin(), "--addr", f"{self.host}:{self.port}",
-                "--data", self.data_dir,
+                "--data", self.data_dir, *self.extra_args,
                 *shlex.split(os.environ.get("KVNODE_ARGS", ""))]
 
     @property
@@ -164,18 +166,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def start_server(*extra_args: str):
+    """A context manager: a server of the current target with extra arguments, stopped and removed afterwards."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def run():
+        if TARGET == "redis" and shutil.which(os.environ.get("REDIS_SERVER", "redis-server")) is None:
+            pytest.fail("KVNODE_TARGET=redis but redis-server is not installed", pytrace=False)
+        base_dir = tempfile.mkdtemp(prefix=f"{TARGET}-test-")
+        srv = Server(TARGET, base_dir, extra_args)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+            shutil.rmtree(base_dir, ignore_errors=True)
+
+    return run()
+
+
 @pytest.fixture(scope="module")
 def server():
-    if TARGET == "redis" and shutil.which(os.environ.get("REDIS_SERVER", "redis-server")) is None:
-        pytest.fail("KVNODE_TARGET=redis but redis-server is not installed", pytrace=False)
-    base_dir = tempfile.mkdtemp(prefix=f"{TARGET}-test-")
-    srv = Server(TARGET, base_dir)
-    srv.start()
-    try:
+    with start_server() as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(base_dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

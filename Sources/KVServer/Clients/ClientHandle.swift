@@ -40,6 +40,8 @@ final class ClientHandle: Sendable {
     let queuedBytes = Synchronization.Atomic<Int>(0)
     /// Bytes read but not yet decoded into a command.
     let queryBufferBytes = Synchronization.Atomic<Int>(0)
+    /// Pub/Sub subscription counts, packed (see `Subscriptions`).
+    let subscriptions = Synchronization.Atomic<UInt64>(0)
     /// Set while a command waits for CLIENT PAUSE to end.
     let isPostponed = Synchronization.Atomic<Bool>(false)
     let identity = NIOLockedValueBox(Identity())
@@ -57,6 +59,36 @@ final class ClientHandle: Sendable {
         guard let address else { return "?:0" }
         if case .unixDomainSocket = address { return "\(address.pathname ?? ""):0" }
         return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+    }
+
+    /// Channels, patterns and shard channels subscribed to, packed in one word so they are read together.
+    struct Subscriptions {
+        var channels: Int
+        var patterns: Int
+        var shardChannels: Int
+
+        var packed: UInt64 {
+            UInt64(min(channels, 0x1F_FFFF)) << 42 | UInt64(min(patterns, 0x1F_FFFF)) << 21
+                | UInt64(min(shardChannels, 0x1F_FFFF))
+        }
+
+        init(channels: Int, patterns: Int, shardChannels: Int) {
+            self.channels = channels
+            self.patterns = patterns
+            self.shardChannels = shardChannels
+        }
+
+        init(packed: UInt64) {
+            channels = Int(packed >> 42 & 0x1F_FFFF)
+            patterns = Int(packed >> 21 & 0x1F_FFFF)
+            shardChannels = Int(packed & 0x1F_FFFF)
+        }
+
+        var isEmpty: Bool { channels == 0 && patterns == 0 && shardChannels == 0 }
+    }
+
+    var subscriptionCounts: Subscriptions {
+        Subscriptions(packed: subscriptions.load(ordering: .relaxed))
     }
 
     var flags: Flags {

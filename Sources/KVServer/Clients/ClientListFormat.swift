@@ -9,6 +9,7 @@ enum ClientListFormat {
         let queuedBytes = queued >= 0 ? handle.queuedBytes.load(ordering: .relaxed) : 0
         let queryBuffer = handle.queryBufferBytes.load(ordering: .relaxed)
         let slot = handle.lastCommandSlot.load(ordering: .relaxed)
+        let subscriptions = handle.subscriptionCounts
         let command = slot >= 0 && slot < server.commandsBySlot.count ? server.commandsBySlot[slot]?.fullName : nil
         let fields: [(String, String)] = [
             ("id", String(handle.id)),
@@ -19,11 +20,11 @@ enum ClientListFormat {
             ("name", text(identity.name)),
             ("age", String((now - handle.connectedAt) / 1000)),
             ("idle", String((now - handle.lastInteraction.load(ordering: .relaxed)) / 1000)),
-            ("flags", flags(handle, inTransaction: queued >= 0)),
+            ("flags", flags(handle, inTransaction: queued >= 0, subscribed: !subscriptions.isEmpty)),
             ("db", "0"),
-            ("sub", "0"),
-            ("psub", "0"),
-            ("ssub", "0"),
+            ("sub", String(subscriptions.channels)),
+            ("psub", String(subscriptions.patterns)),
+            ("ssub", String(subscriptions.shardChannels)),
             ("multi", String(queued)),
             ("qbuf", String(queryBuffer)),
             ("qbuf-free", "0"),
@@ -46,10 +47,10 @@ enum ClientListFormat {
         return fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
     }
 
-    /// Redis's flag letters: x in MULTI, e no-evict, T no-touch, A closing; N when none applies.
-    private static func flags(_ handle: ClientHandle, inTransaction: Bool) -> String {
+    /// Redis's flag letters: P subscribed, x in MULTI, A closing, e no-evict, T no-touch; N when none applies.
+    private static func flags(_ handle: ClientHandle, inTransaction: Bool, subscribed: Bool) -> String {
         let flags = handle.flags
-        var letters = ""
+        var letters = subscribed ? "P" : ""
         if inTransaction { letters += "x" }
         if flags.contains(.closeASAP) { letters += "A" }
         if flags.contains(.noEvict) { letters += "e" }

@@ -205,8 +205,12 @@ enum ClientType {
         }
     }
 
-    /// kvnode has no replication links, and Pub/Sub clients are not counted yet, so every client is normal.
+    /// kvnode has no replication links: a client is a Pub/Sub client while it subscribes to something, else normal.
     func matches(_ handle: ClientHandle) -> Bool {
-        self == .normal
+        switch self {
+        case .normal: handle.subscriptionCounts.isEmpty
+        case .pubsub: !handle.subscriptionCounts.isEmpty
+        case .master, .replica: false
+        }
     }
 }

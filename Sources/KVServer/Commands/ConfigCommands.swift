@@ -92,7 +92,7 @@ enum ConfigCommands {
         client.server.metrics.reset()
         let keyspace = client.keyspace
         keyspace.resetStatistics()
-        client.server.keyspaceEvents.resetStatistics()
+        client.server.storeObserver.resetStatistics()
         client.reply.ok()
     }
 }

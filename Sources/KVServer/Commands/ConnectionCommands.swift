@@ -23,6 +23,14 @@ enum ConnectionCommands {
     ]
 
     static func ping(_ client: Client) throws {
+        if client.isSubscribed && client.reply.version == .resp2 {
+            // A RESP2 subscriber can only receive arrays, so PING answers in the shape of a message.
+            guard client.argumentCount <= 2 else { throw CommandError.wrongArity("ping") }
+            client.reply.arrayHeader(2)
+            client.reply.bulk("pong")
+            if client.argumentCount == 2 { client.reply.bulk(client.argument(1)) } else { client.reply.bulk("") }
+            return
+        }
         switch client.argumentCount {
         case 1: client.reply.simpleString("PONG")
         case 2: client.reply.bulk(client.argument(1))

@@ -3,19 +3,38 @@ import Logging
 import NIOCore
 import RESP
 
-/// DEL and EXISTS: the generic key family.
+/// DEL, UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, COPY, RANDOMKEY: the generic key family.
 enum KeyCommands {
     static let all: [CommandSpec] = [
         CommandSpec("del", arity: -2, flags: [.write], keys: (1, -1, 1),
                     categories: ["keyspace", "write", "slow"], handler: del),
+        // Deleting is synchronous either way: LevelDB frees the space in the background.
+        CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1),
+                    categories: ["keyspace", "write", "fast"], handler: del),
         CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1),
                     categories: ["keyspace", "read", "fast"], handler: exists),
+        // No access times are kept, so TOUCH only counts the keys that exist.
+        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1),
+                    categories: ["keyspace", "read", "fast"], handler: exists),
+        CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1),
+                    categories: ["keyspace", "read", "fast"], handler: type),
+        CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1),
+                    categories: ["keyspace", "write", "slow"]) { try rename($0, onlyIfMissing: false) },
+        CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: (1, 2, 1),
+                    categories: ["keyspace", "write", "fast"]) { try rename($0, onlyIfMissing: true) },
+        CommandSpec("copy", arity: -3, flags: [.write, .denyOOM], keys: (1, 2, 1),
+                    categories: ["keyspace", "write", "slow"], handler: copy),
+        CommandSpec("randomkey", arity: 1, flags: [.readonly], categories: ["keyspace", "read", "slow"],
+                    handler: randomKey),
     ]
 
     static func del(_ client: Client) throws {
         let keyspace = client.keyspace
         var deleted = 0
-        for index in 1..<client.argumentCount where try keyspace.delete(client.argument(index)) {
+        for index in 1..<client.argumentCount {
+            let key = client.argument(index)
+            guard try keyspace.delete(key) else { continue }
+            client.notify(.generic, "del", key: key)
             deleted += 1
         }
         client.reply.integer(deleted)
@@ -29,5 +48,76 @@ enum KeyCommands {
             found += 1
         }
         client.reply.integer(found)
+    }
+
+    static func type(_ client: Client) throws {
+        if try client.keyspace.exists(client.argument(1)) {
+            client.reply.simpleString("string")
+        } else {
+            client.reply.simpleString("none")
+        }
+    }
+
+    /// `RENAME` / `RENAMENX source destination`: moves the value and its expiry.
+    static func rename(_ client: Client, onlyIfMissing: Bool) throws {
+        let keyspace = client.keyspace
+        let source = client.argument(1)
+        let destination = client.argument(2)
+        guard let (value, expireAt) = try keyspace.readForWrite(source, { (ByteBuffer(bytes: $0), $1) }) else {
+            throw CommandError.noSuchKey
+        }
+        let reply = { (done: Bool) in
+            if onlyIfMissing { client.reply.integer(done ? 1 : 0) } else { client.reply.ok() }
+        }
+        if source == destination { return reply(false) }
+        let destinationExpiry = try keyspace.expiry(of: destination)
+        if onlyIfMissing && destinationExpiry != nil { return reply(false) }
+        try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
+        try keyspace.delete(source)
+        client.notify(.generic, "rename_from", key: source)
+        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
+        client.notify(.generic, "rename_to", key: destination)
+        reply(true)
+    }
+
+    /// `COPY source destination [DB destination-db] [REPLACE]`: copies the value and its expiry; kvnode has only
+    /// database 0.
+    static func copy(_ client: Client) throws {
+        var replace = false
+        var index = 3
+        while index < client.argumentCount {
+            if client.argument(index, is: "replace") {
+                replace = true
+            } else if client.argument(index, is: "db") && index + 1 < client.argumentCount {
+                let database = try client.integerArgument(index + 1)
+                guard Int32(exactly: database) != nil else { throw CommandError.notInteger }
+                guard database == 0 else { throw CommandError.dbIndexOutOfRange }
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        let source = client.argument(1)
+        let destination = client.argument(2)
+        guard source != destination else { throw CommandError("ERR source and destination objects are the same") }
+        let keyspace = client.keyspace
+        guard let (value, expireAt) = try keyspace.read(source, { (ByteBuffer(bytes: $0), $1) }) else {
+            return client.reply.integer(0)
+        }
+        let destinationExpiry = try keyspace.expiry(of: destination)
+        if destinationExpiry != nil && !replace { return client.reply.integer(0) }
+        try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
+        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
+        client.notify(.generic, "copy_to", key: destination)
+        client.reply.integer(1)
+    }
+
+    static func randomKey(_ client: Client) throws {
+        if let key = try client.keyspace.randomKey() {
+            key.withUnsafeBytes { client.reply.bulk($0) }
+        } else {
+            client.reply.null()
+        }
     }
 }

@@ -11,7 +11,7 @@ enum ServerCommands {
         CommandSpec("flushall", arity: -1, flags: [.write], categories: ["keyspace", "write", "slow", "dangerous"],
                     handler: flush),
         CommandSpec("dbsize", arity: 1, flags: [.readonly, .fast], categories: ["keyspace", "read", "fast"]) { client in
-            client.reply.integer(client.keyspace.count)
+            client.reply.integer(try client.keyspace.liveCount())
         },
         CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
                     categories: ["admin", "slow", "dangerous"], handler: shutdown),

@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 import RESP
 
-/// SET, GET, MSET, MGET: the string family.
+/// SET, GET, MSET, MGET, SETNX, MSETNX, GETSET, GETDEL: whole-value string commands (counters and ranges have
+/// their own files).
 enum StringCommands {
     static let all: [CommandSpec] = [
         CommandSpec("get", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1),
@@ -14,6 +15,14 @@ enum StringCommands {
                     categories: ["read", "string", "fast"], handler: mget),
         CommandSpec("mset", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2),
                     categories: ["write", "string", "slow"], handler: mset),
+        CommandSpec("setnx", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1),
+                    categories: ["write", "string", "fast"], handler: setnx),
+        CommandSpec("msetnx", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2),
+                    categories: ["write", "string", "slow"], handler: msetnx),
+        CommandSpec("getset", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1),
+                    categories: ["write", "string", "fast"], handler: getset),
+        CommandSpec("getdel", arity: 2, flags: [.write, .fast], keys: (1, 1, 1),
+                    categories: ["write", "string", "fast"], handler: getdel),
     ]
 
     static func get(_ client: Client) throws {
@@ -57,6 +66,9 @@ enum StringCommands {
         }
         let newExpiry = options.expiry.keepsTTL ? (previousExpiry ?? 0) : expireAt
         try keyspace.set(key, value: client.argument(2), expireAt: newExpiry, previousExpiry: previousExpiry)
+        if previousExpiry == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
+        if expireAt > 0 { client.notify(.generic, "expire", key: key) }
         if !options.returnPrevious { client.reply.ok() }
     }
 
@@ -64,101 +76,58 @@ enum StringCommands {
         guard client.argumentCount % 2 == 1 else { throw CommandError.wrongArity("mset") }
         let keyspace = client.keyspace
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
-            try keyspace.set(client.argument(index), value: client.argument(index + 1))
+            let key = client.argument(index)
+            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            client.notify(.string, "set", key: key)
         }
         client.reply.ok()
     }
-}
 
-/// The options of SET (and, later, GETEX), parsed with Redis's rules: each option may repeat, conflicting options are
-/// a syntax error, and an expiry needs a value after it.
-struct SetOptions {
-    enum Condition { case always, ifMissing, ifExists }
-
-    var condition = Condition.always
-    var returnPrevious = false
-    var expiry = ExpiryOption.none
-
-    static func parse(_ client: Client, from start: Int) throws -> SetOptions {
-        var options = SetOptions()
-        var index = start
-        while index < client.argumentCount {
-            let hasNext = index + 1 < client.argumentCount
-            if client.argument(index, is: "nx") && options.condition != .ifExists {
-                options.condition = .ifMissing
-            } else if client.argument(index, is: "xx") && options.condition != .ifMissing {
-                options.condition = .ifExists
-            } else if client.argument(index, is: "get") {
-                options.returnPrevious = true
-            } else if client.argument(index, is: "keepttl") && options.expiry.allows(.keep) {
-                options.expiry = .keep
-            } else if let unit = ExpiryOption.Unit(client, index), hasNext, options.expiry.allows(unit) {
-                options.expiry = .pending(unit, argument: index + 1)
-                index += 1
-            } else {
-                throw CommandError.syntax
-            }
-            index += 1
-        }
-        if case .pending(let unit, let argument) = options.expiry {
-            options.expiry = .value(unit, try client.integerArgument(argument))
-        }
-        return options
-    }
-}
-
-/// An expiry given as a command option: relative or absolute, in seconds or milliseconds.
-enum ExpiryOption {
-    enum Unit: Equatable {
-        case seconds, milliseconds, unixSeconds, unixMilliseconds
-
-        init?(_ client: Client, _ index: Int) {
-            if client.argument(index, is: "ex") { self = .seconds }
-            else if client.argument(index, is: "px") { self = .milliseconds }
-            else if client.argument(index, is: "exat") { self = .unixSeconds }
-            else if client.argument(index, is: "pxat") { self = .unixMilliseconds }
-            else { return nil }
-        }
+    static func setnx(_ client: Client) throws {
+        let keyspace = client.keyspace
+        let key = client.argument(1)
+        guard try !keyspace.exists(key) else { return client.reply.integer(0) }
+        try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: nil)
+        client.notify(.new, "new", key: key)
+        client.notify(.string, "set", key: key)
+        client.reply.integer(1)
     }
 
-    case none
-    case keep
-    case pending(Unit, argument: Int)
-    case value(Unit, Int)
-
-    var keepsTTL: Bool { if case .keep = self { true } else { false } }
-
-    /// Redis accepts the same expiry option repeated (the last wins) but not two different ones, nor one with KEEPTTL.
-    func allows(_ unit: Unit) -> Bool {
-        switch self {
-        case .none: true
-        case .pending(let current, _), .value(let current, _): current == unit
-        case .keep: false
+    /// Sets every pair, or none when any of the keys exists.
+    static func msetnx(_ client: Client) throws {
+        guard client.argumentCount % 2 == 1 else { throw CommandError.wrongArity("msetnx") }
+        let keyspace = client.keyspace
+        for index in stride(from: 1, to: client.argumentCount, by: 2) where try keyspace.exists(client.argument(index)) {
+            return client.reply.integer(0)
         }
+        for index in stride(from: 1, to: client.argumentCount, by: 2) {
+            let key = client.argument(index)
+            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            client.notify(.string, "set", key: key)
+        }
+        client.reply.integer(1)
     }
 
-    func allows(_ keep: ExpiryOption) -> Bool {
-        switch self {
-        case .none, .keep: true
-        default: false
+    /// Replies the old value and sets the new one, dropping any expiry.
+    static func getset(_ client: Client) throws {
+        let keyspace = client.keyspace
+        let key = client.argument(1)
+        let previousExpiry = try keyspace.read(key) { value, expireAt in
+            client.reply.bulk(value)
+            return expireAt
         }
+        if previousExpiry == nil { client.reply.null() }
+        try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: previousExpiry)
+        if previousExpiry == nil { client.notify(.new, "new", key: key) }
+        client.notify(.string, "set", key: key)
     }
 
-    /// The expiry as Unix milliseconds (0 for none), or Redis's "invalid expire time" error.
-    func absoluteTime(now: Int64, command: String) throws -> Int64 {
-        guard case .value(let unit, let amount) = self else { return 0 }
-        let invalid = CommandError.invalidExpireTime(command)
-        guard amount > 0 else { throw invalid }
-        var milliseconds = Int64(amount)
-        if unit == .seconds || unit == .unixSeconds {
-            guard milliseconds <= Int64.max / 1000 else { throw invalid }
-            milliseconds *= 1000
-        }
-        if unit == .seconds || unit == .milliseconds {
-            let (sum, overflow) = milliseconds.addingReportingOverflow(now)
-            guard !overflow else { throw invalid }
-            milliseconds = sum
-        }
-        return milliseconds
+    static func getdel(_ client: Client) throws {
+        let keyspace = client.keyspace
+        let key = client.argument(1)
+        let found: Void? = try keyspace.read(key) { value, _ in client.reply.bulk(value) }
+        if found == nil { return client.reply.null() }
+        try keyspace.delete(key)
+        client.notify(.generic, "del", key: key)
     }
 }

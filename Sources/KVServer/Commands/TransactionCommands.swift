@@ -68,7 +68,7 @@ enum TransactionCommands {
     static func watch(_ client: Client) throws {
         guard client.transaction == nil else { throw CommandError("ERR WATCH inside MULTI is not allowed") }
         let keyspace = client.keyspace
-        let registry = client.server.keyspaceEvents.watches
+        let registry = client.server.storeObserver.watches
         for index in 1..<client.argumentCount {
             let key = client.argument(index)
             guard !client.watch.contains(key) else { continue }

@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 /// kvnode cannot change at run time are immutable; Redis settings kvnode does not implement accept only the value
 /// that describes kvnode (`appendonly no`, `maxmemory 0`, `maxmemory-policy noeviction`).
 enum ServerConfigParameters {
-    static let all: [ConfigParameter] = network + limits + persistence + memory + storage
+    static let all: [ConfigParameter] = network + limits + persistence + memory + notifications + storage
 
     static let network: [ConfigParameter] = [
         ConfigParameter("bind", mutability: .immutable) { $0.configuration.host },
@@ -67,7 +67,21 @@ enum ServerConfigParameters {
         },
     ]
 
-    /// kvnode's own storage settings, fixed at startup.
+    static let notifications: [ConfigParameter] = [
+        ConfigParameter("notify-keyspace-events", get: { $0.notifier.enabled.letters }) { server, text in
+            guard let flags = KeyspaceEventFlags(letters: text) else {
+                throw ConfigValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            }
+            return { server.notifier.enabled = flags }
+        },
+        ConfigParameter("client-output-buffer-limit", mutability: .immutable) { server in
+            let pubsub = server.configuration.pubsubOutputLimit
+            return "normal 0 0 0 slave 268435456 67108864 60 "
+                + "pubsub \(pubsub.hardBytes) \(pubsub.softBytes) \(pubsub.softSeconds)"
+        },
+    ]
+
+    /// kvnode's own storage, keyspace and snapshot settings, fixed at startup (`expiry-sweep-interval` in ms).
     static let storage: [ConfigParameter] = [
         ConfigParameter("durability", mutability: .immutable) { "\($0.store.durability)" },
         ConfigParameter("leveldb-write-buffer-size", mutability: .immutable) {
@@ -76,6 +90,16 @@ enum ServerConfigParameters {
         ConfigParameter("leveldb-block-cache-size", mutability: .immutable) {
             String($0.configuration.blockCacheSize)
         },
+        ConfigParameter("keys-default-limit", mutability: .immutable) { String($0.configuration.keysDefaultLimit) },
+        ConfigParameter("scan-cursor-table-size", mutability: .immutable) {
+            String($0.configuration.scanCursorTableSize)
+        },
+        ConfigParameter("snapshot-keep", mutability: .immutable) { String($0.configuration.snapshotKeep) },
+        ConfigParameter("expiry-sweep-interval", mutability: .immutable) {
+            let interval = $0.configuration.expirySweepInterval.components
+            return String(interval.seconds * 1000 + interval.attoseconds / 1_000_000_000_000_000)
+        },
+        ConfigParameter("expiry-sweep-chunk", mutability: .immutable) { String($0.configuration.expirySweepChunk) },
     ]
 
     /// `save ""` or `save "<seconds> <changes> ..."`, validated as Redis does.

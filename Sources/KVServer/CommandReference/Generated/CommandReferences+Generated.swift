@@ -2,5 +2,5 @@
 
 extension CommandReferences {
     /// Every generated group.
-    static let generated: [[String: CommandReference]] = [connection, generic, server, string, transactions]
+    static let generated: [[String: CommandReference]] = [connection, generic, pubsub, server, string, transactions]
 }

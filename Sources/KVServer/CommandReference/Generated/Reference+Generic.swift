@@ -3,6 +3,24 @@
 extension CommandReferences {
     /// Redis's `generic` group.
     static let generic: [String: CommandReference] = [
+        "copy": CommandReference(
+            CommandDoc(
+                summary: "Copy a key",
+                since: "6.2.0",
+                group: "generic",
+                complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+                arguments: [
+                    ArgumentDoc("source", "key", keySpecIndex: 0),
+                    ArgumentDoc("destination", "key", keySpecIndex: 1),
+                    ArgumentDoc("destination-db", "integer", token: "DB", flags: ["optional"]),
+                    ArgumentDoc("replace", "pure-token", token: "REPLACE", flags: ["optional"]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+                KeySpec(flags: ["OW", "update"], beginSearch: .index(2), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
         "del": CommandReference(
             CommandDoc(
                 summary: "Delete a key",
@@ -35,6 +53,80 @@ extension CommandReferences {
             keySpecs: [
                 KeySpec(flags: ["RO"], beginSearch: .index(1), findKeys: .range(lastKey: -1, keyStep: 1, limit: 0)),
             ]
+        ),
+        "expire": CommandReference(
+            CommandDoc(
+                summary: "Set a key's time to live in seconds",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("seconds", "integer"),
+                    ArgumentDoc("condition", "oneof", since: "7.0.0", flags: ["optional"], arguments: [
+                        ArgumentDoc("nx", "pure-token", token: "NX"),
+                        ArgumentDoc("xx", "pure-token", token: "XX"),
+                        ArgumentDoc("gt", "pure-token", token: "GT"),
+                        ArgumentDoc("lt", "pure-token", token: "LT"),
+                    ]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "expireat": CommandReference(
+            CommandDoc(
+                summary: "Set the expiration for a key as a UNIX timestamp",
+                since: "1.2.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("unix-time-seconds", "unix-time"),
+                    ArgumentDoc("condition", "oneof", since: "7.0.0", flags: ["optional"], arguments: [
+                        ArgumentDoc("nx", "pure-token", token: "NX"),
+                        ArgumentDoc("xx", "pure-token", token: "XX"),
+                        ArgumentDoc("gt", "pure-token", token: "GT"),
+                        ArgumentDoc("lt", "pure-token", token: "LT"),
+                    ]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "expiretime": CommandReference(
+            CommandDoc(
+                summary: "Get the expiration Unix timestamp for a key",
+                since: "7.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "keys": CommandReference(
+            CommandDoc(
+                summary: "Find all keys matching the given pattern",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+                arguments: [
+                    ArgumentDoc("pattern", "pattern"),
+                ]
+            ),
+            tips: ["request_policy:all_shards", "nondeterministic_output_order"]
         ),
         "object": CommandReference(
             CommandDoc(
@@ -110,6 +202,224 @@ extension CommandReferences {
             tips: ["nondeterministic_output"],
             keySpecs: [
                 KeySpec(flags: ["RO"], beginSearch: .index(2), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "persist": CommandReference(
+            CommandDoc(
+                summary: "Remove the expiration from a key",
+                since: "2.2.0",
+                group: "generic",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "pexpire": CommandReference(
+            CommandDoc(
+                summary: "Set a key's time to live in milliseconds",
+                since: "2.6.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("milliseconds", "integer"),
+                    ArgumentDoc("condition", "oneof", since: "7.0.0", flags: ["optional"], arguments: [
+                        ArgumentDoc("nx", "pure-token", token: "NX"),
+                        ArgumentDoc("xx", "pure-token", token: "XX"),
+                        ArgumentDoc("gt", "pure-token", token: "GT"),
+                        ArgumentDoc("lt", "pure-token", token: "LT"),
+                    ]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "pexpireat": CommandReference(
+            CommandDoc(
+                summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+                since: "2.6.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("unix-time-milliseconds", "unix-time"),
+                    ArgumentDoc("condition", "oneof", since: "7.0.0", flags: ["optional"], arguments: [
+                        ArgumentDoc("nx", "pure-token", token: "NX"),
+                        ArgumentDoc("xx", "pure-token", token: "XX"),
+                        ArgumentDoc("gt", "pure-token", token: "GT"),
+                        ArgumentDoc("lt", "pure-token", token: "LT"),
+                    ]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "pexpiretime": CommandReference(
+            CommandDoc(
+                summary: "Get the expiration Unix timestamp for a key in milliseconds",
+                since: "7.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "pttl": CommandReference(
+            CommandDoc(
+                summary: "Get the time to live for a key in milliseconds",
+                since: "2.6.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("2.8.0", "Added the -2 reply."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            tips: ["nondeterministic_output"],
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "randomkey": CommandReference(
+            CommandDoc(
+                summary: "Return a random key from the keyspace",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)"
+            ),
+            tips: ["request_policy:all_shards", "nondeterministic_output"]
+        ),
+        "rename": CommandReference(
+            CommandDoc(
+                summary: "Rename a key",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("newkey", "key", keySpecIndex: 1),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "delete"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+                KeySpec(flags: ["OW", "update"], beginSearch: .index(2), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "renamenx": CommandReference(
+            CommandDoc(
+                summary: "Rename a key, only if the new key does not exist",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("newkey", "key", keySpecIndex: 1),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "delete"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+                KeySpec(flags: ["OW", "insert"], beginSearch: .index(2), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "scan": CommandReference(
+            CommandDoc(
+                summary: "Incrementally iterate the keys space",
+                since: "2.8.0",
+                group: "generic",
+                complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+                history: [
+                    ("6.0.0", "Added the `TYPE` subcommand."),
+                ],
+                arguments: [
+                    ArgumentDoc("cursor", "integer"),
+                    ArgumentDoc("pattern", "pattern", token: "MATCH", flags: ["optional"]),
+                    ArgumentDoc("count", "integer", token: "COUNT", flags: ["optional"]),
+                    ArgumentDoc("type", "string", token: "TYPE", since: "6.0.0", flags: ["optional"]),
+                ]
+            ),
+            tips: ["nondeterministic_output", "request_policy:special"]
+        ),
+        "touch": CommandReference(
+            CommandDoc(
+                summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+                since: "3.2.1",
+                group: "generic",
+                complexity: "O(N) where N is the number of keys that will be touched.",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0, flags: ["multiple"]),
+                ]
+            ),
+            tips: ["request_policy:multi_shard", "response_policy:agg_sum"],
+            keySpecs: [
+                KeySpec(flags: ["RO"], beginSearch: .index(1), findKeys: .range(lastKey: -1, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "ttl": CommandReference(
+            CommandDoc(
+                summary: "Get the time to live for a key in seconds",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                history: [
+                    ("2.8.0", "Added the -2 reply."),
+                ],
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            tips: ["nondeterministic_output"],
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "type": CommandReference(
+            CommandDoc(
+                summary: "Determine the type stored at key",
+                since: "1.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "unlink": CommandReference(
+            CommandDoc(
+                summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+                since: "4.0.0",
+                group: "generic",
+                complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0, flags: ["multiple"]),
+                ]
+            ),
+            tips: ["request_policy:multi_shard", "response_policy:agg_sum"],
+            keySpecs: [
+                KeySpec(flags: ["RM", "delete"], beginSearch: .index(1), findKeys: .range(lastKey: -1, keyStep: 1, limit: 0)),
             ]
         ),
         "wait": CommandReference(

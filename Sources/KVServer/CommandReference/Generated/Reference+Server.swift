@@ -3,6 +3,20 @@
 extension CommandReferences {
     /// Redis's `server` group.
     static let server: [String: CommandReference] = [
+        "bgsave": CommandReference(
+            CommandDoc(
+                summary: "Asynchronously save the dataset to disk",
+                since: "1.0.0",
+                group: "server",
+                complexity: "O(1)",
+                history: [
+                    ("3.2.2", "Added the `SCHEDULE` option."),
+                ],
+                arguments: [
+                    ArgumentDoc("schedule", "pure-token", token: "SCHEDULE", since: "3.2.2", flags: ["optional"]),
+                ]
+            )
+        ),
         "command": CommandReference(
             CommandDoc(
                 summary: "Get array of Redis command details",
@@ -214,6 +228,23 @@ extension CommandReferences {
                 ]
             ),
             tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]
+        ),
+        "lastsave": CommandReference(
+            CommandDoc(
+                summary: "Get the UNIX time stamp of the last successful save to disk",
+                since: "1.0.0",
+                group: "server",
+                complexity: "O(1)"
+            ),
+            tips: ["nondeterministic_output"]
+        ),
+        "save": CommandReference(
+            CommandDoc(
+                summary: "Synchronously save the dataset to disk",
+                since: "1.0.0",
+                group: "server",
+                complexity: "O(N) where N is the total number of keys in all databases"
+            )
         ),
         "shutdown": CommandReference(
             CommandDoc(

@@ -3,6 +3,50 @@
 extension CommandReferences {
     /// Redis's `string` group.
     static let string: [String: CommandReference] = [
+        "append": CommandReference(
+            CommandDoc(
+                summary: "Append a value to a key",
+                since: "2.0.0",
+                group: "string",
+                complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "insert"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "decr": CommandReference(
+            CommandDoc(
+                summary: "Decrement the integer value of a key by one",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "decrby": CommandReference(
+            CommandDoc(
+                summary: "Decrement the integer value of a key by the given number",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("decrement", "integer"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
         "get": CommandReference(
             CommandDoc(
                 summary: "Get the value of a key",
@@ -15,6 +59,119 @@ extension CommandReferences {
             ),
             keySpecs: [
                 KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "getdel": CommandReference(
+            CommandDoc(
+                summary: "Get the value of a key and delete the key",
+                since: "6.2.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "delete"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "getex": CommandReference(
+            CommandDoc(
+                summary: "Get the value of a key and optionally set its expiration",
+                since: "6.2.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("expiration", "oneof", flags: ["optional"], arguments: [
+                        ArgumentDoc("seconds", "integer", token: "EX"),
+                        ArgumentDoc("milliseconds", "integer", token: "PX"),
+                        ArgumentDoc("unix-time-seconds", "unix-time", token: "EXAT"),
+                        ArgumentDoc("unix-time-milliseconds", "unix-time", token: "PXAT"),
+                        ArgumentDoc("persist", "pure-token", token: "PERSIST"),
+                    ]),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(notes: "RW and UPDATE because it changes the TTL", flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "getrange": CommandReference(
+            CommandDoc(
+                summary: "Get a substring of the string stored at a key",
+                since: "2.4.0",
+                group: "string",
+                complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("start", "integer"),
+                    ArgumentDoc("end", "integer"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO", "access"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "getset": CommandReference(
+            CommandDoc(
+                summary: "Set the string value of a key and return its old value",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                docFlags: ["deprecated"],
+                deprecatedSince: "6.2.0",
+                replacedBy: "`SET` with the `!GET` argument",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "incr": CommandReference(
+            CommandDoc(
+                summary: "Increment the integer value of a key by one",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "incrby": CommandReference(
+            CommandDoc(
+                summary: "Increment the integer value of a key by the given amount",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("increment", "integer"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "incrbyfloat": CommandReference(
+            CommandDoc(
+                summary: "Increment the float value of a key by the given amount",
+                since: "2.6.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("increment", "double"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "access", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
             ]
         ),
         "mget": CommandReference(
@@ -50,6 +207,40 @@ extension CommandReferences {
                 KeySpec(flags: ["OW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: -1, keyStep: 2, limit: 0)),
             ]
         ),
+        "msetnx": CommandReference(
+            CommandDoc(
+                summary: "Set multiple keys to multiple values, only if none of the keys exist",
+                since: "1.0.1",
+                group: "string",
+                complexity: "O(N) where N is the number of keys to set.",
+                arguments: [
+                    ArgumentDoc("key_value", "block", flags: ["multiple"], arguments: [
+                        ArgumentDoc("key", "key", keySpecIndex: 0),
+                        ArgumentDoc("value", "string"),
+                    ]),
+                ]
+            ),
+            tips: ["request_policy:multi_shard", "response_policy:agg_min"],
+            keySpecs: [
+                KeySpec(flags: ["OW", "insert"], beginSearch: .index(1), findKeys: .range(lastKey: -1, keyStep: 2, limit: 0)),
+            ]
+        ),
+        "psetex": CommandReference(
+            CommandDoc(
+                summary: "Set the value and expiration in milliseconds of a key",
+                since: "2.6.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("milliseconds", "integer"),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["OW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
         "set": CommandReference(
             CommandDoc(
                 summary: "Set the string value of a key",
@@ -81,6 +272,67 @@ extension CommandReferences {
             ),
             keySpecs: [
                 KeySpec(notes: "RW and ACCESS due to the optional `GET` argument", flags: ["RW", "access", "update", "variable_flags"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "setex": CommandReference(
+            CommandDoc(
+                summary: "Set the value and expiration of a key",
+                since: "2.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("seconds", "integer"),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["OW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "setnx": CommandReference(
+            CommandDoc(
+                summary: "Set the value of a key, only if the key does not exist",
+                since: "1.0.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["OW", "insert"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "setrange": CommandReference(
+            CommandDoc(
+                summary: "Overwrite part of a string at key starting at the specified offset",
+                since: "2.2.0",
+                group: "string",
+                complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                    ArgumentDoc("offset", "integer"),
+                    ArgumentDoc("value", "string"),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RW", "update"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+            ]
+        ),
+        "strlen": CommandReference(
+            CommandDoc(
+                summary: "Get the length of the value stored in a key",
+                since: "2.2.0",
+                group: "string",
+                complexity: "O(1)",
+                arguments: [
+                    ArgumentDoc("key", "key", keySpecIndex: 0),
+                ]
+            ),
+            keySpecs: [
+                KeySpec(flags: ["RO"], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
             ]
         ),
     ]

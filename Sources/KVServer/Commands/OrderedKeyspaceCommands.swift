@@ -1,0 +1,172 @@
+import KVStore
+import Logging
+import NIOCore
+import RESP
+
+/// KEYS, PDEL and SCAN: walks of the ordered keyspace. A glob's literal prefix bounds each walk to a LevelDB range,
+/// so `KEYS user:1234:* LIMIT 10` costs a seek and ten steps whatever the size of the keyspace.
+enum OrderedKeyspaceCommands {
+    static let all: [CommandSpec] = [
+        CommandSpec("keys", arity: -2, flags: [.readonly], categories: ["keyspace", "read", "slow", "dangerous"],
+                    handler: keys),
+        CommandSpec("pdel", arity: 2, flags: [.write], categories: ["keyspace", "write", "slow", "dangerous"],
+                    handler: pdel),
+        CommandSpec("scan", arity: -2, flags: [.readonly], categories: ["keyspace", "read", "slow"], handler: scan),
+    ]
+
+    /// `KEYS pattern [PIVOT key] [LIMIT count] [DESC] [WITHVALUES]`, options in any order, the last of a kind
+    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC).
+    static func keys(_ client: Client) throws {
+        var pivot: [UInt8]?
+        var limit: Int?
+        var order = IterationOrder.ascending
+        var withValues = false
+        var index = 2
+        while index < client.argumentCount {
+            let hasValue = index + 1 < client.argumentCount
+            if client.argument(index, is: "pivot") && hasValue {
+                pivot = Array(client.argument(index + 1).readableBytesView)
+                index += 1
+            } else if client.argument(index, is: "limit") && hasValue {
+                guard let count = client.request.withArgument(index + 1, { RESPInteger.parse($0) }), count >= 0 else {
+                    throw CommandError.syntax
+                }
+                limit = count
+                index += 1
+            } else if client.argument(index, is: "desc") {
+                order = .descending
+            } else if client.argument(index, is: "withvalues") {
+                withValues = true
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        // LIMIT 0 asks for nothing; a default of 0 means no limit.
+        let defaultLimit = client.server.configuration.keysDefaultLimit
+        let maximum = limit ?? (defaultLimit > 0 ? defaultLimit : .max)
+        guard maximum > 0 else { return client.reply.arrayHeader(0) }
+
+        var range = KeyRange.all
+        if let pivot {
+            if order == .ascending { range.restrict(after: pivot) } else { range.restrict(before: pivot) }
+        }
+        let pattern = GlobPattern(client.argument(1).readableBytesView)
+        var items = ReplyWriter(buffer: ByteBuffer(), version: client.reply.version)
+        var found = 0
+        try client.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _ in
+            items.bulk(key)
+            if withValues { items.bulk(value) }
+            found += 1
+            return found < maximum
+        }
+        client.reply.arrayHeader(withValues ? 2 * found : found)
+        client.reply.buffer.writeBuffer(&items.buffer)
+    }
+
+    /// `PDEL pattern`: deletes every live key matching the glob, replying how many.
+    static func pdel(_ client: Client) throws {
+        let pattern = GlobPattern(client.argument(1).readableBytesView)
+        let keyspace = client.keyspace
+        let chunkSize = 1024
+        var deleted = 0
+        var range = KeyRange.all
+        while true {
+            // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
+            var chunk: [ByteBuffer] = []
+            try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
+                chunk.append(ByteBuffer(bytes: key))
+                return chunk.count < chunkSize
+            }
+            for key in chunk where try keyspace.delete(key) {
+                client.notify(.generic, "del", key: key)
+                deleted += 1
+            }
+            guard chunk.count == chunkSize, let last = chunk.last else { break }
+            range.restrict(after: Array(last.readableBytesView))
+            try keyspace.commitIfLarge()
+        }
+        client.reply.integer(deleted)
+    }
+
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`: visits up to COUNT keys after the cursor's position
+    /// and replies the next cursor (0 at the end) and the visited keys that match.
+    static func scan(_ client: Client) throws {
+        guard let cursor = client.request.withArgument(1, parseCursor) else {
+            throw CommandError("ERR invalid cursor")
+        }
+        var pattern: GlobPattern?
+        var count = 10
+        var typeMatches = true
+        var index = 2
+        while index < client.argumentCount {
+            guard index + 1 < client.argumentCount else { throw CommandError.syntax }
+            if client.argument(index, is: "match") {
+                pattern = GlobPattern(client.argument(index + 1).readableBytesView)
+            } else if client.argument(index, is: "count") {
+                count = try client.integerArgument(index + 1)
+                guard count >= 1 else { throw CommandError.syntax }
+            } else if client.argument(index, is: "type") {
+                // Every key is a string.
+                typeMatches = client.argument(index + 1, is: "string")
+            } else {
+                throw CommandError.syntax
+            }
+            index += 2
+        }
+
+        var range = KeyRange.all
+        switch client.server.scanCursors.resume(UInt64(cursor)) {
+        case .start: break
+        case .after(let key): range.restrict(after: key)
+        case .from(let key): range.restrict(from: key)
+        }
+        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
+
+        var items = ReplyWriter(buffer: ByteBuffer(), version: client.reply.version)
+        var found = 0
+        var visited = 0
+        var lastVisited: [UInt8] = []
+        var more = false
+        if typeMatches {
+            try client.keyspace.forEachKey(in: range) { key, _, _ in
+                if visited == count {
+                    // Another key follows: the iteration goes on after the last one visited.
+                    more = true
+                    return false
+                }
+                visited += 1
+                if pattern?.matches(key) ?? true {
+                    items.bulk(key)
+                    found += 1
+                }
+                if visited == count { lastVisited = Array(key) }
+                return true
+            }
+        }
+        let next = more ? client.server.scanCursors.cursor(after: lastVisited) : 0
+        client.reply.arrayHeader(2)
+        client.reply.bulk(decimal: Int(next))
+        client.reply.arrayHeader(found)
+        client.reply.buffer.writeBuffer(&items.buffer)
+    }
+
+    /// Redis's cursor syntax (`strtoul`): optional sign, decimal digits, no spaces; the empty string is 0.
+    static func parseCursor(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") {
+            digits = digits.dropFirst()
+            guard !digits.isEmpty else { return nil }
+        }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1 && !overflow2 else { return nil }
+            value = sum
+        }
+        return negative ? 0 &- value : value
+    }
+}

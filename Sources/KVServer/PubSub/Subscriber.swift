@@ -1,0 +1,50 @@
+import NIOCore
+import Synchronization
+
+/// A connection's mailbox for Pub/Sub messages, safe to hand messages to from any thread.
+///
+/// Messages are written on the connection's own event loop. A subscriber that stops reading is disconnected by
+/// Redis's rule for Pub/Sub clients (`client-output-buffer-limit pubsub 32mb 8mb 60`): at once when its unsent output
+/// passes the hard limit, or when it has stayed above the soft limit for the soft period.
+final class Subscriber: Sendable {
+    let clientID: Int
+    private let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<WeakHandler>
+
+    struct WeakHandler {
+        weak var handler: ConnectionHandler?
+    }
+
+    init(clientID: Int, eventLoop: any EventLoop, handler: ConnectionHandler) {
+        self.clientID = clientID
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBound(WeakHandler(handler: handler), eventLoop: eventLoop)
+    }
+
+    /// Queues `frame` (a `PushFrame`) for this subscriber.
+    func deliver(_ frame: ByteBuffer) {
+        if eventLoop.inEventLoop {
+            handler.value.handler?.deliver(frame)
+        } else {
+            eventLoop.execute { self.handler.value.handler?.deliver(frame) }
+        }
+    }
+}
+
+/// Redis's `client-output-buffer-limit` for one class of clients.
+public struct OutputBufferLimit: Sendable {
+    /// Unsent bytes that disconnect the client at once; 0 disables.
+    public var hardBytes: Int
+    /// Unsent bytes that disconnect the client when exceeded for `softSeconds`; 0 disables.
+    public var softBytes: Int
+    public var softSeconds: Int
+
+    public init(hardBytes: Int, softBytes: Int, softSeconds: Int) {
+        self.hardBytes = hardBytes
+        self.softBytes = softBytes
+        self.softSeconds = softSeconds
+    }
+
+    /// Redis's default for Pub/Sub clients: 32mb 8mb 60.
+    public static let pubsubDefault = OutputBufferLimit(hardBytes: 32 << 20, softBytes: 8 << 20, softSeconds: 60)
+}

@@ -1,0 +1,125 @@
+import LevelDB
+import NIOCore
+
+/// Expiry through the time-ordered index (`'e' + expireAt + key`, written in the same batch as the record it
+/// describes): the sweep that removes due keys nobody reads, the live key count, and expiry changes.
+extension Keyspace {
+    /// Removes up to `limit` keys whose expiry has passed, earliest first, telling the observer of each
+    /// (`keyExpired`). Index entries that no longer match their record are dropped too.
+    ///
+    /// The walk starts where the previous one stopped, so a backlog of a million due keys costs one pass, not a
+    /// pass per chunk over the deletion markers of the chunks before. A new entry always sorts after that point
+    /// (its time is later than any the sweep has seen), unless the wall clock stepped back: `fromStart` walks the
+    /// whole index again and the sweeper asks for it now and then.
+    /// - Returns: the number of index entries handled; `limit` means more may be due.
+    public func removeExpiredKeys(limit: Int, fromStart: Bool = false) throws -> Int {
+        if fromStart { expiryIndexStart = [StorageLayout.expiryPrefix] }
+        var due: [(key: ByteBuffer, expireAt: Int64)] = []
+        let iterator = database.makeIterator()
+        iterator.seek(expiryIndexStart)
+        var resumeAt: [UInt8]?
+        while due.count < limit, iterator.isValid,
+            let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now
+        {
+            due.append((ByteBuffer(bytes: entry.key), entry.expireAt))
+            resumeAt = Array(iterator.key)
+            iterator.next()
+        }
+        try iterator.checkError()
+        if let resumeAt { expiryIndexStart = resumeAt + [0] }
+        for (key, expireAt) in due {
+            // A read removes the key (and its index entry) when its record is due.
+            _ = try lookup(key) { _, _ in () }
+            // Whatever the read found, this entry is spent: its key expired with it, or the record no longer
+            // carries this time (it was rewritten in this batch), so the entry is dropped either way.
+            key.withUnsafeReadableBytes { deleteExpiryEntry($0, expireAt: expireAt) }
+        }
+        return due.count
+    }
+
+    /// The number of keys that have not expired: `count` less the due keys the sweeper has not removed yet, so
+    /// DBSIZE never counts an expired key. Costs one lookup per due key not yet swept.
+    public func liveCount() throws -> Int {
+        var due = 0
+        var lookup = ByteBuffer()
+        let iterator = database.makeIterator()
+        iterator.seek(expiryIndexStart)
+        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now {
+            lookup.clear()
+            lookup.writeBytes(entry.key)
+            // A key this batch rewrote or removed is already accounted for in `count`.
+            if pending[lookup] == nil {
+                StorageLayout.encodeUserKey(entry.key, into: &keyScratch)
+                let stored = try keyScratch.withUnsafeReadableBytes { storageKey in
+                    try database.withValue(forKey: storageKey) { RecordFormat.decode($0)?.expireAt }
+                }
+                if stored == entry.expireAt { due += 1 }
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return count - due
+    }
+
+    /// Changes the expiry of a live key, keeping its value: `expireAt` 0 removes the expiry and a time that has
+    /// passed deletes the key.
+    /// - Returns: false when the key does not exist.
+    @discardableResult
+    public func updateExpiry(of key: ByteBuffer, to expireAt: Int64) throws -> Bool {
+        guard let (value, previousExpiry) = try lookup(key, { value, expireAt in (ByteBuffer(bytes: value), expireAt) })
+        else { return false }
+        if previousExpiry != expireAt {
+            try set(key, value: value, expireAt: expireAt, previousExpiry: previousExpiry)
+        }
+        return true
+    }
+}
+
+extension Store {
+    /// Removes every due key, `chunkSize` at a time, taking the lock for each chunk so commands keep flowing
+    /// between chunks.
+    /// - Returns: the number of expiry-index entries handled.
+    /// - Parameter fromStart: walk the whole expiry index rather than from where the last sweep stopped.
+    @discardableResult
+    public func removeExpiredKeys(chunkSize: Int = 512, fromStart: Bool = false) throws -> Int {
+        var total = 0
+        var restart = fromStart
+        while true {
+            let handled = try withKeyspace { try $0.removeExpiredKeys(limit: chunkSize, fromStart: restart) }
+            restart = false
+            total += handled
+            if handled < chunkSize { return total }
+        }
+    }
+}
+
+/// The background sweeper: every `interval` it removes the keys whose expiry has passed, so expired data leaves
+/// LevelDB (and DBSIZE) without anyone reading it. Its first pass runs at once, removing keys that expired while
+/// the server was down.
+public struct ExpirySweeper: Sendable {
+    public let store: Store
+    /// Pause between passes.
+    public var interval: Duration
+    /// Keys removed per lock acquisition.
+    public var chunkSize: Int
+
+    public init(store: Store, interval: Duration = .milliseconds(100), chunkSize: Int = 512) {
+        self.store = store
+        self.interval = interval
+        self.chunkSize = chunkSize
+    }
+
+    /// Every this many passes, one walks the whole expiry index (see `Keyspace.removeExpiredKeys`).
+    public var passesBetweenFullWalks = 100
+
+    /// Sweeps until the task is cancelled. A failed pass is reported to `onError` and retried on the next one.
+    public func run(onError: @Sendable (any Error) -> Void = { _ in }) async {
+        var pass = 0
+        while !Task.isCancelled {
+            let fromStart = pass % max(passesBetweenFullWalks, 1) == 0
+            do { try store.removeExpiredKeys(chunkSize: chunkSize, fromStart: fromStart) } catch { onError(error) }
+            pass += 1
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+}

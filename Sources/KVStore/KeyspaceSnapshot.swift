@@ -1,0 +1,76 @@
+import LevelDB
+
+/// A point-in-time, read-only view of the user keyspace, for exports that run without the store's lock (SNAPSHOT,
+/// BGSAVE, `kvnode-dump --data`). Later writes are invisible to it; it holds a LevelDB snapshot, so let it go before
+/// the database closes.
+public final class KeyspaceSnapshot: @unchecked Sendable {
+    private let snapshot: Snapshot
+    /// Unix milliseconds at which the view was taken; keys that expire at or before it are left out.
+    public let takenAt: Int64
+    /// The key count stored with the keyspace when the view was taken (expired keys not yet removed included).
+    public let approximateKeyCount: Int
+
+    /// A view of `database` as it is now. Only consistent with committed commands when the caller holds the store's
+    /// lock (see `Keyspace.snapshot()`) or no server has the database open.
+    public init(database: Database, now: Int64) throws {
+        snapshot = database.makeSnapshot()
+        takenAt = now
+        approximateKeyCount = try Self.storedKeyCount(snapshot)
+    }
+
+    /// Calls `body` with every live key, its value and its expiry (Unix ms, 0 for none), in byte order of the key,
+    /// starting at `prefix` and stopping after the last key that starts with it.
+    /// - Throws: what `body` throws (which stops the walk), `LevelDBError` when LevelDB reports a read error, or
+    ///   `CorruptRecordError` when a stored record cannot be decoded.
+    public func forEachKey(
+        withPrefix prefix: [UInt8] = [],
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> Void
+    ) throws {
+        let iterator = snapshot.makeIterator()
+        let start = [StorageLayout.keyPrefix] + prefix
+        iterator.seek(start)
+        while iterator.isValid {
+            let storageKey = iterator.key
+            guard storageKey.starts(with: start) else { break }
+            let key = UnsafeRawBufferPointer(rebasing: storageKey[1...])
+            guard let (expireAt, value) = RecordFormat.decode(iterator.value) else {
+                throw CorruptRecordError(key: Array(key))
+            }
+            if expireAt == 0 || expireAt > takenAt {
+                try body(key, value, expireAt)
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+    }
+
+    private static func storedKeyCount(_ snapshot: Snapshot) throws -> Int {
+        let iterator = snapshot.makeIterator()
+        iterator.seek(StorageLayout.keyCountKey)
+        guard iterator.isValid, iterator.key.elementsEqual(StorageLayout.keyCountKey), iterator.value.count == 8 else {
+            try iterator.checkError()
+            return 0
+        }
+        return Int(truncatingIfNeeded: iterator.value.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+}
+
+/// A stored record too short to hold its header: the database is damaged.
+public struct CorruptRecordError: Error, CustomStringConvertible, Sendable {
+    /// The user key whose record is damaged.
+    public let key: [UInt8]
+
+    public var description: String {
+        "corrupt record for key '\(String(decoding: key.prefix(64), as: UTF8.self))'"
+    }
+}
+
+extension Keyspace {
+    /// Commits the pending writes of the current batch and takes a view of the keyspace as it stands. Call it while
+    /// holding the lock (as every `Keyspace` user does): no other command is half-applied then, so the view contains
+    /// exactly the commands that completed before this one.
+    public func snapshot() throws -> KeyspaceSnapshot {
+        try commit()
+        return try KeyspaceSnapshot(database: database, now: now)
+    }
+}
