@@ -81,6 +81,25 @@ def test_client_list_shows_multi(raw):
     assert a_line is not None and a_line["multi"] == "1" and "x" in a_line["flags"]
 
 
+@pytest.mark.needs_issue4
+def test_client_list_shows_subscriptions(raw):
+    subscriber, admin = raw(), raw()
+    subscriber.cmd("SUBSCRIBE", "a", "b")
+    subscriber.reply()  # one confirmation per channel
+    subscriber.cmd("PSUBSCRIBE", "p*")
+    subscriber_id = None
+    for line in bulk_text(admin.cmd("CLIENT", "LIST", "TYPE", "pubsub")).splitlines():
+        f = fields(line)
+        assert (f["sub"], f["psub"], f["flags"]) == ("2", "1", "P")
+        subscriber_id = f["id"]
+    assert subscriber_id is not None
+    normal = bulk_text(admin.cmd("CLIENT", "LIST", "TYPE", "normal"))
+    normal_ids = [fields(line)["id"] for line in normal.splitlines()]
+    assert subscriber_id not in normal_ids
+    stats = bulk_text(admin.cmd("INFO", "stats")).decode()
+    assert "pubsub_channels:2\r\n" in stats and "pubsub_patterns:1\r\n" in stats
+
+
 def test_client_kill_by_id_closes_a_connection_on_another_loop(server, raw):
     victims = [raw() for _ in range(4)]  # spread over the server's event loops
     killer = raw()
@@ -399,6 +418,25 @@ def test_config_kvnode_settings(server):
     with pytest.raises(ResponseError, match="noeviction"):
         r.config_set("maxmemory-policy", "allkeys-lru")
     assert r.config_set("maxmemory", "0") and r.config_set("appendonly", "no")
+
+
+@pytest.mark.needs_issue4
+def test_config_set_notify_keyspace_events(raw):
+    admin, listener = raw(), raw()
+    assert admin.cmd("CONFIG", "SET", "notify-keyspace-events", "Q") == (
+        b"-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - "
+        b"Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n")
+    assert admin.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA") == b"+OK\r\n"
+    try:
+        assert admin.cmd("CONFIG", "GET", "notify-keyspace-events") == (
+            b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n")
+        listener.cmd("SUBSCRIBE", "__keyevent@0__:set")
+        admin.cmd("SET", "k", "v")
+        assert listener.reply() == b"*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$1\r\nk\r\n"
+    finally:
+        assert admin.cmd("CONFIG", "SET", "notify-keyspace-events", "") == b"+OK\r\n"
+    assert admin.cmd("CONFIG", "GET", "notify-keyspace-events") == (
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$0\r\n\r\n")
 
 
 def test_config_set_is_all_or_nothing(raw):

@@ -252,3 +252,39 @@ def test_large_transaction_is_applied_whole(raw):
     reply = c.cmd("EXEC")
     assert reply.startswith(b"*%d\r\n" % n) and reply.count(b"+OK") == n
     assert c.cmd("DBSIZE") == b":%d\r\n" % n
+
+
+@pytest.mark.needs_issue3
+def test_watch_sees_expire_persist_and_incr(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("PEXPIRE", "k", "100000")) == ABORTED
+    assert watch_then_exec(a, lambda: b.cmd("PERSIST", "k")) == ABORTED
+    assert watch_then_exec(a, lambda: b.cmd("PERSIST", "k")) == RAN  # nothing to persist: no change
+    assert watch_then_exec(a, lambda: b.cmd("INCR", "k")) == ABORTED
+
+
+@pytest.mark.needs_issue3
+def test_watch_sees_expiry_by_the_background_sweeper(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1", "PX", "30")
+    a.cmd("WATCH", "k")
+    deadline = time.monotonic() + 10
+    while b.cmd("DBSIZE") != b":0\r\n":  # DBSIZE never counts an expired key; poll until it is swept
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == ABORTED
+
+
+@pytest.mark.needs_issue3
+def test_incr_inside_multi(raw):
+    c = raw()
+    c.cmd("MULTI")
+    c.cmd("INCR", "n")
+    c.cmd("INCRBY", "n", "10")
+    c.cmd("SET", "s", "x")
+    c.cmd("INCR", "s")
+    assert c.cmd("EXEC") == (b"*4\r\n:1\r\n:11\r\n+OK\r\n"
+                             b"-ERR value is not an integer or out of range\r\n")
