@@ -26,7 +26,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var batchWroteData = false
     private var closing = false
     /// A request held back by CLIENT PAUSE; it runs before anything read after it.
-    private var postponedRequest: Request?
+    @exclusivity(unchecked) private var postponedRequest: Request?
     /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
     private var awaitingDeferredReply = false
     /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a

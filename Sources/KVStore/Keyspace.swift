@@ -31,17 +31,22 @@ public final class Keyspace {
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
     var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
+    // Statistics counted on every read or write: no dynamic exclusivity checks (a TLS lookup per access).
+
     /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
-    public internal(set) var hits = 0
-    public internal(set) var misses = 0
+    @exclusivity(unchecked) public internal(set) var hits = 0
+    @exclusivity(unchecked) public internal(set) var misses = 0
     /// Keys with an expiry and the sum of their expiry times, for INFO's `expires` and `avg_ttl`; persisted with
     /// every commit that changes them (see Keyspace+ExpiryStatistics.swift).
-    public internal(set) var expiringKeys = 0
-    var expireAtSum: Int128 = 0
+    @exclusivity(unchecked) public internal(set) var expiringKeys = 0
+    @exclusivity(unchecked) var expireAtSum: Int128 = 0
     var committedExpiryStatistics: (count: Int, sum: Int128) = (0, 0)
 
     /// Told of every change, for WATCH and keyspace notifications.
     public weak var observer: (any KeyspaceObserver)?
+
+    /// While set, `commitIfLarge()` commits nothing: EXEC sets it so a transaction reaches LevelDB in one batch.
+    public var defersCommits = false
 
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
@@ -254,7 +259,7 @@ public final class Keyspace {
     /// Commits when enough writes are pending; call between commands so one huge pipeline does not build an
     /// unbounded batch.
     public func commitIfLarge() throws {
-        if batch.count >= maximumPendingWrites { try commit() }
+        if batch.count >= maximumPendingWrites && !defersCommits { try commit() }
     }
 }
 

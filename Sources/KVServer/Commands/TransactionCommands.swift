@@ -5,8 +5,9 @@ import RESP
 /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 ///
 /// Between MULTI and EXEC, commands are checked (name, arity, subcommand) and queued; EXEC runs the queue while
-/// holding the store's lock from its WATCH check to its last command, so no other client sees part of it, and no
-/// commit happens in between, so its writes reach LevelDB in one batch.
+/// holding the store's lock from its WATCH check to its last command, so no other client sees part of it, and
+/// defers commits meanwhile, so its writes reach LevelDB in one batch (FLUSHDB/FLUSHALL inside a transaction is the
+/// exception: removing every key commits as it goes).
 enum TransactionCommands {
     private static let flags: CommandFlags = [.noscript, .loading, .stale, .fast, .allowBusy]
     private static let categories = ["fast", "transaction"]
@@ -49,6 +50,8 @@ enum TransactionCommands {
             return
         }
         let execRequest = client.request
+        keyspace.defersCommits = true
+        defer { keyspace.defersCommits = false }
         client.reply.arrayHeader(queue.commands.count)
         for (spec, request) in queue.commands {
             client.request = request

@@ -25,13 +25,17 @@ final class StatisticsShard: @unchecked Sendable {
         case netInputBytes, netOutputBytes, readsProcessed, writesProcessed
     }
 
+    // `allCases` builds an array on every use: the hot path uses these constants instead.
+    private static let counterCount = Counter.allCases.count
+    private static let commandCounterCount = CommandCounter.allCases.count
+
     let slotCount: Int
     private let counters: UnsafeMutablePointer<Atomic<UInt64>>
-    private var capacity: Int { Counter.allCases.count + slotCount * CommandCounter.allCases.count }
+    private var capacity: Int { Self.counterCount + slotCount * Self.commandCounterCount }
 
     init(slotCount: Int) {
         self.slotCount = slotCount
-        let capacity = Counter.allCases.count + slotCount * CommandCounter.allCases.count
+        let capacity = Self.counterCount + slotCount * Self.commandCounterCount
         counters = .allocate(capacity: capacity)
         for index in 0..<capacity { (counters + index).initialize(to: Atomic(0)) }
     }
@@ -46,7 +50,7 @@ final class StatisticsShard: @unchecked Sendable {
     }
 
     @inline(__always) private func index(_ counter: CommandCounter, slot: Int) -> Int {
-        Counter.allCases.count + slot * CommandCounter.allCases.count + counter.rawValue
+        Self.counterCount + slot * Self.commandCounterCount + counter.rawValue
     }
 
     /// Records one executed command. Call only from the shard's event loop.
