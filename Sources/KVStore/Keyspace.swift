@@ -31,8 +31,9 @@ public final class Keyspace {
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
     var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
-    /// Told of every change, for WATCH and keyspace notifications.
-    public weak var observer: (any KeyspaceObserver)?
+    /// Told of every change, for WATCH and keyspace notifications. A strong reference: observers hold none back to
+    /// the store, and a weak load on every write showed in profiles.
+    public var observer: (any KeyspaceObserver)?
 
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
