@@ -63,6 +63,19 @@ public final class Client {
         return keyspace
     }
 
+    /// Scratch space for LevelDB keys of lock-free reads.
+    private var readScratch = ByteBuffer()
+
+    /// Reads one key for a single-key read command: through the keyspace when this client holds the lock (so it sees
+    /// its own pending writes, and a transaction stays isolated), otherwise from committed data without the lock, so
+    /// reads on different event loops run in parallel.
+    func readKey<R>(_ index: Int, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        if let heldKeyspace { return try heldKeyspace.read(argument(index), body) }
+        return try request.withArgument(index) { key in
+            try server.store.readCommitted(key, scratch: &readScratch, body)
+        }
+    }
+
     /// Whether this client holds the store's lock.
     var holdsKeyspace: Bool { heldKeyspace != nil }
 

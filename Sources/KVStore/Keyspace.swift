@@ -1,5 +1,6 @@
 import LevelDB
 import NIOCore
+import Synchronization
 
 /// The user keyspace, valid only while its `Store`'s lock is held.
 ///
@@ -34,6 +35,17 @@ public final class Keyspace {
     /// Told of every change, for WATCH and keyspace notifications. A strong reference: observers hold none back to
     /// the store, and a weak load on every write showed in profiles.
     public var observer: (any KeyspaceObserver)?
+
+    /// Raised while one command writes in several LevelDB batches (FLUSHDB, PDEL), so lock-free readers wait for the
+    /// lock instead of seeing the keyspace half changed.
+    let multiBatchWriteInProgress = Atomic<Bool>(false)
+
+    /// Runs `body`, a command that commits in several batches, with lock-free reads diverted to the lock.
+    public func withMultiBatchWrite<R>(_ body: () throws -> R) rethrows -> R {
+        multiBatchWriteInProgress.store(true, ordering: .sequentiallyConsistent)
+        defer { multiBatchWriteInProgress.store(false, ordering: .sequentiallyConsistent) }
+        return try body()
+    }
 
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
@@ -150,6 +162,13 @@ public final class Keyspace {
 
     /// Removes every key, and the expiry index with them.
     public func removeAll() throws {
+        try withMultiBatchWrite { try removeAllInBatches() }
+        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
+        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
+        observer?.keyspaceCleared()
+    }
+
+    private func removeAllInBatches() throws {
         try commit()
         let iterator = database.makeIterator()
         for prefix in [StorageLayout.keyPrefix, StorageLayout.expiryPrefix] {
@@ -168,9 +187,6 @@ public final class Keyspace {
         count = 0
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
-        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
-        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
-        observer?.keyspaceCleared()
     }
 
     private func remove(_ key: ByteBuffer, previousExpiry: Int64) throws {
