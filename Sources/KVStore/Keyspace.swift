@@ -23,7 +23,7 @@ public final class Keyspace {
     }
 
     /// The batch's writes by key: reads and iterations consult it before LevelDB.
-    private(set) var pending: [ByteBuffer: PendingEntry] = [:]
+    private(set) var pending = PendingWrites()
     let batch = WriteBatch()
     var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
@@ -233,7 +233,7 @@ public final class Keyspace {
         guard batch.count > 0 else { return false }
         defer {
             batch.clear()
-            pending.removeAll(keepingCapacity: pending.count < 4096)
+            pending.removeAll()
         }
         try database.write(batch)
         wroteSinceAcquire = true
