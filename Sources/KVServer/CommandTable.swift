@@ -1,28 +1,48 @@
-/// All commands, looked up by name without allocating: the name's bytes are hashed case-insensitively.
+/// All commands, looked up by name without allocating or hashing twice: the name's bytes are hashed once,
+/// case-insensitively, into a small open-addressing table.
 public struct CommandTable: Sendable {
     /// Every command, in registration order.
     public let commands: [CommandSpec]
-    private let byHash: [UInt64: CommandSpec]
+    /// Slots of (hash, command), a power of two in size and at most a quarter full, probed linearly.
+    private let slots: [(hash: UInt64, command: CommandSpec?)]
+    private let mask: Int
 
     init(_ commands: [CommandSpec]) {
         self.commands = commands
-        var byHash: [UInt64: CommandSpec] = [:]
+        var size = 16
+        while size < commands.count * 4 { size <<= 1 }
+        var slots = [(hash: UInt64, command: CommandSpec?)](repeating: (0, nil), count: size)
         for command in commands {
             let hash = Self.hash(Array(command.name.utf8))
-            precondition(byHash[hash] == nil, "command name hash collision: \(command.name)")
-            byHash[hash] = command
+            var index = Int(truncatingIfNeeded: hash) & (size - 1)
+            while let existing = slots[index].command {
+                precondition(existing.name != command.name, "command registered twice: \(command.name)")
+                index = (index + 1) & (size - 1)
+            }
+            slots[index] = (hash, command)
         }
-        self.byHash = byHash
+        self.slots = slots
+        self.mask = size - 1
     }
 
     /// The command named by `name` (any case), or nil.
     func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
-        guard let spec = byHash[Self.hash(name)], spec.name.utf8.count == name.count else { return nil }
-        // Confirm the match byte for byte: a hash hit on an unknown name must not run another command.
-        for (expected, actual) in zip(spec.name.utf8, name) where expected != Self.lowercase(actual) {
-            return nil
+        let hash = Self.hash(name)
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while let command = slots[index].command {
+            if slots[index].hash == hash && Self.equalsIgnoringCase(command.name, name) { return command }
+            index = (index + 1) & mask
         }
-        return spec
+        return nil
+    }
+
+    @inline(__always)
+    static func equalsIgnoringCase(_ lowercased: String, _ name: UnsafeRawBufferPointer) -> Bool {
+        var utf8 = lowercased.utf8.makeIterator()
+        for byte in name {
+            guard let expected = utf8.next(), expected == lowercase(byte) else { return false }
+        }
+        return utf8.next() == nil
     }
 
     /// Looks up a command by its lower-case name.
@@ -46,9 +66,7 @@ public struct CommandTable: Sendable {
 
     /// Finds a subcommand of `spec` by name (any case).
     static func subcommand(of spec: CommandSpec, named name: UnsafeRawBufferPointer) -> CommandSpec? {
-        spec.subcommands.first { sub in
-            sub.name.utf8.count == name.count && zip(sub.name.utf8, name).allSatisfy { $0 == lowercase($1) }
-        }
+        spec.subcommands.first { equalsIgnoringCase($0.name, name) }
     }
 }
 

@@ -26,17 +26,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var batchWroteData = false
     private var closing = false
     /// A request held back by CLIENT PAUSE; it runs before anything read after it.
-    @exclusivity(unchecked) private var postponedRequest: Request?
+    private var postponedRequest: Request?
     /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
     private var awaitingDeferredReply = false
     /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
     /// channel it subscribes to) then goes into the reply buffer, after the replies before it.
     private var inBatch = false
     private var context: ChannelHandlerContext!
+    /// Whether a flush of delivered Pub/Sub messages is already queued on the event loop.
+    private var deliveryFlushScheduled = false
     /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
     private var softLimitExceededSince: Int64?
-    private static let arrayPrefix = ByteBuffer(string: "*")
-    private static let pushPrefix = ByteBuffer(string: ">")
 
     init(server: ServerState) {
         self.server = server
@@ -66,6 +66,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         PubSubCommands.unsubscribeAll(client)
+        client.subscriber.detach()
         client.disconnected()
         context.fireChannelInactive()
     }
@@ -227,16 +228,18 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: Pub/Sub delivery
 
-    /// Writes a Pub/Sub message (a `PushFrame`) to this connection, enforcing the Pub/Sub output buffer limit.
-    func deliver(_ frame: ByteBuffer) {
+    /// Writes a Pub/Sub message to this connection, enforcing the Pub/Sub output buffer limit.
+    func deliver(_ pushFrame: PushFrame) {
         guard !closing else { return }
-        let prefix = client.reply.version == .resp3 ? Self.pushPrefix : Self.arrayPrefix
+        let frame = client.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
         if inBatch {
-            client.reply.buffer.writeImmutableBuffer(prefix)
             client.reply.buffer.writeImmutableBuffer(frame)
             return
         }
-        let unsent = ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
+        // While the channel is writable its unsent output is under NIO's high watermark (64 KB), far below any limit;
+        // only a backed-up subscriber pays for asking how much is buffered.
+        let unsent = context.channel.isWritable
+            ? 0 : ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
         if exceedsOutputLimit(unsent) {
             server.logger.warning(
                 "closing client that exceeded the Pub/Sub output buffer limit",
@@ -250,8 +253,15 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
             client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
         }
-        context.write(wrapOutboundOut(prefix), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        context.write(wrapOutboundOut(frame), promise: nil)
+        // One flush per turn of the event loop: messages queued behind this one go out in the same write.
+        if !deliveryFlushScheduled {
+            deliveryFlushScheduled = true
+            context.eventLoop.assumeIsolated().execute {
+                self.deliveryFlushScheduled = false
+                self.context.flush()
+            }
+        }
     }
 
     private func exceedsOutputLimit(_ unsent: Int) -> Bool {

@@ -1,5 +1,6 @@
 import LevelDB
 import NIOCore
+import Synchronization
 
 /// The user keyspace, valid only while its `Store`'s lock is held.
 ///
@@ -22,7 +23,7 @@ public final class Keyspace {
     }
 
     /// The batch's writes by key: reads and iterations consult it before LevelDB.
-    private(set) var pending: [ByteBuffer: PendingEntry] = [:]
+    private(set) var pending = PendingWrites()
     let batch = WriteBatch()
     var keyScratch = ByteBuffer()
     private var recordScratch = ByteBuffer()
@@ -31,19 +32,32 @@ public final class Keyspace {
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
     var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
-    // Statistics counted on every read or write: no dynamic exclusivity checks (a TLS lookup per access).
-
     /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
-    @exclusivity(unchecked) public internal(set) var hits = 0
-    @exclusivity(unchecked) public internal(set) var misses = 0
+    public internal(set) var hits = 0
+    public internal(set) var misses = 0
     /// Keys with an expiry and the sum of their expiry times, for INFO's `expires` and `avg_ttl`; persisted with
     /// every commit that changes them (see Keyspace+ExpiryStatistics.swift).
-    @exclusivity(unchecked) public internal(set) var expiringKeys = 0
-    @exclusivity(unchecked) var expireAtSum: Int128 = 0
+    public internal(set) var expiringKeys = 0
+    var expireAtSum: Int128 = 0
     var committedExpiryStatistics: (count: Int, sum: Int128) = (0, 0)
 
-    /// Told of every change, for WATCH and keyspace notifications.
-    public weak var observer: (any KeyspaceObserver)?
+    /// Told of every change, for WATCH and keyspace notifications. A strong reference: observers hold none back to
+    /// the store, and a weak load on every write showed in profiles.
+    public var observer: (any KeyspaceObserver)?
+
+    /// Odd while one command writes in several LevelDB batches (FLUSHDB, PDEL, a transaction that contains one),
+    /// bumped when it starts and when it ends: lock-free readers that see it odd, or changed across their read, read
+    /// again under the lock instead of seeing the keyspace half changed.
+    let multiBatchWrites = Atomic<UInt64>(0)
+
+    /// Runs `body`, a command that commits in several batches, with lock-free reads diverted to the lock. Calls
+    /// nest (FLUSHDB inside EXEC): only the outermost one counts. Only the lock holder calls it.
+    public func withMultiBatchWrite<R>(_ body: () throws -> R) rethrows -> R {
+        let outermost = multiBatchWrites.load(ordering: .relaxed) & 1 == 0
+        if outermost { multiBatchWrites.wrappingAdd(1, ordering: .sequentiallyConsistent) }
+        defer { if outermost { multiBatchWrites.wrappingAdd(1, ordering: .sequentiallyConsistent) } }
+        return try body()
+    }
 
     /// While set, `commitIfLarge()` commits nothing: EXEC sets it so a transaction reaches LevelDB in one batch.
     public var defersCommits = false
@@ -179,6 +193,13 @@ public final class Keyspace {
 
     /// Removes every key, and the expiry index with them.
     public func removeAll() throws {
+        try withMultiBatchWrite { try removeAllInBatches() }
+        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
+        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
+        observer?.keyspaceCleared()
+    }
+
+    private func removeAllInBatches() throws {
         try commit()
         let iterator = database.makeIterator()
         for prefix in [StorageLayout.keyPrefix, StorageLayout.expiryPrefix] {
@@ -198,9 +219,6 @@ public final class Keyspace {
         clearExpiryStatistics()
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
-        // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
-        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
-        observer?.keyspaceCleared()
     }
 
     private func remove(_ key: ByteBuffer, previousExpiry: Int64) throws {
@@ -249,7 +267,7 @@ public final class Keyspace {
         guard batch.count > 0 else { return false }
         defer {
             batch.clear()
-            pending.removeAll(keepingCapacity: pending.count < 4096)
+            pending.removeAll()
         }
         try database.write(batch)
         wroteSinceAcquire = true

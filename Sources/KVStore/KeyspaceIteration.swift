@@ -80,8 +80,7 @@ extension Keyspace {
     /// The batch's writes inside `range`, sorted in iteration order.
     private func pendingEntries(in range: KeyRange, order: IterationOrder) -> [(key: ByteBuffer, entry: PendingEntry)] {
         if pending.isEmpty { return [] }
-        var entries = pending.filter { key, _ in key.withUnsafeReadableBytes { range.contains($0) } }
-            .map { (key: $0.key, entry: $0.value) }
+        var entries = pending.all.filter { key, _ in key.withUnsafeReadableBytes { range.contains($0) } }
         entries.sort { a, b in
             let order = a.key.withUnsafeReadableBytes { a in b.key.withUnsafeReadableBytes { compareBytes(a, $0) } }
             return order < 0

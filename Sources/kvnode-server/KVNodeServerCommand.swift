@@ -30,6 +30,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Keyspace events to publish, in Redis's notify-keyspace-events letters (e.g. KEA); empty = off.")
     var notifyKeyspaceEvents = ""
 
+    @Option(help: "Event loop threads serving connections (Redis's io-threads); defaults to the number of cores.")
+    var ioThreads: Int?
+
     @Option(help: "LevelDB write buffer size in MiB.")
     var writeBufferMB = 64
 
@@ -53,6 +56,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     func validate() throws {
         guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
         guard scanCursorTableSize >= 1 else { throw ValidationError("--scan-cursor-table-size must be at least 1") }
+        if let ioThreads, ioThreads < 1 { throw ValidationError("--io-threads must be at least 1") }
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
@@ -81,6 +85,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.port = listen.port
         configuration.dataDirectory = data
         configuration.durability = durability
+        if let ioThreads { configuration.eventLoopCount = ioThreads }
         configuration.writeBufferSize = writeBufferMB << 20
         configuration.blockCacheSize = blockCacheMB << 20
         configuration.keysDefaultLimit = keysDefaultLimit

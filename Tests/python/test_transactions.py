@@ -288,3 +288,33 @@ def test_incr_inside_multi(raw):
     c.cmd("INCR", "s")
     assert c.cmd("EXEC") == (b"*4\r\n:1\r\n:11\r\n+OK\r\n"
                              b"-ERR value is not an integer or out of range\r\n")
+
+
+def test_exec_with_flushdb_is_isolated_from_single_key_readers(server):
+    """FLUSHDB inside a transaction removes keys in several batches; a GET on another connection (which kvnode may
+    serve without the store lock) must still see the keyspace before or after the whole transaction."""
+    writer = server.client()
+    writer.set("x", 0)
+    stop = threading.Event()
+    missing = []
+
+    def reader():
+        r = server.client()
+        while not stop.is_set():
+            if r.get("x") is None:
+                missing.append(1)
+        r.close()
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for t in readers:
+        t.start()
+    try:
+        for i in range(1, 101):
+            pipe = writer.pipeline()
+            pipe.flushdb().set("x", i)
+            assert pipe.execute() == [True, True]
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(30)
+    assert not missing, f"{len(missing)} reads saw the keyspace between FLUSHDB and the SET of one transaction"

@@ -71,20 +71,23 @@ enum OrderedKeyspaceCommands {
         let chunkSize = 1024
         var deleted = 0
         var range = KeyRange.all
-        while true {
-            // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
-            var chunk: [ByteBuffer] = []
-            try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
-                chunk.append(ByteBuffer(bytes: key))
-                return chunk.count < chunkSize
+        // Chunks commit separately; lock-free readers wait for the lock until the last one is in.
+        try keyspace.withMultiBatchWrite {
+            while true {
+                // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
+                var chunk: [ByteBuffer] = []
+                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
+                    chunk.append(ByteBuffer(bytes: key))
+                    return chunk.count < chunkSize
+                }
+                for key in chunk where try keyspace.delete(key) {
+                    client.notify(.generic, "del", key: key)
+                    deleted += 1
+                }
+                guard chunk.count == chunkSize, let last = chunk.last else { break }
+                range.restrict(after: Array(last.readableBytesView))
+                try keyspace.commitIfLarge()
             }
-            for key in chunk where try keyspace.delete(key) {
-                client.notify(.generic, "del", key: key)
-                deleted += 1
-            }
-            guard chunk.count == chunkSize, let last = chunk.last else { break }
-            range.restrict(after: Array(last.readableBytesView))
-            try keyspace.commitIfLarge()
         }
         client.reply.integer(deleted)
     }

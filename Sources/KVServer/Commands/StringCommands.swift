@@ -26,7 +26,7 @@ enum StringCommands {
     ]
 
     static func get(_ client: Client) throws {
-        let found = try client.keyspace.read(client.argument(1)) { value, _ in client.reply.bulk(value); return true }
+        let found = try client.readKey(1) { value, _ in client.reply.bulk(value); return true }
         if found == nil { client.reply.null() }
     }
 

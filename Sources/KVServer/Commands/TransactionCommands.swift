@@ -53,10 +53,15 @@ enum TransactionCommands {
         keyspace.defersCommits = true
         defer { keyspace.defersCommits = false }
         client.reply.arrayHeader(queue.commands.count)
-        for (spec, request) in queue.commands {
-            client.request = request
-            client.execute(spec)
+        let run = {
+            for (spec, request) in queue.commands {
+                client.request = request
+                client.execute(spec)
+            }
         }
+        // A write inside may commit early (FLUSHDB): lock-free readers then wait for the lock rather than see a part
+        // of the transaction.
+        if queue.containsWrites { keyspace.withMultiBatchWrite(run) } else { run() }
         client.request = execRequest
     }
 

@@ -77,12 +77,12 @@ final class PubSubHub: Sendable {
         }
         if !direct.isEmpty {
             let frame = PushFrame.encode(kind: namespace == .channels ? "message" : "smessage", channel, message)
-            for subscriber in direct { subscriber.deliver(frame) }
+            Subscriber.deliver(frame, to: direct)
         }
         var receivers = direct.count
         for (pattern, subscribers) in byPattern {
             let frame = PushFrame.encode(kind: "pmessage", pattern, channel, message)
-            for subscriber in subscribers { subscriber.deliver(frame) }
+            Subscriber.deliver(frame, to: subscribers)
             receivers += subscribers.count
         }
         return receivers
@@ -108,13 +108,16 @@ final class PubSubHub: Sendable {
     var patternCount: Int { registry.withLockedValue { $0.patterns.count } }
 }
 
-/// A Pub/Sub message as it goes on the wire, minus its first byte: `*` (RESP2 array) or `>` (RESP3 push) is written
-/// in front of it per subscriber, so a message is encoded once for every receiver.
-enum PushFrame {
-    static func encode(kind: StaticString, _ parts: ByteBuffer...) -> ByteBuffer {
+/// A Pub/Sub message as it goes on the wire, encoded once per publish in both protocols: a RESP2 array (`*`) and a
+/// RESP3 push (`>`), which differ only in their first byte. Each subscriber writes the one its connection speaks.
+struct PushFrame: Sendable {
+    let resp2: ByteBuffer
+    let resp3: ByteBuffer
+
+    static func encode(kind: StaticString, _ parts: ByteBuffer...) -> PushFrame {
         var frame = ByteBuffer()
         frame.reserveCapacity(parts.reduce(32) { $0 + $1.readableBytes + 16 })
-        frame.writeString("\(parts.count + 1)\r\n$\(kind.utf8CodeUnitCount)\r\n")
+        frame.writeString("*\(parts.count + 1)\r\n$\(kind.utf8CodeUnitCount)\r\n")
         frame.writeStaticString(kind)
         frame.writeStaticString("\r\n")
         for part in parts {
@@ -122,6 +125,8 @@ enum PushFrame {
             frame.writeImmutableBuffer(part)
             frame.writeStaticString("\r\n")
         }
-        return frame
+        var push = frame
+        push.setInteger(UInt8(ascii: ">"), at: push.readerIndex)
+        return PushFrame(resp2: frame, resp3: push)
     }
 }

@@ -8,25 +8,41 @@ import Synchronization
 /// passes the hard limit, or when it has stayed above the soft limit for the soft period.
 final class Subscriber: Sendable {
     let clientID: Int
-    private let eventLoop: any EventLoop
-    private let handler: NIOLoopBound<WeakHandler>
-
-    struct WeakHandler {
-        weak var handler: ConnectionHandler?
-    }
+    let eventLoop: any EventLoop
+    /// The connection, until it closes: a strong reference (cheaper per message than a weak one) that `detach()`
+    /// drops, breaking the handler → client → subscriber → handler cycle.
+    private let handler: NIOLoopBoundBox<ConnectionHandler?>
 
     init(clientID: Int, eventLoop: any EventLoop, handler: ConnectionHandler) {
         self.clientID = clientID
         self.eventLoop = eventLoop
-        self.handler = NIOLoopBound(WeakHandler(handler: handler), eventLoop: eventLoop)
+        self.handler = NIOLoopBoundBox(handler, eventLoop: eventLoop)
     }
 
-    /// Queues `frame` (a `PushFrame`) for this subscriber.
-    func deliver(_ frame: ByteBuffer) {
-        if eventLoop.inEventLoop {
-            handler.value.handler?.deliver(frame)
-        } else {
-            eventLoop.execute { self.handler.value.handler?.deliver(frame) }
+    /// Stops deliveries; called on the event loop when the connection closes.
+    func detach() {
+        handler.value = nil
+    }
+
+    /// Queues `frame` for this subscriber.
+    func deliver(_ frame: PushFrame) {
+        Self.deliver(frame, to: [self])
+    }
+
+    /// Delivers one frame to many subscribers with one task per event loop rather than one per subscriber.
+    static func deliver(_ frame: PushFrame, to subscribers: [Subscriber]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [Subscriber])] = [:]
+        for subscriber in subscribers {
+            byLoop[ObjectIdentifier(subscriber.eventLoop), default: (subscriber.eventLoop, [])].subscribers.append(subscriber)
+        }
+        for (loop, group) in byLoop.values {
+            if loop.inEventLoop {
+                for subscriber in group { subscriber.handler.value?.deliver(frame) }
+            } else {
+                loop.execute {
+                    for subscriber in group { subscriber.handler.value?.deliver(frame) }
+                }
+            }
         }
     }
 }

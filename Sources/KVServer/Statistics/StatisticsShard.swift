@@ -23,6 +23,8 @@ final class StatisticsShard: @unchecked Sendable {
     /// Counters kept once per shard.
     enum Counter: Int, CaseIterable {
         case netInputBytes, netOutputBytes, readsProcessed, writesProcessed
+        /// Hits and misses of reads made without the store's lock (the keyspace counts those made under it).
+        case keyspaceHits, keyspaceMisses
     }
 
     // `allCases` builds an array on every use: the hot path uses these constants instead.
