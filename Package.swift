@@ -10,7 +10,9 @@ let swiftSettings: [SwiftSetting] = [
     // Release builds skip the run-time exclusivity checks on class properties: profiling showed them at ~13% of a
     // pipelined SET (AccessSet::insert, swift_beginAccess, TLS lookups). Debug builds and tests keep them, so an
     // overlapping access still traps there. Bounds and overflow checks stay on (-O, not -Ounchecked).
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    // Cross-module optimisation lets the generic read paths (Keyspace.read, Store.readCommitted,
+    // Database.withValue) be specialised in the server module instead of looking up generic metadata on every GET.
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
