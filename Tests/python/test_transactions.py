@@ -210,36 +210,46 @@ def test_watch_of_a_disconnected_client_is_forgotten(raw, server):
 
 # --- atomicity ----------------------------------------------------------------------------------------------------
 
-def test_exec_is_isolated_from_concurrent_readers(server):
-    """A transaction sets two keys to the same new value; readers on other connections (spread over the server's
-    event loops) must never see them differ."""
+def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> list:
+    """Runs `transaction(pipeline, i)` for i in 1...rounds while `readers` connections (spread over the server's
+    event loops) call `read(client)` in a loop; returns every value `read` reported as wrong."""
     writer = server.client()
-    writer.mset({"x": 0, "y": 0})
     stop = threading.Event()
-    torn = []
+    wrong = []
 
     def reader():
         r = server.client()
         while not stop.is_set():
-            x, y = r.mget("x", "y")
-            if x != y:
-                torn.append((x, y))
+            problem = read(r)
+            if problem is not None:
+                wrong.append(problem)
         r.close()
 
-    readers = [threading.Thread(target=reader) for _ in range(4)]
-    for t in readers:
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
         t.start()
     try:
-        for i in range(1, 301):
+        for i in range(1, rounds + 1):
             pipe = writer.pipeline()
-            pipe.set("x", i).set("y", i)
-            assert pipe.execute() == [True, True]
+            transaction(pipe, i)
+            assert all(pipe.execute())
     finally:
         stop.set()
-        for t in readers:
+        for t in threads:
             t.join(30)
+    return wrong
+
+
+def test_exec_is_isolated_from_concurrent_readers(server):
+    """A transaction sets two keys to the same new value; readers must never see them differ."""
+    server.client().mset({"x": 0, "y": 0})
+
+    def read(r):
+        x, y = r.mget("x", "y")
+        return (x, y) if x != y else None
+    torn = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
     assert not torn, torn[:5]
-    assert writer.mget("x", "y") == [b"300", b"300"]
+    assert server.client().mget("x", "y") == [b"300", b"300"]
 
 
 def test_large_transaction_is_applied_whole(raw):
@@ -293,28 +303,7 @@ def test_incr_inside_multi(raw):
 def test_exec_with_flushdb_is_isolated_from_single_key_readers(server):
     """FLUSHDB inside a transaction removes keys in several batches; a GET on another connection (which kvnode may
     serve without the store lock) must still see the keyspace before or after the whole transaction."""
-    writer = server.client()
-    writer.set("x", 0)
-    stop = threading.Event()
-    missing = []
-
-    def reader():
-        r = server.client()
-        while not stop.is_set():
-            if r.get("x") is None:
-                missing.append(1)
-        r.close()
-
-    readers = [threading.Thread(target=reader) for _ in range(3)]
-    for t in readers:
-        t.start()
-    try:
-        for i in range(1, 101):
-            pipe = writer.pipeline()
-            pipe.flushdb().set("x", i)
-            assert pipe.execute() == [True, True]
-    finally:
-        stop.set()
-        for t in readers:
-            t.join(30)
+    server.client().set("x", 0)
+    missing = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
+                               lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
     assert not missing, f"{len(missing)} reads saw the keyspace between FLUSHDB and the SET of one transaction"
