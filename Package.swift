@@ -108,3 +108,27 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )
+
+// Micro-benchmarks (Benchmarks/, with ordo-one/benchmark, formerly package-benchmark) exist only when KVNODE_BENCHMARKS
+// is set, so a plain `swift build`, `swift test` and CI never resolve it. scripts/microbench sets it and runs them.
+// MallocInterposer alone: the default RuntimeInterposer trait would pull in swift-runtime-interposer on Linux.
+if Context.environment["KVNODE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "KVNodeBenchmarks",
+            dependencies: [
+                "RESP", "KVStore", "KVServer", "KVSnapshot", "LevelDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/KVNodeBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}

@@ -129,7 +129,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         decoder.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         do {
             while !client.closeAfterReply, client.deferredReply == nil, let request = try nextRequest() {
-                client.request = request
+                // Moved, not copied: the decoder takes the span array back after the command, and a second reference
+                // to it would make that reuse allocate.
+                client.request = consume request
                 let mark = client.reply.buffer.writerIndex
                 if case .postponed(let milliseconds) = client.dispatch() {
                     postpone(for: milliseconds)
@@ -216,13 +218,23 @@ final class ConnectionHandler: ChannelInboundHandler {
             client.statistics.add(client.reply.buffer.readableBytes, to: .netOutputBytes)
             client.statistics.add(1, to: .writesProcessed)
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
-            // A new buffer, rather than clearing the one just handed to the channel, avoids a copy-on-write.
-            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
             context.flush()
+            reuseReplyBuffer()
         }
         if client.closeAfterReply && !closing {
             closing = true
             context.close(promise: nil)
+        }
+    }
+
+    /// Empties the reply buffer for the next batch. Once the socket has taken the bytes (the usual case after a
+    /// flush) NIO holds no reference and the storage is reused; otherwise `clear()` starts fresh storage, without
+    /// copying. A buffer grown by one huge reply is not kept.
+    private func reuseReplyBuffer() {
+        if client.reply.buffer.capacity > 1 << 20 {
+            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+        } else {
+            client.reply.buffer.clear()
         }
     }
 
@@ -251,7 +263,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if client.reply.buffer.readableBytes > 0 {
             // Replies already produced (e.g. before a deferred reply) go out before the message, as in Redis.
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
-            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+            reuseReplyBuffer()
         }
         context.write(wrapOutboundOut(frame), promise: nil)
         // One flush per turn of the event loop: messages queued behind this one go out in the same write.

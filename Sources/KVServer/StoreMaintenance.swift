@@ -15,7 +15,8 @@ public struct StoreMaintenance: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+            // Woken by graceful shutdown too, so SIGTERM does not wait out the second.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             if store.durability == .medium { syncLogged() }
         }
         syncLogged()

@@ -62,21 +62,25 @@ extension Keyspace {
         committedExpiryStatistics = (expiringKeys, expireAtSum)
     }
 
-    /// Adds the statistics to the pending batch when they changed since the last commit.
+    /// Adds the statistics to the pending batch when they changed since the last commit (without allocating: this
+    /// runs on every commit that adds or removes a key with an expiry).
     func persistExpiryStatisticsIfChanged() {
         guard committedExpiryStatistics != (expiringKeys, expireAtSum) else { return }
-        var encoded = [UInt8](repeating: 0, count: 24)
-        var count = UInt64(expiringKeys)
-        for index in (0..<8).reversed() {
-            encoded[index] = UInt8(truncatingIfNeeded: count)
-            count >>= 8
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { encoded in
+            var count = UInt64(expiringKeys)
+            for index in (0..<8).reversed() {
+                encoded[index] = UInt8(truncatingIfNeeded: count)
+                count >>= 8
+            }
+            var sum = UInt128(bitPattern: expireAtSum)
+            for index in (8..<24).reversed() {
+                encoded[index] = UInt8(truncatingIfNeeded: sum)
+                sum >>= 8
+            }
+            StorageLayout.expiryStatisticsKey.withUnsafeBytes {
+                batch.put(key: $0, value: UnsafeRawBufferPointer(encoded))
+            }
         }
-        var sum = UInt128(bitPattern: expireAtSum)
-        for index in (8..<24).reversed() {
-            encoded[index] = UInt8(truncatingIfNeeded: sum)
-            sum >>= 8
-        }
-        batch.put(StorageLayout.expiryStatisticsKey, encoded)
         committedExpiryStatistics = (expiringKeys, expireAtSum)
     }
 }

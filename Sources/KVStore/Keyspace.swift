@@ -257,10 +257,10 @@ public final class Keyspace {
     @discardableResult
     public func commit() throws -> Bool {
         if count != committedCount {
-            var encoded = [UInt8](repeating: 0, count: 8)
-            var value = UInt64(count)
-            for index in (0..<8).reversed() { encoded[index] = UInt8(value & 0xFF); value >>= 8 }
-            batch.put(StorageLayout.keyCountKey, encoded)
+            // Big-endian, written without allocating (this runs on every commit that adds or removes keys).
+            withUnsafeBytes(of: UInt64(count).bigEndian) { encoded in
+                StorageLayout.keyCountKey.withUnsafeBytes { batch.put(key: $0, value: encoded) }
+            }
             committedCount = count
         }
         persistExpiryStatisticsIfChanged()
