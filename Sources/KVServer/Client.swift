@@ -1,23 +1,38 @@
 import KVStore
 import NIOCore
 import RESP
+import Synchronization
+import NIOConcurrencyHelpers
 
 /// One connection's state, and the context every command runs in: the current request, the reply buffer and the
 /// keyspace. Owned by the connection's handler and used only on its event loop.
 public final class Client {
     /// The server this client is connected to.
     let server: ServerState
+    /// What other connections see of this one (CLIENT LIST, CLIENT KILL, CLIENT PAUSE wake-ups).
+    let handle: ClientHandle
+    /// The statistics of this connection's event loop.
+    let statistics: StatisticsShard
     /// The event loop the connection runs on; work done elsewhere completes back on it.
     let eventLoop: any EventLoop
     /// Unique id (CLIENT ID).
-    let id: Int
+    var id: Int { handle.id }
     /// Remote address as `ip:port`.
-    let address: String
+    var address: String { handle.address }
     /// Name set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
-    var name: [UInt8] = []
+    var name: [UInt8] {
+        get { handle.identity.withLockedValue { $0.name } }
+        set { handle.identity.withLockedValue { $0.name = newValue } }
+    }
     /// Library name and version set by CLIENT SETINFO.
-    var libraryName: [UInt8] = []
-    var libraryVersion: [UInt8] = []
+    var libraryName: [UInt8] {
+        get { handle.identity.withLockedValue { $0.libraryName } }
+        set { handle.identity.withLockedValue { $0.libraryName = newValue } }
+    }
+    var libraryVersion: [UInt8] {
+        get { handle.identity.withLockedValue { $0.libraryVersion } }
+        set { handle.identity.withLockedValue { $0.libraryVersion = newValue } }
+    }
 
     /// The command being run.
     var request: Request
@@ -25,6 +40,17 @@ public final class Client {
     var reply: ReplyWriter
     /// Set by QUIT, SHUTDOWN and protocol errors: close once the replies are flushed.
     var closeAfterReply = false
+    /// MULTI's queue; nil outside a transaction.
+    var transaction: TransactionQueue? {
+        didSet { handle.queuedCommands.store(transaction?.commands.count ?? -1, ordering: .relaxed) }
+    }
+    /// The keys this client WATCHes.
+    var watch = ClientWatch()
+    /// CLIENT REPLY's mode.
+    var replyMode = ReplyMode.on
+    /// Monotonic nanoseconds when the next command's timing starts (the previous command's end, so each command
+    /// costs one clock read; see `execute`).
+    var commandClock: UInt64 = 0
     /// Set by a command whose reply is produced off the event loop (SNAPSHOT, SAVE). The connection runs nothing
     /// more until it completes, then writes the reply in order and goes on with the requests that came meanwhile.
     /// A failure is written as an error reply.
@@ -44,11 +70,14 @@ public final class Client {
 
     private var heldKeyspace: Keyspace?
 
-    init(server: ServerState, eventLoop: any EventLoop, id: Int, address: String, allocator: ByteBufferAllocator) {
+    init(
+        server: ServerState, eventLoop: any EventLoop, handle: ClientHandle, statistics: StatisticsShard,
+        allocator: ByteBufferAllocator
+    ) {
         self.server = server
         self.eventLoop = eventLoop
-        self.id = id
-        self.address = address
+        self.handle = handle
+        self.statistics = statistics
         self.request = Request(frame: ByteBuffer(), spans: [])
         self.reply = ReplyWriter(buffer: allocator.buffer(capacity: 4096))
     }
@@ -71,9 +100,11 @@ public final class Client {
     /// reads on different event loops run in parallel.
     func readKey<R>(_ index: Int, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         if let heldKeyspace { return try heldKeyspace.read(argument(index), body) }
-        return try request.withArgument(index) { key in
+        let result = try request.withArgument(index) { key in
             try server.store.readCommitted(key, scratch: &readScratch, body)
         }
+        statistics.add(1, to: result == nil ? .keyspaceMisses : .keyspaceHits)  // the keyspace counts the others
+        return result
     }
 
     /// Whether this client holds the store's lock.
@@ -81,7 +112,10 @@ public final class Client {
 
     /// Called between commands: bounds the pending write batch of a long pipeline.
     func commandFinished() throws {
-        try heldKeyspace?.commitIfLarge()
+        guard let heldKeyspace else { return }
+        let pending = heldKeyspace.pendingWrites
+        try heldKeyspace.commitIfLarge()
+        if heldKeyspace.pendingWrites < pending { commandClock = MonotonicClock.nanoseconds() }  // no command's time
     }
 
     /// Commits the batch's writes and releases the lock.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What the server knows about one command: the row of the command table that drives dispatch, arity checks,
 /// `COMMAND` replies and, later, ACLs. A class, so a lookup on the hot path costs one retain, not a copy.
 public final class CommandSpec: Sendable {
@@ -21,6 +23,12 @@ public final class CommandSpec: Sendable {
 
     /// The name used in error messages: `get`, or `client|setinfo` for a subcommand.
     public let fullName: String
+    /// Index of this command's counters in the statistics: unique per spec, dense from 0.
+    let statisticsSlot: Int
+
+    private static let nextSlot = Atomic<Int>(0)
+    /// Number of statistics slots handed out so far.
+    static var slotCount: Int { nextSlot.load(ordering: .relaxed) }
 
     /// - Parameter container: the command this one is a subcommand of, e.g. `client` for CLIENT SETINFO.
     init(
@@ -39,6 +47,7 @@ public final class CommandSpec: Sendable {
         self.categories = categories
         self.subcommands = subcommands
         self.handler = handler
+        self.statisticsSlot = Self.nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     /// Whether `count` arguments satisfy the arity.
@@ -64,11 +73,13 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let noAuth = CommandFlags(rawValue: 1 << 9)
     public static let allowBusy = CommandFlags(rawValue: 1 << 10)
     public static let noMulti = CommandFlags(rawValue: 1 << 11)
+    public static let skipSlowlog = CommandFlags(rawValue: 1 << 12)
 
+    /// In the order Redis lists them.
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyOOM, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
-        (.noscript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"), (.noAuth, "no_auth"),
-        (.allowBusy, "allow_busy"), (.noMulti, "no_multi"),
+        (.noscript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.skipSlowlog, "skip_slowlog"),
+        (.fast, "fast"), (.noAuth, "no_auth"), (.noMulti, "no_multi"), (.allowBusy, "allow_busy"),
     ]
 
     /// The flag names in Redis's order.

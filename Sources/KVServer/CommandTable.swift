@@ -75,7 +75,7 @@ extension CommandTable {
     static let standard = CommandTable(
         ConnectionCommands.all + ClientCommands.all + StringCommands.all + CounterCommands.all
             + StringRangeCommands.all + KeyCommands.all + ExpiryCommands.all + OrderedKeyspaceCommands.all
-            + ServerCommands.all + IntrospectionCommands.all + SnapshotCommands.all
-            + PubSubCommands.all
+            + ServerCommands.all + IntrospectionCommands.all + SnapshotCommands.all + PubSubCommands.all
+            + TransactionCommands.all + ConfigCommands.all + ServerStatusCommands.all + ObjectCommands.all
     )
 }

@@ -2,6 +2,7 @@ import KVStore
 import Logging
 import NIOCore
 import RESP
+import Synchronization
 
 /// The per-connection hot path: decodes every request of a read, runs each in order, appends the replies to one
 /// buffer and flushes once when the read is complete.
@@ -12,7 +13,8 @@ import RESP
 ///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
 /// ```
 /// A command whose reply is computed off the event loop (SNAPSHOT, SAVE) sets `client.deferredReply`: the batch ends
-/// there (releasing the lock), and the requests after it run once that reply has been written.
+/// there (releasing the lock), and the requests after it run once that reply has been written. A command held back
+/// by CLIENT PAUSE ends the batch the same way and runs first when the pause ends.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -23,6 +25,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var client: Client!
     private var batchWroteData = false
     private var closing = false
+    /// A request held back by CLIENT PAUSE; it runs before anything read after it.
+    private var postponedRequest: Request?
     /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
     private var awaitingDeferredReply = false
     /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
@@ -40,30 +44,45 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let address = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?:0"
+        let handle = ClientHandle(id: server.nextClientID(), channel: context.channel)
         client = Client(
-            server: server, eventLoop: context.eventLoop, id: server.nextClientID(), address: address,
-            allocator: context.channel.allocator)
+            server: server, eventLoop: context.eventLoop, handle: handle,
+            statistics: server.metrics.shard(for: context.eventLoop), allocator: context.channel.allocator)
         client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
         self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if server.clients.register(client.handle) > server.settings.maxClients.load(ordering: .relaxed) {
+            server.metrics.connectionRejected()
+            client.reply.error("ERR max number of clients reached")
+            client.closeAfterReply = true
+            flushReplies(context: context)
+        } else {
+            server.metrics.connectionAccepted()
+        }
+        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         PubSubCommands.unsubscribeAll(client)
         client.subscriber.detach()
+        client.disconnected()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         var incoming = unwrapInboundIn(data)
+        client.statistics.add(incoming.readableBytes, to: .netInputBytes)
+        client.statistics.add(1, to: .readsProcessed)
         if inbound.readableBytes == 0 {
             inbound = incoming
         } else {
             inbound.writeBuffer(&incoming)
         }
         guard !awaitingDeferredReply else {
-            if inbound.readableBytes > server.configuration.clientQueryBufferLimit {
+            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
                 server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
                 closing = true
                 context.close(promise: nil)
@@ -79,7 +98,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
+        if event is ClientPause.Wake {
+            guard postponedRequest != nil, !awaitingDeferredReply, !closing else { return }
+            processRequests()
+            flushReplies(context: context)
+            awaitDeferredReply(context: context)
+        } else if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: everything already read has been answered; send it and close.
             client.closeAfterReply = true
             flushReplies(context: context)
@@ -101,28 +125,55 @@ final class ConnectionHandler: ChannelInboundHandler {
             endBatch()
             inBatch = false
         }
+        client.commandClock = MonotonicClock.nanoseconds()
+        decoder.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         do {
-            while !client.closeAfterReply, client.deferredReply == nil, let request = try decoder.next(from: &inbound) {
+            while !client.closeAfterReply, client.deferredReply == nil, let request = try nextRequest() {
                 // Moved, not copied: the decoder takes the span array back after the command, and a second reference
                 // to it would make that reuse allocate.
                 client.request = consume request
-                dispatch()
+                let mark = client.reply.buffer.writerIndex
+                if case .postponed(let milliseconds) = client.dispatch() {
+                    postpone(for: milliseconds)
+                    break
+                }
+                if client.replyMode != .on { client.applyReplyMode(since: mark) }
                 decoder.recycle(&client.request)
                 try client.commandFinished()
             }
-            if decoder.pendingRequestBytes > server.configuration.clientQueryBufferLimit {
+            if decoder.pendingRequestBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
                 server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
                 client.closeAfterReply = true
             }
         } catch let error as ProtocolError {
-            client.reply.error(error.replyText)
+            client.replyError(CommandError(error.replyText))
             client.closeAfterReply = true
         } catch {
-            client.reply.error("ERR \(error)")
+            client.replyError(error)
         }
+        client.publishState(queryBufferBytes: inbound.readableBytes)
         // Keep the inbound buffer small: drop consumed bytes once they dominate it.
         if inbound.readerIndex > 64 * 1024 && inbound.readerIndex > inbound.readableBytes {
             inbound.discardReadBytes()
+        }
+    }
+
+    private func nextRequest() throws(ProtocolError) -> Request? {
+        if let postponed = postponedRequest {
+            postponedRequest = nil
+            client.handle.isPostponed.store(false, ordering: .relaxed)
+            return postponed
+        }
+        return try decoder.next(from: &inbound)
+    }
+
+    /// Keeps the current request until CLIENT PAUSE ends: a timer (or CLIENT UNPAUSE) sends `ClientPause.Wake`.
+    private func postpone(for milliseconds: Int64) {
+        postponedRequest = client.request
+        client.handle.isPostponed.store(true, ordering: .relaxed)
+        let channel = client.handle.channel
+        channel.eventLoop.scheduleTask(in: .milliseconds(milliseconds + 1)) {
+            channel.pipeline.fireUserInboundEventTriggered(ClientPause.Wake())
         }
     }
 
@@ -164,6 +215,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         batchWroteData = false
         if client.reply.buffer.readableBytes > 0 {
+            client.statistics.add(client.reply.buffer.readableBytes, to: .netOutputBytes)
+            client.statistics.add(1, to: .writesProcessed)
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
             context.flush()
             reuseReplyBuffer()
@@ -236,54 +289,6 @@ final class ConnectionHandler: ChannelInboundHandler {
             return false
         }
         return now - since >= Int64(limit.softSeconds) * 1000
-    }
-
-    // MARK: Dispatch
-
-    private func dispatch() {
-        let request = client.request
-        let spec = request.withArgument(0) { server.commands.lookup($0) }
-        guard let spec else {
-            client.reply.error(unknownCommandText(request))
-            return
-        }
-        do {
-            try run(spec)
-        } catch let error as CommandError {
-            client.reply.error(error.text)
-        } catch {
-            client.reply.error("ERR \(error)")
-        }
-    }
-
-    private func run(_ spec: CommandSpec) throws {
-        guard spec.accepts(argumentCount: client.argumentCount) else { throw CommandError.wrongArity(spec.fullName) }
-        if client.isSubscribed && client.reply.version == .resp2 && !PubSubCommands.allowedWhileSubscribed(spec) {
-            throw CommandError.notAllowedWhileSubscribed(spec.fullName)
-        }
-        if !spec.subcommands.isEmpty && spec.arity < 0 && client.argumentCount >= 2 {
-            guard let sub = client.request.withArgument(1, { CommandTable.subcommand(of: spec, named: $0) }) else {
-                throw CommandError.unknownSubcommand(client.argumentText(1), of: spec.name)
-            }
-            guard sub.accepts(argumentCount: client.argumentCount) else { throw CommandError.wrongArity(sub.fullName) }
-            try sub.handler(client)
-            return
-        }
-        try spec.handler(client)
-    }
-
-    /// Redis's text: `unknown command 'foo', with args beginning with: 'a' 'b' `, arguments cut at 128 bytes.
-    private func unknownCommandText(_ request: Request) -> String {
-        var arguments = ""
-        var index = 1
-        while index < request.count && arguments.utf8.count < 128 {
-            let room = 128 - arguments.utf8.count
-            let text = request.withArgument(index) { String(decoding: $0.prefix(room), as: UTF8.self) }
-            arguments += "'\(text)' "
-            index += 1
-        }
-        let name = request.withArgument(0) { String(decoding: $0.prefix(128), as: UTF8.self) }
-        return "ERR unknown command '\(name)', with args beginning with: \(arguments)"
     }
 }
 

@@ -54,6 +54,10 @@ public final class KVNodeServer: Service, Sendable {
             throw error
         }
         bound.succeed(channel.localAddress!)
+        let sampling = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: InstantaneousRates.interval) { _ in
+            state.metrics.sampleRates()
+        }
+        defer { sampling.cancel() }
         state.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
 
         let allClosed = group.next().makePromise(of: Void.self)

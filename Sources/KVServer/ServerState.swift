@@ -20,7 +20,22 @@ public final class ServerState: Sendable {
     let pubsub = PubSubHub()
     /// Publishes keyspace notifications through `pubsub`.
     public let notifier: KeyspaceNotifier
-    private let storeObserver: StoreEventObserver
+    /// The store's observer: WATCH invalidation, expiry notifications and counts.
+    let storeObserver: StoreEventObserver
+    /// Settings CONFIG SET may change while the server runs.
+    let settings: RuntimeSettings
+    /// The CONFIG parameters.
+    let config: ConfigRegistry
+    /// Every live connection.
+    let clients = ClientRegistry()
+    /// CLIENT PAUSE's state.
+    let pause = ClientPause()
+    /// Command and connection statistics (INFO).
+    let metrics: ServerMetrics
+    /// Every command spec (subcommands included) by statistics slot, for naming a slot.
+    let commandsBySlot: [CommandSpec?]
+    /// 40 random hex digits identifying this run (INFO `run_id`).
+    let runID: String
     private let clientIDs = NIOLockedValueBox<Int>(0)
     private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
 
@@ -37,6 +52,14 @@ public final class ServerState: Sendable {
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
         self.storeObserver = StoreEventObserver(notifier: notifier)
         store.observer = storeObserver
+        self.settings = RuntimeSettings(configuration)
+        self.config = ConfigRegistry(ServerConfigParameters.all)
+        var bySlot = [CommandSpec?](repeating: nil, count: CommandSpec.slotCount)
+        for spec in commands.commands + commands.commands.flatMap(\.subcommands) { bySlot[spec.statisticsSlot] = spec }
+        self.commandsBySlot = bySlot
+        self.metrics = ServerMetrics(slotCount: bySlot.count)
+        var generator = SystemRandomNumberGenerator()
+        self.runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

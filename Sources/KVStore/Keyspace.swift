@@ -32,20 +32,35 @@ public final class Keyspace {
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
     var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
 
+    /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
+    public internal(set) var hits = 0
+    public internal(set) var misses = 0
+    /// Keys with an expiry and the sum of their expiry times, for INFO's `expires` and `avg_ttl`; persisted with
+    /// every commit that changes them (see Keyspace+ExpiryStatistics.swift).
+    public internal(set) var expiringKeys = 0
+    var expireAtSum: Int128 = 0
+    var committedExpiryStatistics: (count: Int, sum: Int128) = (0, 0)
+
     /// Told of every change, for WATCH and keyspace notifications. A strong reference: observers hold none back to
     /// the store, and a weak load on every write showed in profiles.
     public var observer: (any KeyspaceObserver)?
 
-    /// Raised while one command writes in several LevelDB batches (FLUSHDB, PDEL), so lock-free readers wait for the
-    /// lock instead of seeing the keyspace half changed.
-    let multiBatchWriteInProgress = Atomic<Bool>(false)
+    /// Odd while one command writes in several LevelDB batches (FLUSHDB, PDEL, a transaction that contains one),
+    /// bumped when it starts and when it ends: lock-free readers that see it odd, or changed across their read, read
+    /// again under the lock instead of seeing the keyspace half changed.
+    let multiBatchWrites = Atomic<UInt64>(0)
 
-    /// Runs `body`, a command that commits in several batches, with lock-free reads diverted to the lock.
+    /// Runs `body`, a command that commits in several batches, with lock-free reads diverted to the lock. Calls
+    /// nest (FLUSHDB inside EXEC): only the outermost one counts. Only the lock holder calls it.
     public func withMultiBatchWrite<R>(_ body: () throws -> R) rethrows -> R {
-        multiBatchWriteInProgress.store(true, ordering: .sequentiallyConsistent)
-        defer { multiBatchWriteInProgress.store(false, ordering: .sequentiallyConsistent) }
+        let outermost = multiBatchWrites.load(ordering: .relaxed) & 1 == 0
+        if outermost { multiBatchWrites.wrappingAdd(1, ordering: .sequentiallyConsistent) }
+        defer { if outermost { multiBatchWrites.wrappingAdd(1, ordering: .sequentiallyConsistent) } }
         return try body()
     }
+
+    /// While set, `commitIfLarge()` commits nothing: EXEC sets it so a transaction reaches LevelDB in one batch.
+    public var defersCommits = false
 
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
@@ -58,6 +73,7 @@ public final class Keyspace {
             count = 0
         }
         committedCount = count
+        try loadExpiryStatistics()
         if try database.get(StorageLayout.formatKey) == nil {
             try database.put(StorageLayout.formatKey, [StorageLayout.formatVersion])
         }
@@ -65,9 +81,22 @@ public final class Keyspace {
 
     // MARK: Reads
 
-    /// Reads a live key's value and expiry (0 when none) and hands them to `body`.
+    /// Reads a live key's value and expiry (0 when none) and hands them to `body`, counting a keyspace hit or miss.
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
     public func read<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        let result = try lookup(key, body)
+        if result == nil { misses += 1 } else { hits += 1 }
+        return result
+    }
+
+    /// `read` without counting a hit or miss: the lookup a command makes to update a key, as Redis's
+    /// `lookupKeyWrite` (INCR, APPEND, RENAME...).
+    public func readForWrite<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        try lookup(key, body)
+    }
+
+    /// The lookup behind `read` and `readForWrite`.
+    func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
@@ -102,9 +131,10 @@ public final class Keyspace {
         try read(key) { _, _ in true } ?? false
     }
 
-    /// The expiry of a live key (0 when it has none), or nil when the key does not exist.
+    /// The expiry of a live key (0 when it has none), or nil when the key does not exist. Not counted as a hit or
+    /// miss.
     public func expiry(of key: ByteBuffer) throws -> Int64? {
-        try read(key) { _, expireAt in expireAt }
+        try lookup(key) { _, expireAt in expireAt }
     }
 
     // MARK: Writes
@@ -146,6 +176,7 @@ public final class Keyspace {
             }
         }
         pending[key] = .record(value: value, expireAt: expireAt)
+        trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil { count += 1 }
         observer?.keyModified(key)
     }
@@ -185,6 +216,7 @@ public final class Keyspace {
         }
         try iterator.checkError()
         count = 0
+        clearExpiryStatistics()
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
     }
@@ -196,6 +228,7 @@ public final class Keyspace {
             if previousExpiry > 0 { deleteExpiryEntry(keyBytes, expireAt: previousExpiry) }
         }
         pending[key] = .deleted
+        trackExpiry(from: previousExpiry, to: 0)
         count -= 1
     }
 
@@ -230,6 +263,7 @@ public final class Keyspace {
             }
             committedCount = count
         }
+        persistExpiryStatisticsIfChanged()
         guard batch.count > 0 else { return false }
         defer {
             batch.clear()
@@ -243,7 +277,7 @@ public final class Keyspace {
     /// Commits when enough writes are pending; call between commands so one huge pipeline does not build an
     /// unbounded batch.
     public func commitIfLarge() throws {
-        if batch.count >= maximumPendingWrites { try commit() }
+        if batch.count >= maximumPendingWrites && !defersCommits { try commit() }
     }
 }
 

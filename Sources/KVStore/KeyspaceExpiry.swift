@@ -29,7 +29,7 @@ extension Keyspace {
         if let resumeAt { expiryIndexStart = resumeAt + [0] }
         for (key, expireAt) in due {
             // A read removes the key (and its index entry) when its record is due.
-            _ = try read(key) { _, _ in () }
+            _ = try lookup(key) { _, _ in () }
             // Whatever the read found, this entry is spent: its key expired with it, or the record no longer
             // carries this time (it was rewritten in this batch), so the entry is dropped either way.
             key.withUnsafeReadableBytes { deleteExpiryEntry($0, expireAt: expireAt) }
@@ -66,7 +66,7 @@ extension Keyspace {
     /// - Returns: false when the key does not exist.
     @discardableResult
     public func updateExpiry(of key: ByteBuffer, to expireAt: Int64) throws -> Bool {
-        guard let (value, previousExpiry) = try read(key, { value, expireAt in (ByteBuffer(bytes: value), expireAt) })
+        guard let (value, previousExpiry) = try lookup(key, { value, expireAt in (ByteBuffer(bytes: value), expireAt) })
         else { return false }
         if previousExpiry != expireAt {
             try set(key, value: value, expireAt: expireAt, previousExpiry: previousExpiry)

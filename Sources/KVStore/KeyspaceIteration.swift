@@ -177,7 +177,7 @@ extension Keyspace {
         if pattern.isExact {
             let key = pattern.literalPrefix
             guard key.withUnsafeBytes({ range.contains($0) }) else { return }
-            _ = try read(ByteBuffer(bytes: key)) { value, expireAt in
+            _ = try lookup(ByteBuffer(bytes: key)) { value, expireAt in
                 try key.withUnsafeBytes { try body($0, value, expireAt) }
             }
             return

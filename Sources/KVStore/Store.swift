@@ -60,24 +60,37 @@ public final class Store: @unchecked Sendable {
     /// This is still atomic: LevelDB makes a whole `WriteBatch` visible at once, and a writer's reply goes out only
     /// after its commit, so the read sees every acknowledged write and no half of any batch. An expired key is reported
     /// missing and left for the sweeper to delete (removing it here would be a write).
+    ///
+    /// A write made of several batches (FLUSHDB, PDEL, a transaction that contains one) is a seqlock: when one ran at
+    /// any moment of the read, the value is not used and the read is made again under the lock. Keyspace hits and
+    /// misses are the caller's to count.
     /// - Parameter scratch: the caller's own buffer for the LevelDB key, so concurrent readers share nothing.
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
     public func readCommitted<R>(
         _ key: UnsafeRawBufferPointer, scratch: inout ByteBuffer,
         _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
     ) throws -> R? {
-        if keyspace.multiBatchWriteInProgress.load(ordering: .sequentiallyConsistent) {
-            return try withKeyspace { try $0.read(ByteBuffer(bytes: key), body) }
-        }
+        let generation = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent)
+        func underLock() throws -> R? { try withKeyspace { try $0.lookup(ByteBuffer(bytes: key), body) } }
+        if generation & 1 == 1 { return try underLock() }
+        var changed = false
         StorageLayout.encodeUserKey(key, into: &scratch)
         let result: R?? = try scratch.withUnsafeReadableBytes { storageKey in
             try database.withValue(forKey: storageKey) { record -> R? in
+                // Checked before `body` sees the value, as `body` writes the reply.
+                guard keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) == generation else {
+                    changed = true
+                    return nil
+                }
                 guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
                 if expireAt > 0 && expireAt <= WallClock.milliseconds() { return nil }
                 return try body(value, expireAt)
             }
         }
-        return result ?? nil
+        if result == nil {  // not found: was it removed by a write still in progress?
+            changed = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) != generation
+        }
+        return changed ? try underLock() : result ?? nil
     }
 
     /// Runs `body` with exclusive access to the keyspace and commits its writes.

@@ -3,17 +3,23 @@ import Logging
 import NIOCore
 import RESP
 
-/// PING, ECHO, QUIT, HELLO, SELECT: the connection family.
+/// PING, ECHO, QUIT, HELLO, SELECT, RESET: the connection family.
 enum ConnectionCommands {
     static let all: [CommandSpec] = [
         CommandSpec("ping", arity: -1, flags: [.fast], categories: ["fast", "connection"], handler: ping),
-        CommandSpec("echo", arity: 2, flags: [.fast], categories: ["fast", "connection"], handler: echo),
+        CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], categories: ["fast", "connection"],
+                    handler: echo),
         CommandSpec("quit", arity: -1, flags: [.allowBusy, .noAuth, .noscript, .loading, .stale, .fast],
                     categories: ["fast", "connection"], handler: quit),
         CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy],
                     categories: ["fast", "connection"], handler: hello),
         CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], categories: ["fast", "connection"],
                     handler: select),
+        CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy],
+                    categories: ["fast", "connection"]) { client in
+            client.resetConnectionState()
+            client.reply.simpleString("RESET")
+        },
     ]
 
     static func ping(_ client: Client) throws {

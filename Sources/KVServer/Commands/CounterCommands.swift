@@ -36,7 +36,7 @@ enum CounterCommands {
     static func add(_ client: Client, _ increment: Int) throws {
         let keyspace = client.keyspace
         let key = client.argument(1)
-        let current = try keyspace.read(key) { value, expireAt in (RESPInteger.parse(value), expireAt) }
+        let current = try keyspace.readForWrite(key) { value, expireAt in (RESPInteger.parse(value), expireAt) }
         let expireAt = current?.1
         guard let value = current == nil ? 0 : current!.0 else { throw CommandError.notInteger }
         let (result, overflow) = value.addingReportingOverflow(increment)
@@ -54,7 +54,7 @@ enum CounterCommands {
     static func incrbyfloat(_ client: Client) throws {
         let keyspace = client.keyspace
         let key = client.argument(1)
-        let current = try keyspace.read(key) { value, expireAt in (LongDouble.parse(value), expireAt) }
+        let current = try keyspace.readForWrite(key) { value, expireAt in (LongDouble.parse(value), expireAt) }
         let expireAt = current?.1
         guard let value = current == nil ? 0 : current!.0,
             let increment = client.request.withArgument(2, { LongDouble.parse($0) })

@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 import RESP
 
-/// COMMAND and its subcommands, generated from the command table so every command shows up by itself.
+/// COMMAND and its subcommands, generated from the command table (plus the Redis reference data in
+/// `CommandReferences`), so every command shows up by itself.
 enum IntrospectionCommands {
     private static let flags: CommandFlags = [.loading, .stale]
     private static let categories = ["slow", "connection"]
@@ -14,29 +15,39 @@ enum IntrospectionCommands {
                 client.reply.integer(client.server.commands.commands.count)
             },
             CommandSpec("info", of: "command", arity: -2, flags: flags, categories: categories, handler: info),
-        ], handler: list),
+            CommandSpec("docs", of: "command", arity: -2, flags: flags, categories: categories, handler: docs),
+            CommandSpec("list", of: "command", arity: -2, flags: flags, categories: categories, handler: list),
+            CommandSpec("getkeys", of: "command", arity: -4, flags: flags, categories: categories) { client in
+                try getKeys(client, withFlags: false)
+            },
+            CommandSpec("getkeysandflags", of: "command", arity: -4, flags: flags, categories: categories) { client in
+                try getKeys(client, withFlags: true)
+            },
+            CommandSpec("help", of: "command", arity: 2, flags: flags, categories: categories) { client in
+                HelpText.reply(to: client, command: "COMMAND", lines: helpLines)
+            },
+        ], handler: describeAll),
     ]
 
     /// `COMMAND`: the description of every command.
-    static func list(_ client: Client) throws {
+    static func describeAll(_ client: Client) throws {
         let commands = client.server.commands.commands
         client.reply.arrayHeader(commands.count)
         for command in commands { describe(command, to: client) }
     }
 
-    /// `COMMAND INFO [name ...]`: descriptions of the named commands, null for unknown ones.
+    /// `COMMAND INFO [name ...]`: descriptions of the named commands (`get`, `client|list`), null for unknown ones.
     static func info(_ client: Client) throws {
-        let table = client.server.commands
         if client.argumentCount == 2 {
-            try list(client)
+            try describeAll(client)
             return
         }
         client.reply.arrayHeader(client.argumentCount - 2)
         for index in 2..<client.argumentCount {
-            if let command = client.request.withArgument(index, { table.lookup($0) }) {
+            if let command = client.server.commands.lookup(fullName: client.argumentText(index)) {
                 describe(command, to: client)
             } else {
-                client.reply.nullArray()
+                client.reply.null()
             }
         }
     }
@@ -44,6 +55,7 @@ enum IntrospectionCommands {
     /// The 10-element description Redis 7 gives: name, arity, flags, first key, last key, step, ACL categories,
     /// tips, key specifications, subcommands.
     static func describe(_ command: CommandSpec, to client: Client) {
+        let reference = CommandReferences.all[command.fullName]
         client.reply.arrayHeader(10)
         client.reply.bulk(command.fullName)
         client.reply.integer(command.arity)
@@ -55,9 +67,116 @@ enum IntrospectionCommands {
         client.reply.integer(command.keyStep)
         client.reply.setHeader(command.categories.count)
         for category in command.categories { client.reply.simpleString("@" + category) }
-        client.reply.setHeader(0)
-        client.reply.arrayHeader(0)
-        client.reply.arrayHeader(command.subcommands.count)
-        for sub in command.subcommands { describe(sub, to: client) }
+        let tips = reference?.tips ?? []
+        client.reply.setHeader(tips.count)
+        for tip in tips { client.reply.bulk(tip) }
+        let keySpecs = reference?.keySpecs ?? []
+        client.reply.setHeader(keySpecs.count)
+        for spec in keySpecs { spec.write(to: &client.reply) }
+        // Redis sends an array of subcommands, or an empty set when there are none.
+        if command.subcommands.isEmpty {
+            client.reply.setHeader(0)
+        } else {
+            client.reply.arrayHeader(command.subcommands.count)
+            for sub in command.subcommands { describe(sub, to: client) }
+        }
+    }
+
+    /// `COMMAND DOCS [name ...]`: a map of name → documentation; unknown names are left out.
+    static func docs(_ client: Client) throws {
+        let table = client.server.commands
+        let commands = client.argumentCount == 2
+            ? table.commands
+            : (2..<client.argumentCount).compactMap { table.lookup(fullName: client.argumentText($0)) }
+        client.reply.mapHeader(commands.count)
+        for command in commands {
+            client.reply.bulk(command.fullName)
+            let doc = CommandReferences.all[command.fullName]?.doc
+            let subcommands = command.subcommands.map { ($0.fullName, CommandReferences.all[$0.fullName]?.doc) }
+            if let doc {
+                doc.write(to: &client.reply, subcommands: subcommands)
+            } else {
+                CommandDoc.write(nil, to: &client.reply)
+            }
+        }
+    }
+
+    /// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`: every command name, subcommands
+    /// included (`client|list`).
+    static func list(_ client: Client) throws {
+        var filter: (CommandSpec) -> Bool = { _ in true }
+        if client.argumentCount != 2 {
+            guard client.argumentCount == 5, client.argument(2, is: "filterby") else { throw CommandError.syntax }
+            let value = client.argumentText(4)
+            if client.argument(3, is: "module") {
+                filter = { _ in false }  // kvnode has no modules
+            } else if client.argument(3, is: "aclcat") {
+                let category = value.lowercased()
+                filter = { $0.categories.contains(category) }
+            } else if client.argument(3, is: "pattern") {
+                let pattern = GlobPattern(value.lowercased().utf8)
+                filter = { pattern.matches($0.fullName.utf8) }
+            } else {
+                throw CommandError.syntax
+            }
+        }
+        let names = client.server.commands.commands.flatMap { [$0] + $0.subcommands }.filter(filter).map(\.fullName)
+        client.reply.arrayHeader(names.count)
+        for name in names { client.reply.bulk(name) }
+    }
+
+    /// `COMMAND GETKEYS command arg ...`: the keys a command would touch, from its key positions;
+    /// `COMMAND GETKEYSANDFLAGS` adds each key's access flags from the command's first key specification.
+    static func getKeys(_ client: Client, withFlags: Bool) throws {
+        let table = client.server.commands
+        guard var command = client.request.withArgument(2, { table.lookup($0) }) else {
+            throw CommandError("ERR Invalid command specified")
+        }
+        if !command.subcommands.isEmpty, client.argumentCount > 3,
+            let sub = client.request.withArgument(3, { CommandTable.subcommand(of: command, named: $0) }) {
+            command = sub
+        }
+        let count = client.argumentCount - 2
+        guard command.accepts(argumentCount: count) else {
+            throw CommandError("ERR Invalid number of arguments specified for command")
+        }
+        guard command.firstKey > 0 else { throw CommandError("ERR The command has no key arguments") }
+        let last = command.lastKey >= 0 ? command.lastKey : count + command.lastKey
+        let positions = Array(stride(from: command.firstKey, through: min(last, count - 1), by: max(command.keyStep, 1)))
+        let flags = CommandReferences.all[command.fullName]?.keySpecs.first?.flags ?? []
+        client.reply.arrayHeader(positions.count)
+        for position in positions {
+            if withFlags {
+                client.reply.arrayHeader(2)
+                client.reply.bulk(client.argument(position + 2))
+                client.reply.setHeader(flags.count)
+                for flag in flags { client.reply.simpleString(flag) }
+            } else {
+                client.reply.bulk(client.argument(position + 2))
+            }
+        }
+    }
+
+    private static let helpLines = [
+        "(no subcommand)", "    Return details about all Redis commands.",
+        "COUNT", "    Return the total number of commands in this Redis server.",
+        "LIST", "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all", "    commands are returned.",
+        "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all", "    commands are returned.",
+        "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command.",
+    ]
+}
+
+extension CommandTable {
+    /// Looks up `get` or `client|list` (any case).
+    func lookup(fullName: String) -> CommandSpec? {
+        let parts = fullName.lowercased().split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+            .map(String.init)
+        guard let command = lookup(name: parts[0]) else { return nil }
+        guard parts.count == 2 else { return command }
+        return command.subcommands.first { $0.name == parts[1] }
     }
 }

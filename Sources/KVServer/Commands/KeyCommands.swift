@@ -63,7 +63,7 @@ enum KeyCommands {
         let keyspace = client.keyspace
         let source = client.argument(1)
         let destination = client.argument(2)
-        guard let (value, expireAt) = try keyspace.read(source, { (ByteBuffer(bytes: $0), $1) }) else {
+        guard let (value, expireAt) = try keyspace.readForWrite(source, { (ByteBuffer(bytes: $0), $1) }) else {
             throw CommandError.noSuchKey
         }
         let reply = { (done: Bool) in

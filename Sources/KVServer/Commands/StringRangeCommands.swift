@@ -2,6 +2,7 @@ import KVStore
 import Logging
 import NIOCore
 import RESP
+import Synchronization
 
 /// APPEND, STRLEN, GETRANGE, SETRANGE: commands on part of a string value. Writes keep the key's expiry, and no
 /// value may grow past `proto-max-bulk-len`.
@@ -23,8 +24,8 @@ enum StringRangeCommands {
         let keyspace = client.keyspace
         let key = client.argument(1)
         let suffix = client.argument(2)
-        let limit = client.server.configuration.decoderLimits.maxBulkLength
-        let existing = try keyspace.read(key) { value, expireAt throws in
+        let limit = client.server.settings.protoMaxBulkLength.load(ordering: .relaxed)
+        let existing = try keyspace.readForWrite(key) { value, expireAt throws in
             guard value.count + suffix.readableBytes <= limit else { throw tooLong }
             var joined = ByteBuffer()
             joined.reserveCapacity(value.count + suffix.readableBytes)
@@ -67,8 +68,8 @@ enum StringRangeCommands {
         let key = client.argument(1)
         let patch = client.argument(3)
         let (end, overflow) = offset.addingReportingOverflow(patch.readableBytes)
-        let exceedsLimit = overflow || end > client.server.configuration.decoderLimits.maxBulkLength
-        let existing = try keyspace.read(key) { value, expireAt throws in
+        let exceedsLimit = overflow || end > client.server.settings.protoMaxBulkLength.load(ordering: .relaxed)
+        let existing = try keyspace.readForWrite(key) { value, expireAt throws in
             // Nothing to write leaves the value as it is.
             guard patch.readableBytes > 0 else { return (updated: ByteBuffer?.none, length: value.count, expireAt: expireAt) }
             guard !exceedsLimit else { throw tooLong }

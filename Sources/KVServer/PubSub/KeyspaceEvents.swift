@@ -106,20 +106,3 @@ public final class KeyspaceNotifier: Sendable {
         }
     }
 }
-
-/// Receives keyspace changes the store makes by itself (expiry) and turns them into notifications.
-final class StoreEventObserver: KeyspaceObserver, Sendable {
-    let notifier: KeyspaceNotifier
-
-    init(notifier: KeyspaceNotifier) {
-        self.notifier = notifier
-    }
-
-    func keyModified(_ key: ByteBuffer) {}
-
-    func keyExpired(_ key: ByteBuffer) {
-        notifier.notify(.expired, "expired", key: key)
-    }
-
-    func keyspaceCleared() {}
-}

@@ -1,0 +1,37 @@
+import KVStore
+import NIOCore
+
+/// The store's one observer: fans each change out to the features that react to it — WATCH (every change),
+/// keyspace notifications (expiry; commands publish their own events) — and counts expired keys for INFO.
+///
+/// The keyspace calls it with the store's lock held, which also guards its state.
+final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
+    // @unchecked: `watches` and `expiredKeys` are used only under the store's lock.
+    let notifier: KeyspaceNotifier
+    let watches = WatchRegistry()
+    /// Keys removed because their expiry passed (INFO `expired_keys`).
+    private(set) var expiredKeys = 0
+
+    init(notifier: KeyspaceNotifier) {
+        self.notifier = notifier
+    }
+
+    func keyModified(_ key: ByteBuffer) {
+        watches.keyModified(key)
+    }
+
+    func keyExpired(_ key: ByteBuffer) {
+        expiredKeys += 1
+        watches.keyModified(key)
+        notifier.notify(.expired, "expired", key: key)
+    }
+
+    func keyspaceCleared() {
+        watches.keyspaceCleared()
+    }
+
+    /// CONFIG RESETSTAT. Must hold the store's lock.
+    func resetStatistics() {
+        expiredKeys = 0
+    }
+}

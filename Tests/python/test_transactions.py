@@ -1,0 +1,309 @@
+"""MULTI / EXEC / DISCARD / WATCH / UNWATCH, byte for byte as Redis 7 replies (checked with KVNODE_TARGET=redis)."""
+
+import threading
+import time
+
+import pytest
+
+EXECABORT = b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+
+
+def test_queue_and_exec(raw):
+    c = raw()
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("SET", "a", "1") == b"+QUEUED\r\n"
+    assert c.cmd("GET", "a") == b"+QUEUED\r\n"
+    assert c.cmd("EXEC") == b"*2\r\n+OK\r\n$1\r\n1\r\n"
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("EXEC") == b"*0\r\n"
+
+
+def test_errors_outside_and_inside_multi(raw):
+    c = raw()
+    assert c.cmd("EXEC") == b"-ERR EXEC without MULTI\r\n"
+    assert c.cmd("DISCARD") == b"-ERR DISCARD without MULTI\r\n"
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("MULTI") == b"-ERR MULTI calls can not be nested\r\n"
+    assert c.cmd("WATCH", "a") == b"-ERR WATCH inside MULTI is not allowed\r\n"
+    # Neither error dooms the transaction.
+    assert c.cmd("SET", "a", "1") == b"+QUEUED\r\n"
+    assert c.cmd("EXEC") == b"*1\r\n+OK\r\n"
+
+
+@pytest.mark.parametrize("bad, error", [
+    (("SET", "a"), b"-ERR wrong number of arguments for 'set' command\r\n"),
+    (("NOSUCH", "x"), b"-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n"),
+    (("CLIENT", "NOSUCH"), b"-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n"),
+    (("SHUTDOWN",), b"-ERR Command not allowed inside a transaction\r\n"),
+    (("MULTI", "x"), b"-ERR wrong number of arguments for 'multi' command\r\n"),
+])
+def test_a_refused_command_aborts_exec(raw, bad, error):
+    c = raw()
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("SET", "b", "1") == b"+QUEUED\r\n"
+    assert c.cmd(*bad) == error
+    assert c.cmd("SET", "c", "1") == b"+QUEUED\r\n"
+    assert c.cmd("EXEC") == EXECABORT
+    assert c.cmd("EXISTS", "b", "c") == b":0\r\n"  # nothing ran
+    assert c.cmd("EXEC") == b"-ERR EXEC without MULTI\r\n"  # and the transaction is over
+
+
+def test_exec_with_arguments_aborts_with_the_reason(raw):
+    c = raw()
+    c.cmd("MULTI")
+    assert c.cmd("EXEC", "x") == (b"-EXECABORT Transaction discarded because of: "
+                                  b"wrong number of arguments for 'exec' command\r\n")
+    assert c.cmd("EXEC") == b"-ERR EXEC without MULTI\r\n"
+
+
+def test_runtime_errors_are_reported_per_command(raw):
+    c = raw()
+    c.cmd("MULTI")
+    c.cmd("SET", "a", "1")
+    c.cmd("SET", "a", "2", "EX", "-1")
+    c.cmd("GET", "a")
+    assert c.cmd("EXEC") == b"*3\r\n+OK\r\n-ERR invalid expire time in 'set' command\r\n$1\r\n1\r\n"
+
+
+def test_discard(raw):
+    c = raw()
+    c.cmd("MULTI")
+    c.cmd("SET", "a", "1")
+    assert c.cmd("DISCARD") == b"+OK\r\n"
+    assert c.cmd("GET", "a") == b"$-1\r\n"
+
+
+def test_reset_and_quit_run_inside_multi(raw):
+    c = raw()
+    c.cmd("MULTI")
+    assert c.cmd("RESET") == b"+RESET\r\n"
+    assert c.cmd("EXEC") == b"-ERR EXEC without MULTI\r\n"
+    c.cmd("MULTI")
+    assert c.cmd("QUIT") == b"+OK\r\n"
+    assert c.read_until_closed() == b""
+
+
+def test_unwatch_inside_multi_is_queued(raw):
+    c = raw()
+    c.cmd("MULTI")
+    assert c.cmd("UNWATCH") == b"+QUEUED\r\n"
+    assert c.cmd("EXEC") == b"*1\r\n+OK\r\n"
+
+
+def test_exec_null_reply_is_resp3_null(raw):
+    a, b = raw(), raw()
+    a.cmd("HELLO", "3")
+    a.cmd("WATCH", "k")
+    b.cmd("SET", "k", "1")
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == b"_\r\n"
+
+
+# --- WATCH --------------------------------------------------------------------------------------------------------
+
+def watch_then_exec(a, *between):
+    """WATCH k on `a`, run `between` (callables), then MULTI/PING/EXEC on `a`; returns EXEC's reply."""
+    assert a.cmd("WATCH", "k") == b"+OK\r\n"
+    for step in between:
+        step()
+    a.cmd("MULTI")
+    a.cmd("PING")
+    return a.cmd("EXEC")
+
+
+ABORTED = b"*-1\r\n"
+RAN = b"*1\r\n+PONG\r\n"
+
+
+def test_watch_sees_a_write_by_another_client(raw):
+    a, b = raw(), raw()
+    assert watch_then_exec(a, lambda: b.cmd("SET", "k", "1")) == ABORTED
+
+
+def test_watch_sees_its_own_write(raw):
+    a = raw()
+    assert watch_then_exec(a, lambda: a.cmd("SET", "k", "1")) == ABORTED
+
+
+def test_watch_sees_a_delete_but_not_a_delete_of_nothing(raw):
+    a, b = raw(), raw()
+    assert watch_then_exec(a, lambda: b.cmd("DEL", "k")) == RAN
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("DEL", "k")) == ABORTED
+
+
+def test_watch_sees_an_overwrite_with_the_same_value(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("SET", "k", "1")) == ABORTED
+
+
+def test_watch_ignores_a_write_that_did_not_happen(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("SET", "k", "2", "NX")) == RAN
+
+
+def test_watch_sees_expiry(raw):
+    a = raw()
+    a.cmd("SET", "k", "1", "PX", "50")
+    assert watch_then_exec(a, lambda: time.sleep(0.15)) == ABORTED
+
+
+def test_watch_sees_expiry_noticed_by_another_client(raw):
+    a, b = raw(), raw()
+    a.cmd("SET", "k", "1", "PX", "50")
+    assert watch_then_exec(a, lambda: time.sleep(0.15), lambda: b.cmd("GET", "k")) == ABORTED
+
+
+def test_watch_of_an_already_expired_key_is_not_a_change(raw):
+    a = raw()
+    a.cmd("SET", "k", "1", "PX", "20")
+    time.sleep(0.08)
+    assert watch_then_exec(a) == RAN
+
+
+def test_watch_sees_flushdb_only_for_keys_that_existed(raw):
+    a, b = raw(), raw()
+    assert watch_then_exec(a, lambda: b.cmd("FLUSHDB")) == RAN
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("FLUSHALL")) == ABORTED
+
+
+def test_unwatch_discard_and_exec_forget_watches(raw):
+    a, b = raw(), raw()
+    assert watch_then_exec(a, lambda: b.cmd("SET", "k", "1"), lambda: a.cmd("UNWATCH")) == RAN
+    a.cmd("WATCH", "k")
+    b.cmd("SET", "k", "2")
+    a.cmd("MULTI")
+    a.cmd("DISCARD")
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == RAN
+    # An EXEC that failed on WATCH also unwatches, and so does EXECABORT.
+    assert watch_then_exec(a, lambda: b.cmd("SET", "k", "3")) == ABORTED
+    b.cmd("SET", "k", "4")
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == RAN
+
+
+def test_watch_several_keys_and_repeats(raw):
+    a, b = raw(), raw()
+    assert a.cmd("WATCH", "x", "y", "x") == b"+OK\r\n"
+    assert a.cmd("WATCH", "k") == b"+OK\r\n"  # WATCH adds to the watched set
+    b.cmd("SET", "y", "1")
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == ABORTED
+
+
+def test_watch_of_a_disconnected_client_is_forgotten(raw, server):
+    a = raw()
+    a.cmd("WATCH", "k")
+    a.close()
+    b = raw()
+    b.cmd("SET", "k", "1")  # must not touch the closed client's state
+    assert b.cmd("PING") == b"+PONG\r\n"
+
+
+# --- atomicity ----------------------------------------------------------------------------------------------------
+
+def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> list:
+    """Runs `transaction(pipeline, i)` for i in 1...rounds while `readers` connections (spread over the server's
+    event loops) call `read(client)` in a loop; returns every value `read` reported as wrong."""
+    writer = server.client()
+    stop = threading.Event()
+    wrong = []
+
+    def reader():
+        r = server.client()
+        while not stop.is_set():
+            problem = read(r)
+            if problem is not None:
+                wrong.append(problem)
+        r.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(1, rounds + 1):
+            pipe = writer.pipeline()
+            transaction(pipe, i)
+            assert all(pipe.execute())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    return wrong
+
+
+def test_exec_is_isolated_from_concurrent_readers(server):
+    """A transaction sets two keys to the same new value; readers must never see them differ."""
+    server.client().mset({"x": 0, "y": 0})
+
+    def read(r):
+        x, y = r.mget("x", "y")
+        return (x, y) if x != y else None
+    torn = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
+    assert not torn, torn[:5]
+    assert server.client().mget("x", "y") == [b"300", b"300"]
+
+
+def test_large_transaction_is_applied_whole(raw):
+    c = raw()
+    c.cmd("MULTI")
+    n = 5000  # more than one commit batch's worth of writes
+    c.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len(b"k%d" % i), i) for i in range(n)))
+    for _ in range(n):
+        assert c.reply() == b"+QUEUED\r\n"
+    reply = c.cmd("EXEC")
+    assert reply.startswith(b"*%d\r\n" % n) and reply.count(b"+OK") == n
+    assert c.cmd("DBSIZE") == b":%d\r\n" % n
+
+
+@pytest.mark.needs_issue3
+def test_watch_sees_expire_persist_and_incr(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1")
+    assert watch_then_exec(a, lambda: b.cmd("PEXPIRE", "k", "100000")) == ABORTED
+    assert watch_then_exec(a, lambda: b.cmd("PERSIST", "k")) == ABORTED
+    assert watch_then_exec(a, lambda: b.cmd("PERSIST", "k")) == RAN  # nothing to persist: no change
+    assert watch_then_exec(a, lambda: b.cmd("INCR", "k")) == ABORTED
+
+
+@pytest.mark.needs_issue3
+def test_watch_sees_expiry_by_the_background_sweeper(raw):
+    a, b = raw(), raw()
+    b.cmd("SET", "k", "1", "PX", "30")
+    a.cmd("WATCH", "k")
+    deadline = time.monotonic() + 10
+    while b.cmd("DBSIZE") != b":0\r\n":  # DBSIZE never counts an expired key; poll until it is swept
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == ABORTED
+
+
+@pytest.mark.needs_issue3
+def test_incr_inside_multi(raw):
+    c = raw()
+    c.cmd("MULTI")
+    c.cmd("INCR", "n")
+    c.cmd("INCRBY", "n", "10")
+    c.cmd("SET", "s", "x")
+    c.cmd("INCR", "s")
+    assert c.cmd("EXEC") == (b"*4\r\n:1\r\n:11\r\n+OK\r\n"
+                             b"-ERR value is not an integer or out of range\r\n")
+
+
+def test_exec_with_flushdb_is_isolated_from_single_key_readers(server):
+    """FLUSHDB inside a transaction removes keys in several batches; a GET on another connection (which kvnode may
+    serve without the store lock) must still see the keyspace before or after the whole transaction."""
+    server.client().set("x", 0)
+    missing = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
+                               lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
+    assert not missing, f"{len(missing)} reads saw the keyspace between FLUSHDB and the SET of one transaction"
