@@ -24,6 +24,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inbound = ByteBuffer()
     private var client: Client!
     private var batchWroteData = false
+    /// With `high` durability: replies are held until the event loop's shared fsync (see DurableReplies).
+    private var awaitingSync = false
+    private var durableReplies: NIOLoopBound<DurableReplies>?
     private var closing = false
     /// A request held back by CLIENT PAUSE; it runs before anything read after it.
     private var postponedRequest: Request?
@@ -50,6 +53,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             statistics: server.metrics.shard(for: context.eventLoop), allocator: context.channel.allocator)
         client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
         self.context = context
+        if server.store.durability == .high { durableReplies = server.durableReplies(for: context.eventLoop) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -207,12 +211,26 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func flushReplies(context: ChannelHandlerContext) {
-        if batchWroteData && server.store.durability == .high {
-            // Acknowledge nothing before it is on disk; one fsync covers the whole read.
-            do { try server.store.sync() } catch {
-                server.logger.error("fsync failed", metadata: ["error": "\(error)"])
+        if let durableReplies, batchWroteData || awaitingSync {
+            // Acknowledge nothing before it is on disk: the replies (and any queued behind them) wait for the
+            // event loop's next fsync, shared by every connection that wrote in this turn.
+            batchWroteData = false
+            if !awaitingSync {
+                awaitingSync = true
+                durableReplies.value.sendAfterSync(self)
             }
+            return
         }
+        sendReplies(context: context)
+    }
+
+    /// Called by DurableReplies once this connection's writes are on disk.
+    func sendDurableReplies() {
+        awaitingSync = false
+        sendReplies(context: context)
+    }
+
+    private func sendReplies(context: ChannelHandlerContext) {
         batchWroteData = false
         if client.reply.buffer.readableBytes > 0 {
             client.statistics.add(client.reply.buffer.readableBytes, to: .netOutputBytes)
@@ -244,7 +262,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     func deliver(_ pushFrame: PushFrame) {
         guard !closing else { return }
         let frame = client.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
-        if inBatch {
+        if inBatch || awaitingSync {
+            // Behind replies not sent yet (this batch's, or ones waiting for their fsync): keep the order.
             client.reply.buffer.writeImmutableBuffer(frame)
             return
         }

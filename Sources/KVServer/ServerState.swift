@@ -37,6 +37,8 @@ public final class ServerState: Sendable {
     /// 40 random hex digits identifying this run (INFO `run_id`).
     let runID: String
     private let clientIDs = NIOLockedValueBox<Int>(0)
+    /// Per event loop, the `high` durability group commit (see DurableReplies).
+    let durableReplyGroups = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<DurableReplies>]>([:])
     private let shutdownHandler: NIOLockedValueBox<(@Sendable () -> Void)?> = .init(nil)
 
     public init(configuration: ServerConfiguration, store: Store, logger: Logger) {
