@@ -2,7 +2,8 @@ import KVStore
 import NIOCore
 
 /// The store's one observer: fans each change out to the features that react to it — WATCH (every change),
-/// keyspace notifications (expiry; commands publish their own events) — and counts expired keys for INFO.
+/// keyspace notifications (`new` and `expired`; commands publish the events they name) — and counts expired keys for
+/// INFO.
 ///
 /// The keyspace calls it with the store's lock held, which also guards its state.
 final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
@@ -14,6 +15,10 @@ final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     init(notifier: KeyspaceNotifier) {
         self.notifier = notifier
+    }
+
+    func keyCreated(_ key: ByteBuffer) {
+        notifier.notify(.new, "new", key: key)
     }
 
     func keyModified(_ key: ByteBuffer) {

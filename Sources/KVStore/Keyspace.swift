@@ -177,7 +177,10 @@ public final class Keyspace {
         }
         pending[key] = .record(value: value, expireAt: expireAt)
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
-        if previousExpiry == nil { count += 1 }
+        if previousExpiry == nil {
+            count += 1
+            observer?.keyCreated(key)
+        }
         observer?.keyModified(key)
     }
 

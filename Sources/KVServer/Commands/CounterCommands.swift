@@ -44,7 +44,6 @@ enum CounterCommands {
         var digits = ByteBuffer()
         digits.writeDecimal(result)
         try keyspace.set(key, value: digits, expireAt: expireAt ?? 0, previousExpiry: expireAt)
-        if expireAt == nil { client.notify(.new, "new", key: key) }
         client.notify(.string, "incrby", key: key)
         client.reply.integer(result)
     }
@@ -63,7 +62,6 @@ enum CounterCommands {
         guard sum.isFinite else { throw CommandError("ERR increment would produce NaN or Infinity") }
         let text = LongDouble.format(sum)
         try keyspace.set(key, value: ByteBuffer(string: text), expireAt: expireAt ?? 0, previousExpiry: expireAt)
-        if expireAt == nil { client.notify(.new, "new", key: key) }
         client.notify(.string, "incrbyfloat", key: key)
         client.reply.bulk(text)
     }

@@ -135,7 +135,7 @@ enum ExpiryCommands {
         let keyspace = client.keyspace
         let expireAt = try expiry.absoluteTime(now: keyspace.now, command: name)
         let key = client.argument(1)
-        if try !keyspace.set(key, value: client.argument(3), expireAt: expireAt) { client.notify(.new, "new", key: key) }
+        try keyspace.set(key, value: client.argument(3), expireAt: expireAt)
         client.notify(.string, "set", key: key)
         client.notify(.generic, "expire", key: key)
         client.reply.ok()

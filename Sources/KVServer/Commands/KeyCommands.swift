@@ -75,7 +75,6 @@ enum KeyCommands {
         try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
         try keyspace.delete(source)
         client.notify(.generic, "rename_from", key: source)
-        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
         client.notify(.generic, "rename_to", key: destination)
         reply(true)
     }
@@ -108,7 +107,6 @@ enum KeyCommands {
         let destinationExpiry = try keyspace.expiry(of: destination)
         if destinationExpiry != nil && !replace { return client.reply.integer(0) }
         try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
-        if destinationExpiry == nil { client.notify(.new, "new", key: destination) }
         client.notify(.generic, "copy_to", key: destination)
         client.reply.integer(1)
     }

@@ -66,7 +66,6 @@ enum StringCommands {
         }
         let newExpiry = options.expiry.keepsTTL ? (previousExpiry ?? 0) : expireAt
         try keyspace.set(key, value: client.argument(2), expireAt: newExpiry, previousExpiry: previousExpiry)
-        if previousExpiry == nil { client.notify(.new, "new", key: key) }
         client.notify(.string, "set", key: key)
         if expireAt > 0 { client.notify(.generic, "expire", key: key) }
         if !options.returnPrevious { client.reply.ok() }
@@ -77,7 +76,7 @@ enum StringCommands {
         let keyspace = client.keyspace
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
             let key = client.argument(index)
-            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            try keyspace.set(key, value: client.argument(index + 1))
             client.notify(.string, "set", key: key)
         }
         client.reply.ok()
@@ -88,7 +87,6 @@ enum StringCommands {
         let key = client.argument(1)
         guard try !keyspace.exists(key) else { return client.reply.integer(0) }
         try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: nil)
-        client.notify(.new, "new", key: key)
         client.notify(.string, "set", key: key)
         client.reply.integer(1)
     }
@@ -102,7 +100,7 @@ enum StringCommands {
         }
         for index in stride(from: 1, to: client.argumentCount, by: 2) {
             let key = client.argument(index)
-            if try !keyspace.set(key, value: client.argument(index + 1)) { client.notify(.new, "new", key: key) }
+            try keyspace.set(key, value: client.argument(index + 1))
             client.notify(.string, "set", key: key)
         }
         client.reply.integer(1)
@@ -118,7 +116,6 @@ enum StringCommands {
         }
         if previousExpiry == nil { client.reply.null() }
         try keyspace.set(key, value: client.argument(2), expireAt: 0, previousExpiry: previousExpiry)
-        if previousExpiry == nil { client.notify(.new, "new", key: key) }
         client.notify(.string, "set", key: key)
     }
 

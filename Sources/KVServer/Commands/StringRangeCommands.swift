@@ -35,7 +35,6 @@ enum StringRangeCommands {
         }
         let value = existing?.0 ?? suffix
         try keyspace.set(key, value: value, expireAt: existing?.1 ?? 0, previousExpiry: existing?.1)
-        if existing == nil { client.notify(.new, "new", key: key) }
         client.notify(.string, "append", key: key)
         client.reply.integer(value.readableBytes)
     }
@@ -96,7 +95,6 @@ enum StringRangeCommands {
         created.writeRepeatingByte(0, count: offset)
         created.writeImmutableBuffer(patch)
         try keyspace.set(key, value: created, expireAt: 0, previousExpiry: nil)
-        client.notify(.new, "new", key: key)
         client.notify(.string, "setrange", key: key)
         client.reply.integer(end)
     }
