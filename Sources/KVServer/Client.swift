@@ -107,9 +107,6 @@ public final class Client {
         return result
     }
 
-    /// Whether this client holds the store's lock.
-    var holdsKeyspace: Bool { heldKeyspace != nil }
-
     /// Called between commands: bounds the pending write batch of a long pipeline.
     func commandFinished() throws {
         guard let heldKeyspace else { return }

@@ -24,18 +24,19 @@ final class Subscriber: Sendable {
         handler.value = nil
     }
 
-    /// Queues `frame` for this subscriber.
-    func deliver(_ frame: PushFrame) {
-        Self.deliver(frame, to: [self])
-    }
 
     /// Delivers one frame to many subscribers with one task per event loop rather than one per subscriber.
     static func deliver(_ frame: PushFrame, to subscribers: [Subscriber]) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [Subscriber])] = [:]
+        // There are only as many groups as event loops, so a short array beats hashing on every publish.
+        var byLoop: [(loop: any EventLoop, subscribers: [Subscriber])] = []
         for subscriber in subscribers {
-            byLoop[ObjectIdentifier(subscriber.eventLoop), default: (subscriber.eventLoop, [])].subscribers.append(subscriber)
+            if let index = byLoop.firstIndex(where: { $0.loop === subscriber.eventLoop }) {
+                byLoop[index].subscribers.append(subscriber)
+            } else {
+                byLoop.append((subscriber.eventLoop, [subscriber]))
+            }
         }
-        for (loop, group) in byLoop.values {
+        for (loop, group) in byLoop {
             if loop.inEventLoop {
                 for subscriber in group { subscriber.handler.value?.deliver(frame) }
             } else {
