@@ -13,6 +13,7 @@ extension Keyspace {
     /// whole index again and the sweeper asks for it now and then.
     /// - Returns: the number of index entries handled; `limit` means more may be due.
     public func removeExpiredKeys(limit: Int, fromStart: Bool = false) throws -> Int {
+        assertLeased()
         if fromStart { expiryIndexStart = [StorageLayout.expiryPrefix] }
         var due: [(key: ByteBuffer, expireAt: Int64)] = []
         let iterator = database.makeIterator()
@@ -40,6 +41,7 @@ extension Keyspace {
     /// The number of keys that have not expired: `count` less the due keys the sweeper has not removed yet, so
     /// DBSIZE never counts an expired key. Costs one lookup per due key not yet swept.
     public func liveCount() throws -> Int {
+        assertLeased()
         var due = 0
         var lookup = ByteBuffer()
         let iterator = database.makeIterator()

@@ -20,6 +20,7 @@ extension Keyspace {
         in range: KeyRange, order: IterationOrder = .ascending,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> Bool
     ) throws {
+        assertLeased()
         let overlay = pendingEntries(in: range, order: order)
         var overlayIndex = 0
         let iterator = database.makeIterator()

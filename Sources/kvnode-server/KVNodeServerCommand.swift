@@ -1,4 +1,5 @@
 import ArgumentParser
+import KVEngine
 import KVServer
 import KVStore
 import Logging
@@ -101,8 +102,8 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopCount)
-        let state = ServerState(configuration: configuration, store: store, logger: logger)
-        let server = KVNodeServer(state: state, group: group)
+        let engine = Engine(configuration: configuration, store: store, logger: logger)
+        let server = KVNodeServer(engine: engine, group: group)
         let serviceGroup = ServiceGroup(
             services: [
                 StoreMaintenance(store: store, logger: logger),
@@ -112,7 +113,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        state.onShutdownRequest {
+        engine.onShutdownRequest {
             Task { await serviceGroup.triggerGracefulShutdown() }
         }
         logger.info("kvnode starting", metadata: ["data": "\(data)", "durability": "\(durability)"])
@@ -124,7 +125,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await group.shutdownGracefully()
-        state.snapshots.stop()
+        engine.snapshots.stop()
         try store.close()
         logger.info("kvnode stopped")
     }

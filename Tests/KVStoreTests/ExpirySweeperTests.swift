@@ -59,7 +59,7 @@ func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) asy
     }
 
     @Test func eachExpiredKeyIsReportedOnce() throws {
-        final class Recorder: KeyspaceObserver {
+        final class Recorder: KeyspaceObserver, @unchecked Sendable {
             var expired: [String] = []
             func keyModified(_ key: ByteBuffer) {}
             func keyExpired(_ key: ByteBuffer) { expired.append(String(buffer: key)) }

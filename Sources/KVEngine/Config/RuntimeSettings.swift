@@ -1,0 +1,25 @@
+import NIOConcurrencyHelpers
+import Synchronization
+import RESP
+
+/// The settings CONFIG SET changes while the server runs. Connections read them with relaxed atomic loads (once per
+/// read, not per command); `ServerConfiguration` keeps the values the server started with.
+final class RuntimeSettings: Sendable {
+    /// `maxclients`: connections beyond it are refused.
+    let maxClients: Synchronization.Atomic<Int>
+    /// `proto-max-bulk-len`: largest bulk string a request may carry.
+    let protoMaxBulkLength: Synchronization.Atomic<Int>
+    /// `client-query-buffer-limit`: largest pending request (and MULTI queue) per connection.
+    let clientQueryBufferLimit: Synchronization.Atomic<Int>
+    /// `save`: accepted and reported, for tools that set it; kvnode's data is always in LevelDB.
+    let save = NIOLockedValueBox("")
+
+    /// The longest string a command may build (`proto-max-bulk-len`).
+    var maxStringLength: Int { protoMaxBulkLength.load(ordering: .relaxed) }
+
+    init(_ configuration: ServerConfiguration) {
+        maxClients = Synchronization.Atomic(configuration.maxClients)
+        protoMaxBulkLength = Synchronization.Atomic(configuration.decoderLimits.maxBulkLength)
+        clientQueryBufferLimit = Synchronization.Atomic(configuration.clientQueryBufferLimit)
+    }
+}

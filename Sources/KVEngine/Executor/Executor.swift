@@ -1,0 +1,280 @@
+import KVStore
+import NIOCore
+import Logging
+import RESP
+import Synchronization
+
+/// Runs the requests of a connection's read: the one place every command passes through.
+///
+/// ```
+///   decode ─► resolve ─► check ─► queue (MULTI) │ park (CLIENT PAUSE) │ run ─► reply ─► ... ─► commit ─► outcome
+/// ```
+/// - decode: every complete request in the input, in order; a protocol error replies and closes.
+/// - resolve: the command table row (subcommands included) and its arity.
+/// - check (`CommandChecks`): RESP2 subscribed context, MULTI-only rules, the plugged-in hooks (access control),
+///   writes refused while the store cannot persist (`-MISCONF`), CLIENT PAUSE.
+/// - run: a command whose row has the `keyspace` flag runs under a lease on the store, which is then held for the
+///   rest of the read: one lock round trip and one LevelDB write per read, however many commands it holds.
+/// - commit: at the end of the lease. Replies are honest: when a commit fails, every reply written since the last
+///   successful commit is replaced by an error (`UncommittedReplies`), so a client is never told that an unwritten
+///   write succeeded and still gets one reply per request.
+public struct Executor: Sendable {
+    let engine: Engine
+
+    public init(engine: Engine) {
+        self.engine = engine
+    }
+
+    /// Runs every complete request in `input` (a parked request first), consuming their bytes, and leaves their
+    /// replies in `session.reply`.
+    public func run(_ session: Session, input: inout ByteBuffer) -> BatchOutcome {
+        session.commandClock = MonotonicClock.nanoseconds()
+        session.decoder.limits.maxBulkLength = engine.settings.protoMaxBulkLength.load(ordering: .relaxed)
+        var wroteData = false
+        var stop = runRequests(session, &input, lease: nil, first: nil)
+        while case .needsLease(let spec) = stop {
+            guard let (leased, commit) = engine.store.withLease({ keyspace in
+                var replies = UncommittedReplies()
+                let stop = runRequests(session, &input, lease: keyspace, first: spec, replies: &replies)
+                return (stop, replies)
+            }) else {
+                // The store is closed after a failed recovery: nothing that needs it can run.
+                session.replyError(CommandError.storeUnavailable)
+                session.decoder.recycle(&session.request)
+                stop = runRequests(session, &input, lease: nil, first: nil)
+                continue
+            }
+            stop = leased.0
+            var replies = leased.1
+            if commit.failure != nil { replies.replaceWithErrors(session, engine.misconfError()) }
+            wroteData = commit.wrote
+        }
+        if session.decoder.pendingRequestBytes > engine.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+            engine.logger.warning(
+                "closing client that reached max query buffer length", metadata: ["client": "\(session.address)"])
+            session.closeAfterReply = true
+        }
+        session.publishState(queryBufferBytes: input.readableBytes)
+        return BatchOutcome(wroteData: wroteData, next: next(after: stop, session))
+    }
+
+    private func next(after stop: Stop, _ session: Session) -> BatchOutcome.Next {
+        if session.closeAfterReply { return .close }
+        if let future = session.deferredReply {
+            session.deferredReply = nil
+            return .awaitReply(future)
+        }
+        if case .parked(let milliseconds) = stop { return .park(wakeAfterMilliseconds: milliseconds) }
+        return .readMore
+    }
+
+    /// Writes the reply of the command that ended the previous batch with `replyLater`.
+    public func completeDeferredReply(_ session: Session, _ result: Result<DeferredReply, any Error>) {
+        switch result {
+        case .success(let write): write(&session.reply)
+        case .failure(let error): session.replyError(error)
+        }
+    }
+
+    // MARK: The request loop
+
+    private enum Stop {
+        /// Every complete request was run.
+        case endOfInput
+        /// The request in `session.request` needs the keyspace and no lease is held.
+        case needsLease(CommandSpec)
+        /// The request in `session.parkedRequest` waits this many milliseconds (CLIENT PAUSE).
+        case parked(Int64)
+        /// A command asked to close the connection or to reply later.
+        case stopped
+    }
+
+    /// Runs requests until the input is exhausted or something stops the batch. Without a lease it stops at the
+    /// first request that needs one; with a lease it runs the rest of the batch under it.
+    private func runRequests(
+        _ session: Session, _ input: inout ByteBuffer, lease: Keyspace?, first: CommandSpec?,
+        replies: inout UncommittedReplies
+    ) -> Stop {
+        var resolved = first
+        while true {
+            if session.closeAfterReply || session.deferredReply != nil { return .stopped }
+            let spec: CommandSpec
+            if let resolved {
+                spec = resolved
+            } else {
+                do {
+                    guard let request = try nextRequest(session, &input) else { return .endOfInput }
+                    // Moved, not copied: the decoder takes the span array back after the command.
+                    session.request = consume request
+                } catch {
+                    session.replyError(CommandError(error.replyText))
+                    session.closeAfterReply = true
+                    return .stopped
+                }
+                let mark = session.reply.buffer.writerIndex
+                switch CommandChecks(engine: engine, session: session).resolve() {
+                case .refused, .queued:
+                    if session.replyMode != .on { session.applyReplyMode(since: mark) }
+                    session.decoder.recycle(&session.request)
+                    continue
+                case .park(let milliseconds):
+                    session.park()
+                    return .parked(milliseconds)
+                case .run(let found):
+                    spec = found
+                }
+            }
+            resolved = nil
+            if lease == nil && spec.flags.contains(.keyspace) { return .needsLease(spec) }
+            runTopLevel(spec, session, lease: lease, replies: &replies)
+        }
+    }
+
+    private func runRequests(_ session: Session, _ input: inout ByteBuffer, lease: Keyspace?, first: CommandSpec?) -> Stop {
+        var none = UncommittedReplies()
+        return runRequests(session, &input, lease: lease, first: first, replies: &none)
+    }
+
+    private func nextRequest(_ session: Session, _ input: inout ByteBuffer) throws(ProtocolError) -> Request? {
+        if let parked = session.parkedRequest {
+            session.parkedRequest = nil
+            session.handle.isPostponed.store(false, ordering: .relaxed)
+            return parked
+        }
+        return try session.decoder.next(from: &input)
+    }
+
+    /// Runs one request of the batch (not one queued in a transaction): the command, CLIENT REPLY, the pushes it
+    /// caused, and the commit bookkeeping.
+    private func runTopLevel(_ spec: CommandSpec, _ session: Session, lease: Keyspace?, replies: inout UncommittedReplies) {
+        let mark = session.reply.buffer.writerIndex
+        if let lease { replies.commandStarting(at: mark, lease) }
+        execute(spec, session: session, lease: lease)
+        if session.replyMode != .on { session.applyReplyMode(since: mark) }
+        if session.pushesDuringCommand.readableBytes > 0 {
+            session.reply.buffer.writeBuffer(&session.pushesDuringCommand)
+            session.pushesDuringCommand.clear()
+        }
+        session.decoder.recycle(&session.request)
+        guard let lease else { return }
+        replies.commandFinished(lease, session, engine.misconfError)
+        let commits = lease.commits
+        // Bounds the batch of a long pipeline; an error here is a failed commit, handled like any other.
+        try? lease.commitIfLarge()
+        if lease.commits != commits { session.commandClock = MonotonicClock.nanoseconds() }  // no command's time
+        replies.commitAttempted(lease, session, engine.misconfError)
+    }
+
+    /// Runs `spec` on `session.request`, replying with the command's error if it throws, and records the call.
+    ///
+    /// A command's time runs from `commandClock` (the end of the previous command, or the start of the read) to its
+    /// end, which becomes the next command's start: one clock read per command.
+    func execute(_ spec: CommandSpec, session: Session, lease: Keyspace?) {
+        let start = session.commandClock
+        let wasExecuting = session.isExecuting
+        session.isExecuting = true
+        var failed = false
+        do {
+            try spec.handler(CommandContext(session: session, lease: lease, executor: self))
+        } catch {
+            failed = true
+            session.replyError(error)
+        }
+        session.isExecuting = wasExecuting
+        let end = MonotonicClock.nanoseconds()
+        session.statistics.recordCall(slot: spec.statisticsSlot, nanoseconds: end &- start, failed: failed)
+        session.commandClock = end
+        for hook in engine.hooks { hook.commandRan(spec, session: session, nanoseconds: end &- start) }
+    }
+
+    // MARK: Connection lifecycle
+
+    /// Registers a new connection; false when `maxclients` is reached, after replying the error: send it and close.
+    public func connectionOpened(_ session: Session) -> Bool {
+        if engine.clients.register(session.handle) > engine.settings.maxClients.load(ordering: .relaxed) {
+            engine.metrics.connectionRejected()
+            session.reply.error("ERR max number of clients reached")
+            return false
+        }
+        engine.metrics.connectionAccepted()
+        return true
+    }
+
+    /// Forgets a closed connection: its subscriptions, transaction and watches.
+    public func connectionClosed(_ session: Session) {
+        session.disconnected()
+    }
+}
+
+/// What the connection does after a batch.
+public struct BatchOutcome {
+    /// A commit of the batch reached LevelDB: with `high` durability the replies wait for an fsync.
+    public var wroteData: Bool
+    public var next: Next
+
+    public enum Next {
+        /// Every complete request was answered: send the replies and read on.
+        case readMore
+        /// Send the replies so far; the next reply comes from this future (`Executor.completeDeferredReply`), and
+        /// the requests read meanwhile run after it.
+        case awaitReply(EventLoopFuture<DeferredReply>)
+        /// A request waits: run the batch again after this many milliseconds, or earlier on `ConnectionControl.wake`.
+        case park(wakeAfterMilliseconds: Int64)
+        /// Send the replies, then close the connection.
+        case close
+    }
+}
+
+/// The replies written since the last successful commit of a lease, so that a failed commit can take them back.
+///
+/// A run starts with the first command that leaves writes pending; replies before it stay (they read committed
+/// data). When a commit fails, the run's replies are cut from the buffer and each of its requests gets the error
+/// instead: still exactly one reply per request. A command whose own reply is already that error (its commit failed
+/// inside it) counts once, like any other.
+struct UncommittedReplies {
+    /// Where the run's replies start, and how many requests it holds.
+    private var run: (offset: Int, requests: Int)?
+    private var commandStart = 0
+    private var commitsBefore = 0
+    private var discardsBefore = 0
+
+    mutating func commandStarting(at offset: Int, _ keyspace: Keyspace) {
+        commandStart = offset
+        commitsBefore = keyspace.commits
+        discardsBefore = keyspace.discards
+    }
+
+    /// After a command: a commit inside it may have failed or succeeded, and it may have left writes pending.
+    mutating func commandFinished(_ keyspace: Keyspace, _ session: Session, _ error: () -> CommandError) {
+        if keyspace.discards != discardsBefore {
+            run = run.map { ($0.offset, $0.requests + 1) } ?? (commandStart, 1)
+            replaceWithErrors(session, error())
+            discardsBefore = keyspace.discards
+            return
+        }
+        if keyspace.commits != commitsBefore { run = nil }
+        if keyspace.pendingWrites > 0 {
+            run = run.map { ($0.offset, $0.requests + 1) } ?? (commandStart, 1)
+        }
+    }
+
+    /// After a commit between commands.
+    mutating func commitAttempted(_ keyspace: Keyspace, _ session: Session, _ error: () -> CommandError) {
+        if keyspace.discards != discardsBefore {
+            replaceWithErrors(session, error())
+        } else if keyspace.commits != commitsBefore {
+            run = nil
+        }
+        commitsBefore = keyspace.commits
+        discardsBefore = keyspace.discards
+    }
+
+    /// Replaces the run's replies with `error`, one per request.
+    mutating func replaceWithErrors(_ session: Session, _ error: CommandError) {
+        guard let (offset, requests) = run else { return }
+        run = nil
+        session.reply.buffer.moveWriterIndex(to: offset)
+        guard session.replyMode != .off else { return }
+        for _ in 0..<requests { session.replyError(error) }
+    }
+}
