@@ -202,32 +202,6 @@ def _flush(server):
     yield
 
 
-# Tests written ahead of the commands they use: each marker names the commands it needs, and the test is skipped
-# while the server answers COMMAND INFO <name> with null for any of them (so it runs as soon as they land).
-NEEDED_COMMANDS = {
-    "needs_issue3": ("incr", "decr", "expire", "ttl", "persist", "scan", "keys"),
-    "needs_issue4": ("subscribe", "publish", "psubscribe"),
-}
-_missing_commands: dict[int, set[str]] = {}
-
-
-@pytest.fixture(autouse=True)
-def _skip_without_commands(request, server):
-    markers = [m for m in NEEDED_COMMANDS if request.node.get_closest_marker(m)]
-    if not markers:
-        return
-    if server.port not in _missing_commands:
-        names = {n for m in NEEDED_COMMANDS.values() for n in m}
-        with Raw(server.host, server.port) as c:
-            # A known command is described by a 10-element array; an unknown one is a null.
-            _missing_commands[server.port] = {
-                n for n in names if not c.cmd("COMMAND", "INFO", n).startswith(b"*1\r\n*10\r\n")}
-    for marker in markers:
-        missing = sorted(set(NEEDED_COMMANDS[marker]) & _missing_commands[server.port])
-        if missing:
-            pytest.skip(f"{marker}: the server has no {', '.join(missing).upper()} yet")
-
-
 @pytest.fixture
 def r2(server):
     with server.client(protocol=2) as c:

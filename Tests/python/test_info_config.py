@@ -181,7 +181,6 @@ def test_config_kvnode_settings(server):
     assert r.config_set("maxmemory", "0") and r.config_set("appendonly", "no")
 
 
-@pytest.mark.needs_issue4
 def test_config_set_notify_keyspace_events(raw):
     admin, listener = raw(), raw()
     assert admin.cmd("CONFIG", "SET", "notify-keyspace-events", "Q") == (

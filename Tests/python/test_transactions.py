@@ -264,7 +264,6 @@ def test_large_transaction_is_applied_whole(raw):
     assert c.cmd("DBSIZE") == b":%d\r\n" % n
 
 
-@pytest.mark.needs_issue3
 def test_watch_sees_expire_persist_and_incr(raw):
     a, b = raw(), raw()
     b.cmd("SET", "k", "1")
@@ -274,7 +273,6 @@ def test_watch_sees_expire_persist_and_incr(raw):
     assert watch_then_exec(a, lambda: b.cmd("INCR", "k")) == ABORTED
 
 
-@pytest.mark.needs_issue3
 def test_watch_sees_expiry_by_the_background_sweeper(raw):
     a, b = raw(), raw()
     b.cmd("SET", "k", "1", "PX", "30")
@@ -288,7 +286,6 @@ def test_watch_sees_expiry_by_the_background_sweeper(raw):
     assert a.cmd("EXEC") == ABORTED
 
 
-@pytest.mark.needs_issue3
 def test_incr_inside_multi(raw):
     c = raw()
     c.cmd("MULTI")

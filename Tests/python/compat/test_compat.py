@@ -1,8 +1,7 @@
 """Client compatibility suite: the Python `redis` client used as applications use it.
 
 Every case runs in 8 variants: RESP2 and RESP3, with the hiredis parser and with redis-py's own, through the sync
-API and through redis.asyncio. Cases that need commands another issue adds are marked needs_issue3/needs_issue4
-and skip until the server has those commands (see conftest.py). KVNODE_TARGET=redis runs it against Redis itself.
+API and through redis.asyncio. KVNODE_TARGET=redis runs it against Redis itself.
 """
 
 from __future__ import annotations
@@ -110,7 +109,6 @@ def test_delete_and_exists(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_incr_decr(variant, server):
     async def case(r):
         assert await aw(r.incr("n")) == 1
@@ -124,7 +122,6 @@ def test_incr_decr(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_expire_ttl_persist(variant, server):
     async def case(r):
         await aw(r.set("k", "v"))
@@ -141,7 +138,6 @@ def test_expire_ttl_persist(variant, server):
 
 # --- keyspace iteration ---------------------------------------------------------------------------------------------
 
-@pytest.mark.needs_issue3
 def test_scan_iter_returns_every_key_once(variant, server):
     async def case(r):
         keys = {f"key:{i:05d}" for i in range(10_000)}
@@ -156,7 +152,6 @@ def test_scan_iter_returns_every_key_once(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_keys(variant, server):
     async def case(r):
         await aw(r.mset({"user:1": "a", "user:2": "b", "order:1": "c"}))
@@ -256,7 +251,6 @@ def test_watch_retry_by_20_concurrent_clients(variant, server):
 
 # --- Pub/Sub --------------------------------------------------------------------------------------------------------
 
-@pytest.mark.needs_issue4
 def test_pubsub_get_message(variant, server):
     async def case(r):
         pubsub = r.pubsub()
@@ -276,7 +270,6 @@ def test_pubsub_get_message(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue4
 def test_pubsub_listen(variant, server):
     async def case(r):
         pubsub = r.pubsub()
