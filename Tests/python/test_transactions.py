@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import now_ms, wait_past, wait_until
+from conftest import Workers, now_ms, wait_past, wait_until
 
 EXECABORT = b"-EXECABORT Transaction discarded because of previous errors.\r\n"
 
@@ -236,46 +236,59 @@ def test_watch_of_a_disconnected_client_is_forgotten(raw, r2):
 
 # --- atomicity ----------------------------------------------------------------------------------------------------
 
-def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> list:
-    """Runs `transaction(pipeline, i)` for i in 1...rounds while `readers` connections (spread over the server's
-    event loops) call `read(client)` in a loop; returns every value `read` reported as wrong."""
-    writer = server.client()
-    stop = threading.Event()
+def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> tuple[list, int]:
+    """Runs `transaction(pipeline, i)` for i = 1, 2, ... while `readers` connections (spread over the server's event
+    loops) call `read(client)` in a loop. Returns every value `read` reported as wrong, and the last round.
+
+    The writer starts once every reader has read, and goes on past `rounds` until every reader has also completed
+    reads while transactions were running (bounded by a deadline), so no reader can be idle or merely before or
+    after the writes. A reader's exception fails the test."""
     wrong = []
+    reads = [0] * readers  # every read of each reader
+    during = [0] * readers  # reads sent after the first transaction was sent and answered before the last's reply
+    writing, written = threading.Event(), threading.Event()
 
-    def reader():
-        r = server.client()
-        while not stop.is_set():
-            problem = read(r)
-            if problem is not None:
-                wrong.append(problem)
-        r.close()
+    def reader(n, stop):
+        with server.client() as r:
+            while not stop.is_set():
+                began = writing.is_set()
+                problem = read(r)
+                reads[n] += 1
+                if began and not written.is_set():
+                    during[n] += 1
+                if problem is not None:
+                    wrong.append(problem)
 
-    threads = [threading.Thread(target=reader) for _ in range(readers)]
-    for t in threads:
-        t.start()
-    try:
-        for i in range(1, rounds + 1):
+    with Workers() as workers, server.client() as writer:
+        for n in range(readers):
+            workers.start(f"reader {n}", reader, n, workers.stop)
+        workers.wait_until(lambda: all(reads), message=lambda: f"every reader to read once: {reads}")
+        writing.set()
+        deadline = time.monotonic() + 60
+        i = 0
+        while i < rounds or not all(during):
+            assert time.monotonic() < deadline, f"readers that never read while transactions ran: {during}"
+            workers.check()
+            i += 1
             pipe = writer.pipeline()
             transaction(pipe, i)
             assert all(pipe.execute())
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    return wrong
+        written.set()
+    return wrong, i
 
 
 def test_exec_is_isolated_from_concurrent_readers(server):
     """A transaction sets two keys to the same new value; readers must never see them differ."""
-    server.client().mset({"x": 0, "y": 0})
+    with server.client() as c:
+        c.mset({"x": 0, "y": 0})
 
     def read(r):
         x, y = r.mget("x", "y")
         return (x, y) if x != y else None
-    torn = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
+    torn, last = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
     assert not torn, torn[:5]
-    assert server.client().mget("x", "y") == [b"300", b"300"]
+    with server.client() as c:
+        assert c.mget("x", "y") == [str(last).encode()] * 2
 
 
 def test_large_transaction_is_applied_whole(raw):
@@ -324,7 +337,10 @@ def test_incr_inside_multi(raw):
 def test_exec_with_flushdb_is_isolated_from_single_key_readers(server):
     """FLUSHDB inside a transaction removes keys in several batches; a GET on another connection (which kvnode may
     serve without the store lock) must still see the keyspace before or after the whole transaction."""
-    server.client().set("x", 0)
-    missing = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
-                               lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
+    with server.client() as c:
+        c.set("x", 0)
+    missing, last = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
+                                     lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
     assert not missing, f"{len(missing)} reads saw the keyspace between FLUSHDB and the SET of one transaction"
+    with server.client() as c:
+        assert c.get("x") == str(last).encode()

@@ -7,13 +7,13 @@ API and through redis.asyncio. KVNODE_TARGET=redis runs it against Redis itself.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 from redis.exceptions import ResponseError, WatchError
 
 from clients import VARIANTS, Variant, aw, collect, next_item
+from conftest import Workers
 
 
 @pytest.fixture(params=VARIANTS, ids=lambda v: v.id)
@@ -23,23 +23,13 @@ def variant(request) -> Variant:
 
 async def concurrently(variant: Variant, count: int, body) -> None:
     """Runs the coroutines body(0) ... body(count - 1) at the same time: as tasks with redis.asyncio, each in its own
-    thread (and event loop) with the blocking client."""
+    thread (and event loop) with the blocking client. Fails if any of them fails or does not finish."""
     if variant.is_async:
         await asyncio.gather(*(body(n) for n in range(count)))
         return
-    errors = []
-
-    def thread(n):
-        try:
-            asyncio.run(body(n))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=thread, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors[:3]
+    with Workers(timeout=120) as workers:
+        for n in range(count):
+            workers.start(f"client {n}", asyncio.run, body(n))
 
 
 async def eventually(check, timeout: float = 10.0):
