@@ -411,11 +411,13 @@ class Workers:
         if exc is None:
             self.join()
             return
-        # The test failed already: still stop and wait for the threads, and show what they raised too.
+        # The test failed already: still stop and wait for the threads, and show what they raised too (unless that
+        # is the failure itself, raised by check()).
         try:
             self.join()
         except AssertionError as worker_error:
-            exc.add_note(str(worker_error))
+            if worker_error.__cause__ is None or worker_error.__cause__ is not exc.__cause__:
+                exc.add_note(str(worker_error))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -252,8 +252,11 @@ def expired_events(subscriber: Raw, count: int, timeout: float = 60.0) -> list[b
     deadline = time.monotonic() + timeout
     while len(keys) < count:
         assert time.monotonic() < deadline, f"{len(keys)} of {count} expired events within {timeout:g}s"
-        # *3 $7 message $22 __keyevent@0__:expired $n key
-        parts = subscriber.reply().split(b"\r\n")
+        try:
+            # *3 $7 message $22 __keyevent@0__:expired $n key
+            parts = subscriber.reply().split(b"\r\n")
+        except TimeoutError:
+            raise AssertionError(f"{len(keys)} of {count} expired events, then none for a while") from None
         assert parts[2] == b"message" and parts[4] == b"__keyevent@0__:expired", parts
         keys.append(parts[6])
     return keys
