@@ -55,7 +55,6 @@ def test_client_list_shows_multi(raw):
     assert a_line is not None and a_line["multi"] == "1" and "x" in a_line["flags"]
 
 
-@pytest.mark.needs_issue4
 def test_client_list_shows_subscriptions(raw):
     subscriber, admin = raw(), raw()
     subscriber.cmd("SUBSCRIBE", "a", "b")
