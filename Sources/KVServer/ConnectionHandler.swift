@@ -1,5 +1,6 @@
 import KVStore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RESP
 import Synchronization
@@ -296,7 +297,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func exceedsOutputLimit(_ unsent: Int) -> Bool {
-        let limit = server.configuration.pubsubOutputLimit
+        let limit = server.settings.outputBufferLimits.withLockedValue { $0.pubsub }
         if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
         guard limit.softBytes > 0 && unsent > limit.softBytes else {
             softLimitExceededSince = nil
