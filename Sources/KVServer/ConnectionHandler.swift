@@ -146,7 +146,9 @@ final class ConnectionHandler: ChannelInboundHandler {
                 decoder.recycle(&client.request)
                 try client.commandFinished()
             }
-            if decoder.pendingRequestBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+            // Every byte not yet run counts, as Redis counts its query buffer: a request still arriving (all of it,
+            // the bulk being received included) and any behind a command that waits.
+            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
                 server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
                 client.closeAfterReply = true
             }
