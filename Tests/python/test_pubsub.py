@@ -3,16 +3,14 @@ and slow subscribers that must not take the server down."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 import redis
 
-from conftest import TARGET, Raw, encode
+from conftest import Raw, encode, start_server
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02):
@@ -347,7 +345,6 @@ def test_a_subscriber_that_stops_reading_is_disconnected_at_the_hard_limit(serve
 
 
 def test_a_subscriber_above_the_soft_limit_for_the_soft_period_is_disconnected():
-    from conftest import start_server
     soft, period = 1 * MB, 2.0
     with start_server() as srv, srv.client() as publisher:
         assert publisher.config_set("client-output-buffer-limit", "pubsub 32mb 1mb 2")
@@ -411,7 +408,6 @@ def test_client_output_buffer_limit_refused_values(raw, value, error):
 
 
 def test_client_output_buffer_limit_set_and_get():
-    from conftest import start_server
     with start_server() as srv, srv.client() as r:
         def current():
             return r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
@@ -446,7 +442,6 @@ def test_client_output_buffer_limit_of_normal_clients_is_none(raw):
 
 @pytest.fixture(scope="module")
 def notify_server():
-    from conftest import start_server
     with start_server("--notify-keyspace-events", "KEA") as srv:
         yield srv
 
@@ -532,7 +527,6 @@ def test_keyspace_events_of_the_string_and_key_families(notify_server):
 
 
 def test_new_events_are_opt_in(server):
-    from conftest import start_server
     with start_server("--notify-keyspace-events", "KEn") as srv, srv.client() as r:
         pubsub = r.pubsub()
         pubsub.subscribe("__keyevent@0__:new")
