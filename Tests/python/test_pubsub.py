@@ -238,8 +238,8 @@ class SlowSubscriber:
         self.published = 0  # bytes of the messages published to it
 
     def kernel_queues(self) -> tuple[int, int]:
-        """Bytes the kernel holds for this connection: the server socket's send queue and this socket's receive
-        queue. Their sum is at least what the kernel holds (an unacknowledged byte may be in both), the larger at most."""
+        """(server socket's send queue, this socket's receive queue) in bytes. The kernel holds at least the larger
+        and at most the sum of the two for this connection (a byte not yet acknowledged may be in both)."""
         port = self.sock.getsockname()[1]
         queues = tcp_queues(self.server.port, port)
         return queues[(self.server.port, port)][0], queues[(port, self.server.port)][1]
@@ -259,7 +259,8 @@ class DeliveryBarrier:
 
     def __init__(self, server, publisher):
         loops = int(publisher.config_get("io-threads")["io-threads"])
-        # Connections are spread over the loops round-robin: twice as many readers as loops reach them all.
+        # Connections are spread over the loops round-robin: twice as many readers as loops reach every loop, even if
+        # another connection is accepted in between.
         self.readers = [Raw(server.host, server.port) for _ in range(2 * loops + 1)]
         for reader in self.readers:
             reader.cmd("SUBSCRIBE", "barrier")
