@@ -1,5 +1,6 @@
 import KVStore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RESP
 import Synchronization
@@ -145,7 +146,9 @@ final class ConnectionHandler: ChannelInboundHandler {
                 decoder.recycle(&client.request)
                 try client.commandFinished()
             }
-            if decoder.pendingRequestBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+            // Every byte not yet run counts, as Redis counts its query buffer: a request still arriving (all of it,
+            // the bulk being received included) and any behind a command that waits.
+            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
                 server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
                 client.closeAfterReply = true
             }
@@ -296,7 +299,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func exceedsOutputLimit(_ unsent: Int) -> Bool {
-        let limit = server.configuration.pubsubOutputLimit
+        let limit = server.settings.outputBufferLimits.withLockedValue { $0.pubsub }
         if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
         guard limit.softBytes > 0 && unsent > limit.softBytes else {
             softLimitExceededSince = nil

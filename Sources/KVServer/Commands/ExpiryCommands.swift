@@ -123,6 +123,10 @@ enum ExpiryCommands {
         if persist && currentExpiry > 0 {
             try keyspace.updateExpiry(of: key, to: 0)
             client.notify(.generic, "persist", key: key)
+        } else if expireAt > 0 && expireAt <= keyspace.now {
+            // An EXAT / PXAT time already past deletes the key at once, announced as `del`, as in Redis.
+            try keyspace.delete(key)
+            client.notify(.generic, "del", key: key)
         } else if expireAt > 0 {
             try keyspace.updateExpiry(of: key, to: expireAt)
             client.notify(.generic, "expire", key: key)
