@@ -130,8 +130,8 @@ public final class Engine: Sendable {
 
     /// The output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`), read when a push is delivered.
     public var pubsubOutputLimit: @Sendable () -> OutputBufferLimit {
-        let limit = configuration.pubsubOutputLimit
-        return { limit }
+        let settings = self.settings
+        return { settings.outputBufferLimits.withLockedValue { $0.pubsub } }
     }
 
     /// The largest request a connection may have pending (`client-query-buffer-limit`).

@@ -30,7 +30,7 @@ public struct ServerConfiguration: Sendable {
     /// Number of SCAN cursors the server remembers exactly (`scan-cursor-table-size`); older ones fall back to the
     /// key prefix the cursor carries (docs/scan-cursors.md).
     public var scanCursorTableSize = 16384
-    /// Pause between passes of the background expiry sweeper.
+    /// Pause between passes of the background expiry sweeper (`--expiry-sweep-interval`, `expiry-sweep-interval`).
     public var expirySweepInterval = Duration.milliseconds(100)
     /// Keys the sweeper removes per lock acquisition.
     public var expirySweepChunk = 512

@@ -63,9 +63,6 @@ public struct RequestDecoder: Sendable {
         request.frame = ByteBuffer()
     }
 
-    /// Bytes of a request still being received, for enforcing a query-buffer limit.
-    public var pendingRequestBytes: Int { scanOffset }
-
     // MARK: Multibulk
 
     /// Parses `*<count>\r\n`. Returns nil when the line is incomplete, false for an empty request, true otherwise.

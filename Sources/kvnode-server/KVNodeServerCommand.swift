@@ -49,6 +49,11 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     var snapshotKeep = 2
 
     @Option(help: ArgumentHelp(
+        "Milliseconds between passes of the background expiry sweeper (its first pass runs at start-up).",
+        valueName: "ms"))
+    var expirySweepInterval = 100
+
+    @Option(help: ArgumentHelp(
         "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
             + "`redis-cli --pipe`, instead of running the server.",
         valueName: "path"))
@@ -62,6 +67,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
+        guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
         guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
@@ -92,6 +98,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.keysDefaultLimit = keysDefaultLimit
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
+        configuration.expirySweepInterval = .milliseconds(expirySweepInterval)
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store

@@ -10,6 +10,8 @@ KVNODE_TARGET   "kvnode" (default) or "redis": run the very same tests against a
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shlex
 import shutil
@@ -17,8 +19,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import redis
@@ -202,32 +206,6 @@ def _flush(server):
     yield
 
 
-# Tests written ahead of the commands they use: each marker names the commands it needs, and the test is skipped
-# while the server answers COMMAND INFO <name> with null for any of them (so it runs as soon as they land).
-NEEDED_COMMANDS = {
-    "needs_issue3": ("incr", "decr", "expire", "ttl", "persist", "scan", "keys"),
-    "needs_issue4": ("subscribe", "publish", "psubscribe"),
-}
-_missing_commands: dict[int, set[str]] = {}
-
-
-@pytest.fixture(autouse=True)
-def _skip_without_commands(request, server):
-    markers = [m for m in NEEDED_COMMANDS if request.node.get_closest_marker(m)]
-    if not markers:
-        return
-    if server.port not in _missing_commands:
-        names = {n for m in NEEDED_COMMANDS.values() for n in m}
-        with Raw(server.host, server.port) as c:
-            # A known command is described by a 10-element array; an unknown one is a null.
-            _missing_commands[server.port] = {
-                n for n in names if not c.cmd("COMMAND", "INFO", n).startswith(b"*1\r\n*10\r\n")}
-    for marker in markers:
-        missing = sorted(set(NEEDED_COMMANDS[marker]) & _missing_commands[server.port])
-        if missing:
-            pytest.skip(f"{marker}: the server has no {', '.join(missing).upper()} yet")
-
-
 @pytest.fixture
 def r2(server):
     with server.client(protocol=2) as c:
@@ -346,3 +324,172 @@ def raw(server):
     yield connect
     for c in conns:
         c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling and worker threads.
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02,
+               message: str | Callable[[], str] = "condition") -> Any:
+    """Polls `predicate()` until it returns something truthy, and returns that value.
+
+    Tests wait for a condition instead of sleeping a fixed window. The deadline only keeps a broken server from
+    hanging the test; it is generous because the machine may be loaded, and says nothing about speed. `message`
+    (or a function returning it, evaluated only on failure) says what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            what = message() if callable(message) else message
+            raise AssertionError(f"not reached within {timeout:g}s: {what} (last: {value!r})")
+        time.sleep(interval)
+
+
+def now_ms() -> int:
+    """The wall clock in Unix milliseconds: the clock the servers judge expiry times by."""
+    return int(time.time() * 1000)
+
+
+def wait_past(at_ms: int) -> None:
+    """Polls the wall clock until it is past `at_ms`, so that a key expiring at `at_ms` has expired for Redis (which
+    expires a key once now > its time) and kvnode alike. Waits for exactly the condition, not a guessed window."""
+    wait_until(lambda: now_ms() > at_ms + 1, interval=0.005, message=f"the clock passing {at_ms}")
+
+
+class Workers:
+    """Threads of a concurrent test whose failures reach the test.
+
+    `start(name, fn, *args)` runs `fn(*args)` in a thread and keeps its return value in `results[name]`. Leaving the
+    `with` block (or `join()`) sets `stop`, which looping workers poll, waits for every thread with a bounded
+    deadline, fails if one is still running, and re-raises the first exception a thread raised. A failing thread
+    sets `stop` too, so its siblings end early."""
+
+    def __init__(self, timeout: float = 60.0):
+        self.stop = threading.Event()
+        self.timeout = timeout
+        self.results: dict[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._errors: list[tuple[str, BaseException]] = []
+
+    def start(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
+        def run():
+            try:
+                self.results[name] = fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread by check()
+                self._errors.append((name, e))
+                self.stop.set()
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def check(self) -> None:
+        """Raises the first exception a worker has raised so far."""
+        if self._errors:
+            name, error = self._errors[0]
+            raise AssertionError(f"worker {name!r} failed: {error!r}") from error
+
+    def wait_until(self, predicate: Callable[[], Any], **kw) -> Any:
+        """`wait_until` that fails as soon as a worker has failed."""
+        return wait_until(lambda: self.check() or predicate(), **kw)
+
+    def join(self) -> dict[str, Any]:
+        self.stop.set()
+        deadline = time.monotonic() + self.timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.check()
+        running = [t.name for t in self._threads if t.is_alive()]
+        assert not running, f"worker threads still running after {self.timeout:g}s: {running}"
+        return self.results
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.join()
+            return
+        # The test failed already: still stop and wait for the threads, and show what they raised too (unless that
+        # is the failure itself, raised by check()).
+        try:
+            self.join()
+        except AssertionError as worker_error:
+            if worker_error.__cause__ is None or worker_error.__cause__ is not exc.__cause__:
+                exc.add_note(str(worker_error))
+
+
+# ---------------------------------------------------------------------------------------------
+# LevelDB itself, read without kvnode's code: what is on disk, expired or not.
+
+def leveldb_entries(data_dir: str) -> dict[bytes, bytes]:
+    """Every entry of the LevelDB database of a *stopped* kvnode, read through libleveldb's C API (the library the
+    server links). kvnode's own readers (and kvnode-dump) leave expired keys out; this shows what is stored.
+
+    Opening a LevelDB database writes to its directory (a new log and MANIFEST), so it reads a copy."""
+    lib_name = ctypes.util.find_library("leveldb")
+    if lib_name is None:
+        pytest.fail("libleveldb not found (scripts/test installs libleveldb-dev)", pytrace=False)
+    lib = ctypes.CDLL(lib_name)
+    ptr, size = ctypes.c_void_p, ctypes.c_size_t
+    for name, restype, argtypes in (
+            ("leveldb_options_create", ptr, []),
+            ("leveldb_options_destroy", None, [ptr]),
+            ("leveldb_readoptions_create", ptr, []),
+            ("leveldb_readoptions_destroy", None, [ptr]),
+            ("leveldb_open", ptr, [ptr, ctypes.c_char_p, ctypes.POINTER(ptr)]),
+            ("leveldb_close", None, [ptr]),
+            ("leveldb_free", None, [ptr]),
+            ("leveldb_create_iterator", ptr, [ptr, ptr]),
+            ("leveldb_iter_destroy", None, [ptr]),
+            ("leveldb_iter_seek_to_first", None, [ptr]),
+            ("leveldb_iter_valid", ctypes.c_ubyte, [ptr]),
+            ("leveldb_iter_next", None, [ptr]),
+            ("leveldb_iter_key", ptr, [ptr, ctypes.POINTER(size)]),
+            ("leveldb_iter_value", ptr, [ptr, ctypes.POINTER(size)]),
+            ("leveldb_iter_get_error", None, [ptr, ctypes.POINTER(ptr)])):
+        function = getattr(lib, name)
+        function.restype, function.argtypes = restype, argtypes
+
+    def check(error: ctypes.c_void_p, what: str) -> None:
+        if error.value:
+            message = ctypes.string_at(error.value).decode(errors="replace")
+            lib.leveldb_free(error)
+            raise AssertionError(f"LevelDB {what}: {message}")
+
+    with tempfile.TemporaryDirectory(prefix="leveldb-copy-") as scratch:
+        copy = os.path.join(scratch, "db")
+        # The snapshots directory is no part of the database.
+        shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns("snapshots", "LOCK"))
+        options, read_options = lib.leveldb_options_create(), lib.leveldb_readoptions_create()
+        error = ptr()
+        db = lib.leveldb_open(options, copy.encode(), ctypes.byref(error))
+        check(error, f"open of a copy of {data_dir}")
+        entries: dict[bytes, bytes] = {}
+        iterator = lib.leveldb_create_iterator(db, read_options)
+        try:
+            lib.leveldb_iter_seek_to_first(iterator)
+            length = size()
+            while lib.leveldb_iter_valid(iterator):
+                key = ctypes.string_at(lib.leveldb_iter_key(iterator, ctypes.byref(length)), length.value)
+                value = ctypes.string_at(lib.leveldb_iter_value(iterator, ctypes.byref(length)), length.value)
+                entries[key] = value
+                lib.leveldb_iter_next(iterator)
+            lib.leveldb_iter_get_error(iterator, ctypes.byref(error))
+            check(error, "iteration")
+        finally:
+            lib.leveldb_iter_destroy(iterator)
+            lib.leveldb_close(db)
+            lib.leveldb_readoptions_destroy(read_options)
+            lib.leveldb_options_destroy(options)
+        return entries
+
+
+def stored_layout(data_dir: str) -> tuple[list[bytes], list[bytes], int]:
+    """A stopped kvnode's data as stored (docs/storage-format.md): the user keys of its records ('k' + key), the
+    keys of its expiry index ('e' + BE64 expireAt + key), and the persisted key count ('mkeys', BE u64)."""
+    entries = leveldb_entries(data_dir)
+    records = sorted(k[1:] for k in entries if k[:1] == b"k")
+    index = sorted(k[9:] for k in entries if k[:1] == b"e")
+    return records, index, int.from_bytes(entries[b"mkeys"], "big")

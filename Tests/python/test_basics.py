@@ -106,10 +106,12 @@ def test_set_expiry_options_accepted(client):
     assert client.set("exat", "v", exat=now + 100) is True
     assert client.set("pxat", "v", pxat=(now + 100) * 1000) is True
     assert client.set("ex", "v2", keepttl=True) is True
-    assert client.execute_command("SET", "k", "v", "ex", "100") is not None  # options are case-insensitive
-    for k in ("ex", "px", "exat", "pxat", "k"):
-        assert client.get(k) is not None
-    assert client.get("ex") == b"v2"
+    assert client.execute_command("SET", "k", "v", "ex", "100") is True  # options are case-insensitive
+    assert client.mget("ex", "px", "exat", "pxat", "k") == [b"v2", b"v", b"v", b"v", b"v"]
+    # Each got its expiry (KEEPTTL kept ex's).
+    assert client.expiretime("exat") == now + 100 and client.pexpiretime("pxat") == (now + 100) * 1000
+    for k in ("ex", "px", "k"):
+        assert 0 < client.ttl(k) <= 100, k
 
 
 @pytest.mark.parametrize("args", [
@@ -141,7 +143,7 @@ def test_set_expire_not_integer(r2):
 def test_mset_mget(client):
     assert client.mset({"a": "1", "b": "2", "c": "3"}) is True
     assert client.mget("a", "missing", "c", "a") == [b"1", None, b"3", b"1"]
-    assert client.execute_command("MSET", "a", "x", "a", "y") is not None  # last one wins
+    assert client.execute_command("MSET", "a", "x", "a", "y") is True  # last one wins
     assert client.get("a") == b"y"
 
 

@@ -1,11 +1,14 @@
 """CLIENT, RESET, TIME and WAIT, as Redis 7 replies (checked with KVNODE_TARGET=redis unless marked kvnode_only)."""
 
+import select
 import time
 
 import pytest
 
 from conftest import encode
 from replies import bulk_text, fields, poll
+
+MB = 1 << 20
 
 
 # --- CLIENT -----------------------------------------------------------------------------------------------------
@@ -55,7 +58,6 @@ def test_client_list_shows_multi(raw):
     assert a_line is not None and a_line["multi"] == "1" and "x" in a_line["flags"]
 
 
-@pytest.mark.needs_issue4
 def test_client_list_shows_subscriptions(raw):
     subscriber, admin = raw(), raw()
     subscriber.cmd("SUBSCRIBE", "a", "b")
@@ -156,23 +158,84 @@ def test_client_no_touch_and_setinfo(raw):
     assert info["flags"] == "T" and info["lib-name"] == "mylib" and info["lib-ver"] == "1.2"
 
 
+HELD = 0.5  # seconds a held command is watched for a reply that must not come
+
+
+def client_fields(admin, client_id: bytes) -> dict:
+    """The CLIENT LIST fields of one connection."""
+    [line] = bulk_text(admin.cmd("CLIENT", "LIST", "ID", client_id)).splitlines()
+    return fields(line)
+
+
+def assert_no_reply(conn, seconds: float) -> None:
+    """Nothing arrives on `conn` for `seconds`."""
+    readable, _, _ = select.select([conn.sock], [], [], seconds)
+    assert not conn.buf and not readable, f"unexpected reply: {conn.buf + conn.sock.recv(4096)!r}"
+
+
 def test_client_pause_write_holds_writes_until_unpause(raw):
     admin, writer = raw(), raw()
+    writer_id = writer.cmd("CLIENT", "ID")[1:-2]
     admin.cmd("SET", "k", "before")
     assert admin.cmd("CLIENT", "PAUSE", "30000", "WRITE") == b"+OK\r\n"
     try:
-        writer.send(encode("SET", "k", "after"))
-        assert admin.cmd("GET", "k") == b"$6\r\nbefore\r\n"  # reads go on; the write waits
+        sent = time.monotonic()
+        writer.send(encode("SET", "k", "after") + encode("GET", "k"))
+        # The server has read the SET (CLIENT LIST names it as the writer's command)...
+        poll(lambda: client_fields(admin, writer_id)["cmd"] == "set")
+        # ... and holds it, and the GET behind it: no reply, and the write is not applied. Other reads go on.
+        assert_no_reply(writer, HELD)
+        assert admin.cmd("GET", "k") == b"$6\r\nbefore\r\n"
     finally:
         assert admin.cmd("CLIENT", "UNPAUSE") == b"+OK\r\n"
     assert writer.reply() == b"+OK\r\n"
+    assert writer.reply() == b"$5\r\nafter\r\n"
+    assert time.monotonic() - sent >= HELD  # the write waited for the pause
     assert admin.cmd("GET", "k") == b"$5\r\nafter\r\n"
 
 
-def test_client_pause_all_ends_by_itself(raw):
+def test_client_pause_all_holds_every_command_until_it_ends_by_itself(raw):
     admin, other = raw(), raw()
-    assert admin.cmd("CLIENT", "PAUSE", "200", "ALL") == b"+OK\r\n"
-    assert other.cmd("PING") == b"+PONG\r\n"  # answered once the pause is over
+    started = time.monotonic()
+    assert admin.cmd("CLIENT", "PAUSE", "1000", "ALL") == b"+OK\r\n"
+    other.send(encode("PING"))
+    # Answered once the pause is over (not before: the server's millisecond clock may round the start down by 1 ms),
+    # with no CLIENT UNPAUSE.
+    assert other.reply() == b"+PONG\r\n"
+    assert time.monotonic() - started >= 1.0 - 0.002
+
+
+# --- Query buffer limit -----------------------------------------------------------------------------------------
+
+def test_config_set_client_query_buffer_limit_takes_effect(raw):
+    """A connection whose pending request grows past client-query-buffer-limit is closed; a lower limit applies at
+    once to every connection."""
+    def partial_set(conn, total: int, sent: int) -> bytes:
+        """Sends a SET whose value is `total` bytes long, but only `sent` of them; returns the rest."""
+        conn.send(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % total + b"x" * sent)
+        return b"x" * (total - sent) + b"\r\n"
+
+    admin = raw()
+    assert admin.cmd("CONFIG", "SET", "client-query-buffer-limit", "1mb") == b"+OK\r\n"
+    try:
+        # Under 1 MB, a connection with 1.5 MB pending is closed, with no reply...
+        over = raw()
+        try:
+            partial_set(over, 2 * MB, 3 * MB // 2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed while sending
+        assert over.read_until_closed() == b""
+        # ... and one with less is served.
+        under = raw()
+        under.send(partial_set(under, 900 * 1024, 800 * 1024))
+        assert under.reply() == b"+OK\r\n"
+    finally:
+        assert admin.cmd("CONFIG", "SET", "client-query-buffer-limit", "1gb") == b"+OK\r\n"
+    # Back under 1 GB, 1.5 MB pending is fine.
+    again = raw()
+    again.send(partial_set(again, 2 * MB, 3 * MB // 2))
+    assert again.reply() == b"+OK\r\n"
+    assert admin.cmd("STRLEN", "big") == b":%d\r\n" % (2 * MB)
 
 
 @pytest.mark.parametrize("args, error", [

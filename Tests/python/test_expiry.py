@@ -1,11 +1,13 @@
 """Expiry: the EXPIRE/TTL family, SET and GETEX options, SETEX/PSETEX, invisibility of expired keys everywhere,
 the background sweeper and restarts. Checked against Redis with KVNODE_TARGET=redis (restarts are kvnode_only:
-the reference Redis runs without persistence)."""
+the reference Redis runs without persistence; Redis's active expiry plays the sweeper's part)."""
 
 import time
 
 import pytest
 from redis.exceptions import ResponseError
+
+from conftest import Raw, now_ms, start_server, stored_layout, wait_past, wait_until
 
 kvnode_only = pytest.mark.kvnode_only
 
@@ -16,26 +18,20 @@ def err(fn, *args):
     return str(e.value)
 
 
-def eventually(condition, timeout=20.0):
-    """Polls until `condition()` holds; the deadline only bounds the test, it does not measure speed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def set_many(c, prefix, count, px):
-    """Sets `prefix:0` ... in one pipeline, each expiring after `px` ms."""
+    """Sets `prefix:0` ... in one pipeline, each expiring `px` ms after it is set."""
     with c.pipeline(transaction=False) as p:
         for i in range(count):
             p.set(f"{prefix}:{i}", "v", px=px)
         p.execute()
 
 
-def now_ms():
-    return int(time.time() * 1000)
+def removal_counts(c):
+    """(INFO stats expired_keys, INFO keyspace keys): the keys removed because they expired, and the keys stored,
+    expired or not (Redis's dictSize, kvnode's persisted count). Neither looks a key up, so neither expires one:
+    only the sweeper (Redis's active expiry) can move them."""
+    keyspace = c.info("keyspace").get("db0", {"keys": 0})
+    return c.info("stats")["expired_keys"], keyspace["keys"]
 
 
 # --- EXPIRE family -------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ def test_expired_key_is_invisible_to_every_command(client):
     client.set("live", "1")
     client.set("gone", "2", px=50)
     client.set("gone2", "3", px=50)
-    time.sleep(0.2)
+    wait_past(now_ms() + 50)
     assert client.get("gone") is None
     assert client.mget("gone", "live") == [None, b"1"]
     assert client.exists("gone", "live") == 1
@@ -224,33 +220,67 @@ def test_expired_key_is_invisible_to_every_command(client):
 def test_expired_keys_invisible_to_kvnode_commands(client):
     client.set("p:live", "1")
     client.set("p:gone", "2", px=50)
-    time.sleep(0.2)
+    wait_past(now_ms() + 50)
     assert client.execute_command("KEYS", "p:*", "WITHVALUES") == [b"p:live", b"1"]
     assert client.execute_command("KEYS", "p:gone") == []
     client.set("p:gone2", "x", px=50)
-    time.sleep(0.2)
+    wait_past(now_ms() + 50)
     assert client.execute_command("PDEL", "p:*") == 1
 
 
-def test_dbsize_excludes_expired_keys_before_any_sweep(server):
-    """Redis's DBSIZE may count expired keys its active expiry has not reached; kvnode's never does."""
-    with server.client() as c:
-        c.set("stay", 1)
-        set_many(c, "short", 2000, px=30)
-        if server.target == "redis":
-            assert eventually(lambda: c.dbsize() == 1)
-        else:
-            time.sleep(0.1)
-            assert c.dbsize() == 1
+# --- The background sweeper (Redis: active expiry) -------------------------------------------
+
+# A sweeper that never runs again after start-up: what the tests below see is the start-up pass alone, or no sweep.
+NO_PERIODIC_SWEEP = ("--expiry-sweep-interval", "3600000")
 
 
-def test_ten_thousand_keys_with_px_200_are_swept(server):
-    """Gone from DBSIZE with nobody reading them (the Swift store test checks LevelDB itself)."""
-    with server.client() as c:
+@kvnode_only
+def test_dbsize_excludes_expired_keys_before_any_sweep():
+    """Redis's DBSIZE counts expired keys its active expiry has not reached; kvnode's never does."""
+    with start_server(*NO_PERIODIC_SWEEP) as srv, srv.client() as c:
         c.set("stay", 1)
+        set_many(c, "short", 2000, px=30)  # PX, not PXAT: a loaded machine may take longer than 30 ms to set them
+        wait_past(now_ms() + 30)
+        assert removal_counts(c) == (0, 2001)  # all still stored: nothing has swept them
+        assert c.dbsize() == 1
+        assert removal_counts(c) == (0, 2001)  # and DBSIZE did not remove them either
+
+
+def expired_events(subscriber: Raw, count: int, timeout: float = 60.0) -> list[bytes]:
+    """The keys of the next `count` `__keyevent@0__:expired` messages on a subscribed RESP2 connection."""
+    keys = []
+    deadline = time.monotonic() + timeout
+    while len(keys) < count:
+        assert time.monotonic() < deadline, f"{len(keys)} of {count} expired events within {timeout:g}s"
+        try:
+            # *3 $7 message $22 __keyevent@0__:expired $n key
+            parts = subscriber.reply().split(b"\r\n")
+        except TimeoutError:
+            raise AssertionError(f"{len(keys)} of {count} expired events, then none for a while") from None
+        assert parts[2] == b"message" and parts[4] == b"__keyevent@0__:expired", parts
+        keys.append(parts[6])
+    return keys
+
+
+def test_ten_thousand_due_keys_are_swept_without_any_read():
+    """Nothing reads the keys, so only the sweeper (Redis's active expiry) can remove them: each is reported once as
+    an `expired` event and counted in INFO's expired_keys, and leaves the stored count; in kvnode, LevelDB holds
+    neither their records nor their index entries afterwards."""
+    with start_server("--notify-keyspace-events", "Ex") as srv, srv.client() as c, \
+            Raw(srv.host, srv.port, timeout=30) as events:
+        assert events.cmd("SUBSCRIBE", "__keyevent@0__:expired") == (
+            b"*3\r\n$9\r\nsubscribe\r\n$22\r\n__keyevent@0__:expired\r\n:1\r\n")
+        c.set("stay", 1)
+        c.set("later", 1, ex=3600)
         set_many(c, "temp", 10_000, px=200)
-        assert eventually(lambda: c.dbsize() == 1)
-        assert c.keys("*") == [b"stay"]
+        swept = expired_events(events, 10_000)
+        assert sorted(swept) == sorted(b"temp:%d" % i for i in range(10_000))
+        wait_until(lambda: removal_counts(c) == (10_000, 2), message=lambda: f"counts {removal_counts(c)}")
+        assert c.dbsize() == 2
+        assert sorted(c.keys("*")) == [b"later", b"stay"]
+        if srv.target == "kvnode":
+            srv.stop()
+            assert stored_layout(srv.data_dir) == ([b"later", b"stay"], [b"later"], 2)
 
 
 # --- Restarts ----------------------------------------------------------------------------------
@@ -271,16 +301,28 @@ def test_expiry_survives_restart(server):
 
 
 @kvnode_only
-def test_keys_that_expired_while_down_are_gone_at_start(server):
-    with server.client() as c:
-        set_many(c, "brief", 500, px=300)
-        c.set("stay", "v")
-        c.set("later", "v", ex=1000)
-    server.stop()
-    time.sleep(0.5)
-    server.start()
-    with server.client() as c:
-        assert c.dbsize() == 2
-        assert sorted(c.keys("*")) == [b"later", b"stay"]
-        assert c.get("brief:1") is None
-        assert c.ttl("later") > 900
+def test_keys_that_expired_while_down_go_in_the_start_up_pass():
+    """The sweeper's first pass, as the server starts, removes keys that expired while it was down: with no later
+    pass and no read, they leave INFO's counts and LevelDB."""
+    with start_server(*NO_PERIODIC_SWEEP) as srv:
+        with srv.client() as c:
+            set_many(c, "brief", 500, px=300)
+            expired_by = now_ms() + 300
+            c.set("stay", "v")
+            c.set("later", "v", ex=1000)
+            assert removal_counts(c) == (0, 502)
+        srv.stop()
+        assert stored_layout(srv.data_dir) == (
+            sorted([b"later", b"stay"] + [b"brief:%d" % i for i in range(500)]),
+            sorted([b"later"] + [b"brief:%d" % i for i in range(500)]), 502)
+        wait_past(expired_by)
+        srv.start()
+        with srv.client() as c:
+            wait_until(lambda: removal_counts(c) == (500, 2), message=lambda: f"counts {removal_counts(c)}")
+        srv.stop()
+        assert stored_layout(srv.data_dir) == ([b"later", b"stay"], [b"later"], 2)
+        srv.start()
+        with srv.client() as c:
+            assert sorted(c.keys("*")) == [b"later", b"stay"]
+            assert c.get("brief:1") is None
+            assert 990 <= c.ttl("later") <= 1000

@@ -4,9 +4,13 @@ commands. Redis behaviour is checked with KVNODE_TARGET=redis; kvnode's extensio
 import os
 import random
 import threading
+import time
 
 import pytest
 from redis.exceptions import ResponseError
+
+from conftest import start_server
+from replies import poll
 
 kvnode_only = pytest.mark.kvnode_only
 
@@ -106,6 +110,18 @@ def test_keys_order_and_desc(four):
 
 
 @kvnode_only
+def test_keys_desc_with_values(four):
+    four.set("a", "x")
+    assert keys(four, "*", "DESC", "WITHVALUES") == [b"key4", b"4", b"key3", b"3", b"key2", b"2", b"key1", b"1",
+                                                     b"a", b"x"]
+    assert keys(four, "key*", "WITHVALUES", "DESC", "LIMIT", 2) == [b"key4", b"4", b"key3", b"3"]
+    assert keys(four, "*", "DESC", "PIVOT", "key3", "WITHVALUES") == [b"key2", b"2", b"key1", b"1", b"a", b"x"]
+    assert keys(four, "key?", "DESC", "WITHVALUES", "PIVOT", "key2") == [b"key1", b"1"]
+    assert keys(four, "key3", "DESC", "WITHVALUES") == [b"key3", b"3"]
+    assert keys(four, "nothing*", "DESC", "WITHVALUES") == []
+
+
+@kvnode_only
 def test_keys_pivot_is_exclusive_and_need_not_exist(four):
     assert keys(four, "*", "PIVOT", "key2") == [b"key3", b"key4"]
     assert keys(four, "*", "PIVOT", "key25") == [b"key3", b"key4"]
@@ -175,6 +191,59 @@ def test_keys_sees_writes_earlier_in_the_same_pipeline(client):
         assert p.execute()[-1] == [b"p:a", b"0", b"p:c", b"3", b"p:d", b"2"]
 
 
+# --- Literal prefixes that end in the byte 0xFF ----------------------------------------------
+# A prefix's range ends at its successor: the prefix with its last byte incremented, after dropping trailing 0xFF
+# bytes (a\xff* ends before b); a prefix of only 0xFF bytes has no end. These keys sit on both sides of each edge.
+
+FF_KEYS = [b"a", b"a\xfe", b"a\xfe\xff", b"a\xff", b"a\xff\x00", b"a\xffa", b"a\xff\xff", b"a\xff\xff\x00",
+           b"a\xff\xff\xff", b"b", b"b\x00", b"\xff", b"\xff\xff", b"\xff\xff\x00"]
+FF_PATTERNS = [  # pattern, the matching keys in byte order
+    (b"a\xff*", [b"a\xff", b"a\xff\x00", b"a\xffa", b"a\xff\xff", b"a\xff\xff\x00", b"a\xff\xff\xff"]),
+    (b"a\\\xff*", [b"a\xff", b"a\xff\x00", b"a\xffa", b"a\xff\xff", b"a\xff\xff\x00", b"a\xff\xff\xff"]),  # escaped
+    (b"a\xff\xff*", [b"a\xff\xff", b"a\xff\xff\x00", b"a\xff\xff\xff"]),
+    (b"a\xff?", [b"a\xff\x00", b"a\xffa", b"a\xff\xff"]),
+    (b"a\xff[\xff]*", [b"a\xff\xff", b"a\xff\xff\x00", b"a\xff\xff\xff"]),
+    (b"a\xfe*", [b"a\xfe", b"a\xfe\xff"]),
+    (b"\xff*", [b"\xff", b"\xff\xff", b"\xff\xff\x00"]),
+    (b"\xff\xff*", [b"\xff\xff", b"\xff\xff\x00"]),
+    (b"a\xff", [b"a\xff"]),
+]
+FF_KEYS_SORTED = sorted(FF_KEYS)
+
+
+@pytest.fixture
+def ff_keys(r2):
+    r2.mset({k: k for k in FF_KEYS})
+    return r2
+
+
+@pytest.mark.parametrize("pattern,expected", FF_PATTERNS)
+def test_keys_and_scan_of_a_prefix_ending_in_byte_ff(ff_keys, pattern, expected):
+    assert sorted(keys(ff_keys, pattern)) == expected
+    assert sorted(full_scan(ff_keys, match=pattern, count=2)) == expected
+
+
+@kvnode_only
+@pytest.mark.parametrize("pattern,expected", FF_PATTERNS)
+def test_ordered_keys_scan_and_pdel_of_a_prefix_ending_in_byte_ff(ff_keys, pattern, expected):
+    assert keys(ff_keys, pattern) == expected
+    assert keys(ff_keys, pattern, "DESC") == expected[::-1]
+    assert keys(ff_keys, pattern, "WITHVALUES") == [part for k in expected for part in (k, k)]
+    assert full_scan(ff_keys, match=pattern, count=2) == expected  # in order, each once
+    assert ff_keys.execute_command("PDEL", pattern) == len(expected)
+    assert keys(ff_keys, "*") == [k for k in FF_KEYS_SORTED if k not in expected]
+
+
+@kvnode_only
+def test_pdel_of_a_prefix_ending_in_byte_ff_across_chunks(r2):
+    """PDEL deletes in chunks of 1024, resuming after the last key of each: keys full of 0xFF bytes on both sides."""
+    doomed = [b"a\xff" + i.to_bytes(2, "big") for i in range(2500)] + [b"a\xff\xff\xff" * 3]
+    kept = [b"a", b"a\xfe\xff\xff", b"b", b"b\x00", b"\xff"]
+    r2.mset({k: b"v" for k in doomed + kept})
+    assert r2.execute_command("PDEL", b"a\xff*") == len(doomed)
+    assert keys(r2, "*") == sorted(kept)
+
+
 # --- PDEL -------------------------------------------------------------------------------------
 
 @kvnode_only
@@ -202,6 +271,62 @@ def test_pdel_many_keys(client):
 def test_pdel_arity(r2):
     assert err(r2.execute_command, "PDEL") == "wrong number of arguments for 'pdel' command"
     assert err(r2.execute_command, "PDEL", "a", "b") == "wrong number of arguments for 'pdel' command"
+
+
+@kvnode_only
+def test_pdel_inside_multi(raw):
+    c, other = raw(), raw()
+    c.cmd("MSET", "t:1", "a", "t:2", "b", "u:1", "c")
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    for command in (("SET", "t:3", "new"), ("PDEL", "t:*"), ("SET", "t:4", "after"), ("KEYS", "*")):
+        assert c.cmd(*command) == b"+QUEUED\r\n"
+    assert other.cmd("KEYS", "*") == b"*3\r\n$3\r\nt:1\r\n$3\r\nt:2\r\n$3\r\nu:1\r\n"  # nothing ran yet
+    # PDEL sees the transaction's own earlier write (t:3) and not its later one (t:4).
+    assert c.cmd("EXEC") == b"*4\r\n+OK\r\n:3\r\n+OK\r\n*2\r\n$3\r\nt:4\r\n$3\r\nu:1\r\n"
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("PDEL", "*") == b"+QUEUED\r\n"
+    assert c.cmd("DISCARD") == b"+OK\r\n"
+    assert other.cmd("DBSIZE") == b":2\r\n"
+    # A wrong number of arguments is refused when queued and discards the transaction, as for any command.
+    assert c.cmd("MULTI") == b"+OK\r\n"
+    assert c.cmd("PDEL") == b"-ERR wrong number of arguments for 'pdel' command\r\n"
+    assert c.cmd("EXEC") == b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    assert other.cmd("DBSIZE") == b":2\r\n"
+
+
+@kvnode_only
+def test_pdel_under_watch(raw):
+    watcher, other = raw(), raw()
+
+    def transaction_runs():
+        assert watcher.cmd("MULTI") == b"+OK\r\n"
+        assert watcher.cmd("INCR", "runs") == b"+QUEUED\r\n"
+        reply = watcher.cmd("EXEC")
+        assert reply == b"*-1\r\n" or reply.startswith(b"*1\r\n:"), reply
+        return reply != b"*-1\r\n"
+
+    watcher.cmd("MSET", "w:1", "x", "w:2", "y", "other", "z")
+    # Another client's PDEL that deletes a watched key aborts the transaction...
+    watcher.cmd("WATCH", "w:1")
+    assert other.cmd("PDEL", "w:*") == b":2\r\n"
+    assert not transaction_runs()
+    # ... one that deletes other keys, or matches nothing (the watched key is missing now), does not.
+    watcher.cmd("WATCH", "w:1", "w:2")
+    assert other.cmd("PDEL", "oth*") == b":1\r\n"
+    assert other.cmd("PDEL", "w:*") == b":0\r\n"
+    assert transaction_runs()
+    # The watching client's own PDEL, inside its transaction, runs.
+    watcher.cmd("SET", "w:1", "x")
+    watcher.cmd("WATCH", "w:1")
+    assert watcher.cmd("MULTI") == b"+OK\r\n"
+    assert watcher.cmd("PDEL", "w:*") == b"+QUEUED\r\n"
+    assert watcher.cmd("EXEC") == b"*1\r\n:1\r\n"
+    # A PDEL by the watching client itself before MULTI aborts, as any write to a watched key does.
+    watcher.cmd("SET", "w:1", "x")
+    watcher.cmd("WATCH", "w:1")
+    assert watcher.cmd("PDEL", "w:1") == b":1\r\n"
+    assert not transaction_runs()
+    assert watcher.cmd("GET", "runs") == b"$1\r\n1\r\n"
 
 
 # --- SCAN -------------------------------------------------------------------------------------
@@ -295,40 +420,64 @@ def test_scan_evicted_cursor_falls_back_without_skipping(server):
 
 
 def test_scan_under_concurrent_writes(server):
-    """Every key that exists for the whole iteration is returned at least once, while other keys come and go."""
-    stable = {f"stable:{i:05d}".encode() for i in range(3000)}
+    """Every key that exists for the whole iteration is returned at least once, while keys between them come and go."""
+    stable = {f"s:{i:05d}".encode() for i in range(3000)}
+    # Churn keys sort among the stable ones ("s:00042" < "s:00042:c" < "s:00043"), so every SCAN range holds both.
+    churn_keys = [f"s:{i:05d}:c".encode() for i in range(3000)]
     with server.client() as c:
         c.mset({k: b"v" for k in stable})
     stop = threading.Event()
+    writes = [0] * 3
     errors = []
 
-    def churn(seed):
-        rnd = random.Random(seed)
+    def churn(index):
+        rnd = random.Random(index)
         try:
             with server.client() as w:
                 while not stop.is_set():
                     with w.pipeline(transaction=False) as p:
                         for _ in range(50):
-                            k = f"{rnd.choice('acmstz')}churn:{rnd.randrange(5000)}"
+                            k = rnd.choice(churn_keys)
                             p.set(k, "x") if rnd.random() < 0.6 else p.delete(k)
                         p.execute()
-        except Exception as e:  # pragma: no cover - reported below
+                    writes[index] += 50
+        except Exception as e:  # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=churn, args=(s,)) for s in range(3)]
+    def scan_during_churn(c, **kw):
+        """A full SCAN; after its first call, waits until churn writes have landed, so they overlap the iteration."""
+        cursor, seen = c.scan(0, **kw)
+        before = sum(writes)
+        poll(lambda: sum(writes) >= before + 500 or errors)
+        calls = 1
+        while cursor != 0:
+            cursor, batch = c.scan(cursor, **kw)
+            seen += batch
+            calls += 1
+            assert calls < 100_000
+        assert calls > 10  # the iteration spans many calls, the churn in between
+        return seen
+
+    threads = [threading.Thread(target=churn, args=(i,)) for i in range(len(writes))]
     for t in threads:
         t.start()
     try:
+        poll(lambda: sum(writes) >= 3000 or errors, timeout=30)  # churn keys spread over the whole range
         with server.client() as c:
-            for count in (10, 97):
-                seen = set(full_scan(c, count=count))
-                assert stable <= seen, f"missing {len(stable - seen)} stable keys"
-                assert set(full_scan(c, match="stable:*", count=count)) == stable
+            for kw in ({"count": 10}, {"count": 97}, {"count": 10, "match": "s:000*"}):
+                seen = scan_during_churn(c, **kw)
+                expected = {k for k in stable if not kw.get("match") or k.startswith(b"s:000")}
+                assert expected <= set(seen), f"missing {len(expected - set(seen))} stable keys"
+                returned_churn = set(seen) - stable
+                assert returned_churn and returned_churn <= set(churn_keys)  # the churn was inside the range
+                assert not errors
     finally:
         stop.set()
         for t in threads:
-            t.join()
-    assert not errors
+            t.join(timeout=30)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    assert all(n > 0 for n in writes), writes
 
 
 # --- RANDOMKEY, TYPE, EXISTS, TOUCH, UNLINK ----------------------------------------------------
@@ -427,3 +576,96 @@ def test_keys_default_limit_setting(monkeypatch, tmp_path):
             assert keys(c, "*", "LIMIT", 0) == []
     finally:
         srv.stop()
+
+
+# --- Keyspace events of more commands -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notify_server():
+    with start_server("--notify-keyspace-events", "KEA") as srv:
+        yield srv
+
+
+@pytest.fixture
+def keyevents(notify_server):
+    """A client of a server that publishes every keyspace event, and a function returning the (event, key) pairs
+    published since the last call, in order. It ends each collection with a message of its own rather than waiting
+    for a quiet period: the events before it have all been delivered by then."""
+    with notify_server.client() as r:
+        r.flushdb()
+        pubsub = r.pubsub()
+        pubsub.psubscribe("__keyevent@0__:*")
+        poll(lambda: r.pubsub_numpat() == 1)
+
+        def collect():
+            r.publish("__keyevent@0__:end-of-test", "")
+            events = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                if message is None:
+                    continue
+                event = message["channel"].split(b":", 1)[1]
+                if event == b"end-of-test":
+                    return events
+                events.append((event, message["data"]))
+            raise AssertionError(f"the closing message never came; got {events}")
+
+        assert collect() == []  # FLUSHDB of an empty keyspace announces nothing
+        yield r, collect
+        pubsub.close()
+
+
+def test_keyspace_events_of_getex_setnx_getset_msetnx_psetex(keyevents):
+    r, collect = keyevents
+    r.set("g", "v")
+    r.execute_command("GETEX", "g", "EX", 100)
+    r.execute_command("GETEX", "g", "PERSIST")
+    r.execute_command("GETEX", "g", "PX", 100_000)
+    r.execute_command("GETEX", "g")  # no option: changes nothing
+    r.execute_command("GETEX", "missing", "EX", 5)  # no key: nothing
+    r.execute_command("GETEX", "g", "PXAT", 1)  # a time in the past deletes the key
+    assert r.setnx("n", 1) and not r.setnx("n", 2)  # the second sets nothing
+    r.getset("n", 3)
+    r.getset("fresh", 1)
+    assert r.msetnx({"m1": 1, "m2": 2}) and not r.msetnx({"m1": 1, "m3": 2})
+    r.psetex("ps", 100_000, "v")
+    assert collect() == [
+        (b"set", b"g"), (b"expire", b"g"), (b"persist", b"g"), (b"expire", b"g"), (b"del", b"g"),
+        (b"set", b"n"), (b"set", b"n"), (b"set", b"fresh"), (b"set", b"m1"), (b"set", b"m2"),
+        (b"set", b"ps"), (b"expire", b"ps"),
+    ]
+
+
+def test_keyspace_events_of_decr_unlink_renamenx(keyevents):
+    r, collect = keyevents
+    r.decr("d")
+    r.decrby("d", 5)
+    r.set("text", "x")
+    with pytest.raises(ResponseError):
+        r.decr("text")  # not an integer: nothing changes
+    r.mset({"u1": 1, "u2": 2})
+    assert r.unlink("u1", "nope", "u2") == 2
+    assert r.unlink("nope") == 0
+    r.mset({"r1": 1, "r2": 2})
+    assert not r.renamenx("r1", "r2")  # the target exists: nothing happens
+    assert r.renamenx("r1", "r3")
+    assert collect() == [
+        (b"incrby", b"d"), (b"incrby", b"d"), (b"set", b"text"), (b"set", b"u1"), (b"set", b"u2"),
+        (b"del", b"u1"), (b"del", b"u2"), (b"set", b"r1"), (b"set", b"r2"),
+        (b"rename_from", b"r1"), (b"rename_to", b"r3"),
+    ]
+
+
+@kvnode_only
+def test_keyspace_events_of_pdel(keyevents):
+    r, collect = keyevents
+    r.mset({"p:1": 1, "p:2": 2, "q:1": 3})
+    assert r.execute_command("PDEL", "p:*") == 2
+    assert r.execute_command("PDEL", "p:*") == 0  # nothing left: no event
+    with r.pipeline(transaction=True) as t:
+        t.set("p:3", 3).execute_command("PDEL", "*").execute()
+    assert collect() == [
+        (b"set", b"p:1"), (b"set", b"p:2"), (b"set", b"q:1"), (b"del", b"p:1"), (b"del", b"p:2"),
+        (b"set", b"p:3"), (b"del", b"p:3"), (b"del", b"q:1"),
+    ]

@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from conftest import Workers, now_ms, wait_past, wait_until
+
 EXECABORT = b"-EXECABORT Transaction discarded because of previous errors.\r\n"
 
 
@@ -145,22 +147,40 @@ def test_watch_ignores_a_write_that_did_not_happen(raw):
     assert watch_then_exec(a, lambda: b.cmd("SET", "k", "2", "NX")) == RAN
 
 
+def set_expiring_then_watch(a) -> int:
+    """SET k with a short expiry and WATCH it while it lives; returns a time (Unix ms) by which k has expired. A PTTL
+    after the WATCH shows the watch saw a live key; on a machine too loaded for that, a longer PX is tried."""
+    for px in (250, 1000, 4000):
+        assert a.cmd("SET", "k", "1", "PX", str(px)) == b"+OK\r\n"
+        expired_by = now_ms() + px
+        assert a.cmd("WATCH", "k") == b"+OK\r\n"
+        if int(a.cmd("PTTL", "k")[1:]) > 0:
+            return expired_by
+        assert a.cmd("UNWATCH") == b"+OK\r\n"
+    pytest.fail("k expired before WATCH even with PX 4000")
+
+
 def test_watch_sees_expiry(raw):
     a = raw()
-    a.cmd("SET", "k", "1", "PX", "50")
-    assert watch_then_exec(a, lambda: time.sleep(0.15)) == ABORTED
+    wait_past(set_expiring_then_watch(a))
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == ABORTED
 
 
 def test_watch_sees_expiry_noticed_by_another_client(raw):
     a, b = raw(), raw()
-    a.cmd("SET", "k", "1", "PX", "50")
-    assert watch_then_exec(a, lambda: time.sleep(0.15), lambda: b.cmd("GET", "k")) == ABORTED
+    wait_past(set_expiring_then_watch(a))
+    assert b.cmd("GET", "k") == b"$-1\r\n"
+    a.cmd("MULTI")
+    a.cmd("PING")
+    assert a.cmd("EXEC") == ABORTED
 
 
 def test_watch_of_an_already_expired_key_is_not_a_change(raw):
     a = raw()
     a.cmd("SET", "k", "1", "PX", "20")
-    time.sleep(0.08)
+    wait_past(now_ms() + 20)
     assert watch_then_exec(a) == RAN
 
 
@@ -199,57 +219,76 @@ def test_watch_several_keys_and_repeats(raw):
     assert a.cmd("EXEC") == ABORTED
 
 
-def test_watch_of_a_disconnected_client_is_forgotten(raw, server):
+def test_watch_of_a_disconnected_client_is_forgotten(raw, r2):
     a = raw()
+    gone = int(a.cmd("CLIENT", "ID")[1:])
     a.cmd("WATCH", "k")
     a.close()
     b = raw()
-    b.cmd("SET", "k", "1")  # must not touch the closed client's state
-    assert b.cmd("PING") == b"+PONG\r\n"
+    # Touching the key must not reach the closed client's state, whether the server has seen it leave yet or not.
+    assert b.cmd("SET", "k", "1") == b"+OK\r\n"
+    wait_until(lambda: str(gone) not in [c["id"] for c in r2.client_list()],
+               message=f"client {gone} to leave CLIENT LIST")
+    assert b.cmd("SET", "k", "2") == b"+OK\r\n"
+    assert b.cmd("GET", "k") == b"$1\r\n2\r\n"
+    assert watch_then_exec(b) == RAN
 
 
 # --- atomicity ----------------------------------------------------------------------------------------------------
 
-def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> list:
-    """Runs `transaction(pipeline, i)` for i in 1...rounds while `readers` connections (spread over the server's
-    event loops) call `read(client)` in a loop; returns every value `read` reported as wrong."""
-    writer = server.client()
-    stop = threading.Event()
+def run_with_readers(server, read, transaction, rounds: int, readers: int = 4) -> tuple[list, int]:
+    """Runs `transaction(pipeline, i)` for i = 1, 2, ... while `readers` connections (spread over the server's event
+    loops) call `read(client)` in a loop. Returns every value `read` reported as wrong, and the last round.
+
+    The writer starts once every reader has read, and goes on past `rounds` until every reader has also completed
+    reads while transactions were running (bounded by a deadline), so no reader can be idle or merely before or
+    after the writes. A reader's exception fails the test."""
     wrong = []
+    reads = [0] * readers  # every read of each reader
+    during = [0] * readers  # reads sent after the first transaction was sent and answered before the last's reply
+    writing, written = threading.Event(), threading.Event()
 
-    def reader():
-        r = server.client()
-        while not stop.is_set():
-            problem = read(r)
-            if problem is not None:
-                wrong.append(problem)
-        r.close()
+    def reader(n, stop):
+        with server.client() as r:
+            while not stop.is_set():
+                began = writing.is_set()
+                problem = read(r)
+                reads[n] += 1
+                if began and not written.is_set():
+                    during[n] += 1
+                if problem is not None:
+                    wrong.append(problem)
 
-    threads = [threading.Thread(target=reader) for _ in range(readers)]
-    for t in threads:
-        t.start()
-    try:
-        for i in range(1, rounds + 1):
+    with Workers() as workers, server.client() as writer:
+        for n in range(readers):
+            workers.start(f"reader {n}", reader, n, workers.stop)
+        workers.wait_until(lambda: all(reads), message=lambda: f"every reader to read once: {reads}")
+        writing.set()
+        deadline = time.monotonic() + 60
+        i = 0
+        while i < rounds or not all(during):
+            assert time.monotonic() < deadline, f"readers that never read while transactions ran: {during}"
+            workers.check()
+            i += 1
             pipe = writer.pipeline()
             transaction(pipe, i)
             assert all(pipe.execute())
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    return wrong
+        written.set()
+    return wrong, i
 
 
 def test_exec_is_isolated_from_concurrent_readers(server):
     """A transaction sets two keys to the same new value; readers must never see them differ."""
-    server.client().mset({"x": 0, "y": 0})
+    with server.client() as c:
+        c.mset({"x": 0, "y": 0})
 
     def read(r):
         x, y = r.mget("x", "y")
         return (x, y) if x != y else None
-    torn = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
+    torn, last = run_with_readers(server, read, lambda pipe, i: pipe.set("x", i).set("y", i), rounds=300)
     assert not torn, torn[:5]
-    assert server.client().mget("x", "y") == [b"300", b"300"]
+    with server.client() as c:
+        assert c.mget("x", "y") == [str(last).encode()] * 2
 
 
 def test_large_transaction_is_applied_whole(raw):
@@ -264,7 +303,6 @@ def test_large_transaction_is_applied_whole(raw):
     assert c.cmd("DBSIZE") == b":%d\r\n" % n
 
 
-@pytest.mark.needs_issue3
 def test_watch_sees_expire_persist_and_incr(raw):
     a, b = raw(), raw()
     b.cmd("SET", "k", "1")
@@ -274,21 +312,17 @@ def test_watch_sees_expire_persist_and_incr(raw):
     assert watch_then_exec(a, lambda: b.cmd("INCR", "k")) == ABORTED
 
 
-@pytest.mark.needs_issue3
-def test_watch_sees_expiry_by_the_background_sweeper(raw):
-    a, b = raw(), raw()
-    b.cmd("SET", "k", "1", "PX", "30")
-    a.cmd("WATCH", "k")
-    deadline = time.monotonic() + 10
-    while b.cmd("DBSIZE") != b":0\r\n":  # DBSIZE never counts an expired key; poll until it is swept
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+def test_watch_sees_expiry_by_the_background_sweeper(raw, r2):
+    a = raw()
+    swept_before = r2.info("stats")["expired_keys"]
+    set_expiring_then_watch(a)
+    # Nothing reads k from here on: only the sweeper (Redis's active expiry) can remove it and count it.
+    wait_until(lambda: r2.info("stats")["expired_keys"] == swept_before + 1, message="k removed by the sweeper")
     a.cmd("MULTI")
     a.cmd("PING")
     assert a.cmd("EXEC") == ABORTED
 
 
-@pytest.mark.needs_issue3
 def test_incr_inside_multi(raw):
     c = raw()
     c.cmd("MULTI")
@@ -303,7 +337,10 @@ def test_incr_inside_multi(raw):
 def test_exec_with_flushdb_is_isolated_from_single_key_readers(server):
     """FLUSHDB inside a transaction removes keys in several batches; a GET on another connection (which kvnode may
     serve without the store lock) must still see the keyspace before or after the whole transaction."""
-    server.client().set("x", 0)
-    missing = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
-                               lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
+    with server.client() as c:
+        c.set("x", 0)
+    missing, last = run_with_readers(server, lambda r: "nil" if r.get("x") is None else None,
+                                     lambda pipe, i: pipe.flushdb().set("x", i), rounds=100, readers=3)
     assert not missing, f"{len(missing)} reads saw the keyspace between FLUSHDB and the SET of one transaction"
+    with server.client() as c:
+        assert c.get("x") == str(last).encode()

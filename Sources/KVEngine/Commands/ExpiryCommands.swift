@@ -125,6 +125,10 @@ struct ExpiryCommands: CommandFamily {
         if persist && currentExpiry > 0 {
             try keyspace.updateExpiry(of: key, to: 0)
             ctx.notify(.generic, "persist", key: key)
+        } else if expireAt > 0 && expireAt <= keyspace.now {
+            // An EXAT / PXAT time already past deletes the key at once, announced as `del`, as in Redis.
+            try keyspace.delete(key)
+            ctx.notify(.generic, "del", key: key)
         } else if expireAt > 0 {
             try keyspace.updateExpiry(of: key, to: expireAt)
             ctx.notify(.generic, "expire", key: key)

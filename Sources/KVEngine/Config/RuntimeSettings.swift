@@ -13,6 +13,9 @@ final class RuntimeSettings: Sendable {
     let clientQueryBufferLimit: Synchronization.Atomic<Int>
     /// `save`: accepted and reported, for tools that set it; kvnode's data is always in LevelDB.
     let save = NIOLockedValueBox("")
+    /// `client-output-buffer-limit`. Read under the lock only by a subscriber whose output has backed up (its channel
+    /// is not writable), once per message, so the hot path never touches it.
+    let outputBufferLimits: NIOLockedValueBox<OutputBufferLimits>
 
     /// The longest string a command may build (`proto-max-bulk-len`).
     var maxStringLength: Int { protoMaxBulkLength.load(ordering: .relaxed) }
@@ -21,5 +24,6 @@ final class RuntimeSettings: Sendable {
         maxClients = Synchronization.Atomic(configuration.maxClients)
         protoMaxBulkLength = Synchronization.Atomic(configuration.decoderLimits.maxBulkLength)
         clientQueryBufferLimit = Synchronization.Atomic(configuration.clientQueryBufferLimit)
+        outputBufferLimits = NIOLockedValueBox(OutputBufferLimits(pubsub: configuration.pubsubOutputLimit))
     }
 }

@@ -74,10 +74,17 @@ enum ServerConfigParameters {
             }
             return { server.notifier.enabled = flags }
         },
-        ConfigParameter("client-output-buffer-limit", mutability: .immutable) { server in
-            let pubsub = server.configuration.pubsubOutputLimit
-            return "normal 0 0 0 slave 268435456 67108864 60 "
-                + "pubsub \(pubsub.hardBytes) \(pubsub.softBytes) \(pubsub.softSeconds)"
+        ConfigParameter("client-output-buffer-limit", get: {
+            $0.settings.outputBufferLimits.withLockedValue { $0.description }
+        }) { server, text in
+            let updates = try parseOutputBufferLimits(text)
+            return {
+                server.settings.outputBufferLimits.withLockedValue { limits in
+                    for (isPubSub, limit) in updates {
+                        if isPubSub { limits.pubsub = limit } else { limits.replica = limit }
+                    }
+                }
+            }
         },
     ]
 
@@ -101,6 +108,49 @@ enum ServerConfigParameters {
         },
         ConfigParameter("expiry-sweep-chunk", mutability: .immutable) { String($0.configuration.expirySweepChunk) },
     ]
+
+    /// `client-output-buffer-limit "<class> <hard> <soft> <soft seconds> ..."`, split and checked as Redis 7.0 does:
+    /// on single spaces (so an extra space is an argument of its own), every argument checked in order before any
+    /// is applied, sizes as `memtoull` reads them (an empty one is 0), later groups of a class winning. Classes not
+    /// named keep their limits. kvnode does not limit normal clients, so `normal` accepts only `0 0 0`.
+    /// - Returns: the new limits of the Pub/Sub (true) and replica (false) classes, in order.
+    private static func parseOutputBufferLimits(
+        _ text: String
+    ) throws(ConfigValueError) -> [(isPubSub: Bool, limit: OutputBufferLimit)] {
+        let arguments = text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard arguments.count % 4 == 0 else {
+            throw ConfigValueError("Wrong number of arguments in buffer limit configuration.")
+        }
+        let valueError = ConfigValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        var updates: [(isPubSub: Bool, limit: OutputBufferLimit)] = []
+        var normal = OutputBufferLimit.none
+        for group in stride(from: 0, to: arguments.count, by: 4) {
+            let isNormal: Bool
+            let isPubSub: Bool
+            switch arguments[group].lowercased() {
+            case "normal": (isNormal, isPubSub) = (true, false)
+            case "replica", "slave": (isNormal, isPubSub) = (false, false)
+            case "pubsub": (isNormal, isPubSub) = (false, true)
+            default: throw ConfigValueError("Invalid client class specified in buffer limit configuration.")
+            }
+            let sizes = arguments[group + 1...group + 2].map { $0.isEmpty ? 0 : MemoryAmount.parse($0) }
+            guard let hard = sizes[0], let soft = sizes[1] else { throw valueError }
+            // strtoll: an optional sign, then digits; at most INT_MAX, and not negative.
+            var seconds = Substring(arguments[group + 3])
+            let negative = seconds.first == "-"
+            if negative || seconds.first == "+" { seconds = seconds.dropFirst() }
+            guard !seconds.isEmpty, seconds.allSatisfy({ $0.isASCII && $0.isNumber }), let magnitude = Int(seconds),
+                magnitude <= Int(Int32.max), !negative || magnitude == 0
+            else { throw valueError }
+            let limit = OutputBufferLimit(hardBytes: hard, softBytes: soft, softSeconds: magnitude)
+            if isNormal { normal = limit } else { updates.append((isPubSub, limit)) }
+        }
+        // Only once Redis's own checks have passed, as for `maxmemory`.
+        guard normal.hardBytes == 0 && normal.softBytes == 0 && normal.softSeconds == 0 else {
+            throw ConfigValueError("kvnode does not limit the output of normal clients; the normal class must be 0 0 0")
+        }
+        return updates
+    }
 
     /// `save ""` or `save "<seconds> <changes> ..."`, validated as Redis does.
     private static func parseSave(_ text: String) throws(ConfigValueError) -> String {

@@ -49,7 +49,9 @@ public struct Executor: Sendable {
             if commit.failure != nil { replies.replaceWithErrors(session, engine.misconfError()) }
             wroteData = commit.wrote
         }
-        if session.decoder.pendingRequestBytes > engine.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+        // Every byte not yet run counts, as Redis counts its query buffer: a request still arriving (all of it, the
+        // bulk being received included) and any behind a command that waits.
+        if input.readableBytes > engine.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
             engine.logger.warning(
                 "closing client that reached max query buffer length", metadata: ["client": "\(session.address)"])
             session.closeAfterReply = true

@@ -11,7 +11,10 @@ public protocol PushSink: AnyObject {
 
 /// A connection's mailbox for Pub/Sub messages, safe to hand messages to from any thread.
 ///
-/// Messages are handed to the connection's sink on its own event loop.
+/// Messages are handed to the connection's sink on its own event loop, which disconnects a subscriber that stops
+/// reading by Redis's rule for Pub/Sub clients (`client-output-buffer-limit pubsub 32mb 8mb 60` unless CONFIG SET
+/// changes it): at once when its unsent output passes the hard limit, or when it has stayed above the soft limit for
+/// the soft period.
 final class Subscriber: Sendable {
     let clientID: Int
     let eventLoop: any EventLoop
@@ -75,4 +78,21 @@ public struct OutputBufferLimit: Sendable {
 
     /// Redis's default for Pub/Sub clients: 32mb 8mb 60.
     public static let pubsubDefault = OutputBufferLimit(hardBytes: 32 << 20, softBytes: 8 << 20, softSeconds: 60)
+    /// Redis's default for replicas: 256mb 64mb 60.
+    public static let replicaDefault = OutputBufferLimit(hardBytes: 256 << 20, softBytes: 64 << 20, softSeconds: 60)
+    /// No limit, Redis's default for normal clients.
+    public static let none = OutputBufferLimit(hardBytes: 0, softBytes: 0, softSeconds: 0)
+}
+
+/// `client-output-buffer-limit` for every class of clients, as CONFIG GET shows it. kvnode enforces the Pub/Sub class;
+/// it never limits normal clients, and keeps the replica class only to report it (it has no replicas).
+struct OutputBufferLimits: Sendable {
+    var replica = OutputBufferLimit.replicaDefault
+    var pubsub: OutputBufferLimit
+
+    /// Redis's CONFIG GET text: `normal 0 0 0 slave <hard> <soft> <seconds> pubsub <hard> <soft> <seconds>`.
+    var description: String {
+        "normal 0 0 0 slave \(replica.hardBytes) \(replica.softBytes) \(replica.softSeconds) "
+            + "pubsub \(pubsub.hardBytes) \(pubsub.softBytes) \(pubsub.softSeconds)"
+    }
 }

@@ -1,20 +1,19 @@
 """Client compatibility suite: the Python `redis` client used as applications use it.
 
 Every case runs in 8 variants: RESP2 and RESP3, with the hiredis parser and with redis-py's own, through the sync
-API and through redis.asyncio. Cases that need commands another issue adds are marked needs_issue3/needs_issue4
-and skip until the server has those commands (see conftest.py). KVNODE_TARGET=redis runs it against Redis itself.
+API and through redis.asyncio. KVNODE_TARGET=redis runs it against Redis itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 from redis.exceptions import ResponseError, WatchError
 
 from clients import VARIANTS, Variant, aw, collect, next_item
+from conftest import Workers
 
 
 @pytest.fixture(params=VARIANTS, ids=lambda v: v.id)
@@ -24,23 +23,13 @@ def variant(request) -> Variant:
 
 async def concurrently(variant: Variant, count: int, body) -> None:
     """Runs the coroutines body(0) ... body(count - 1) at the same time: as tasks with redis.asyncio, each in its own
-    thread (and event loop) with the blocking client."""
+    thread (and event loop) with the blocking client. Fails if any of them fails or does not finish."""
     if variant.is_async:
         await asyncio.gather(*(body(n) for n in range(count)))
         return
-    errors = []
-
-    def thread(n):
-        try:
-            asyncio.run(body(n))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=thread, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors[:3]
+    with Workers(timeout=120) as workers:
+        for n in range(count):
+            workers.start(f"client {n}", asyncio.run, body(n))
 
 
 async def eventually(check, timeout: float = 10.0):
@@ -110,7 +99,6 @@ def test_delete_and_exists(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_incr_decr(variant, server):
     async def case(r):
         assert await aw(r.incr("n")) == 1
@@ -124,7 +112,6 @@ def test_incr_decr(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_expire_ttl_persist(variant, server):
     async def case(r):
         await aw(r.set("k", "v"))
@@ -141,7 +128,6 @@ def test_expire_ttl_persist(variant, server):
 
 # --- keyspace iteration ---------------------------------------------------------------------------------------------
 
-@pytest.mark.needs_issue3
 def test_scan_iter_returns_every_key_once(variant, server):
     async def case(r):
         keys = {f"key:{i:05d}" for i in range(10_000)}
@@ -156,7 +142,6 @@ def test_scan_iter_returns_every_key_once(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue3
 def test_keys(variant, server):
     async def case(r):
         await aw(r.mset({"user:1": "a", "user:2": "b", "order:1": "c"}))
@@ -256,7 +241,6 @@ def test_watch_retry_by_20_concurrent_clients(variant, server):
 
 # --- Pub/Sub --------------------------------------------------------------------------------------------------------
 
-@pytest.mark.needs_issue4
 def test_pubsub_get_message(variant, server):
     async def case(r):
         pubsub = r.pubsub()
@@ -276,7 +260,6 @@ def test_pubsub_get_message(variant, server):
     variant.run(case, server)
 
 
-@pytest.mark.needs_issue4
 def test_pubsub_listen(variant, server):
     async def case(r):
         pubsub = r.pubsub()
