@@ -27,9 +27,12 @@ public struct ServerConfiguration: Sendable {
     /// Largest number of keys KEYS returns when the request has no LIMIT (`keys-default-limit`; 0 = unlimited, as
     /// Redis clients expect from `KEYS *`; kvnode used 500).
     public var keysDefaultLimit = 0
-    /// Number of SCAN cursors the server remembers exactly (`scan-cursor-table-size`); older ones fall back to the
-    /// key prefix the cursor carries (docs/scan-cursors.md).
+    /// Number of SCAN positions the server remembers exactly (`scan-cursor-table-size`, at most
+    /// `ScanCursors.maximumCapacity`): one per iteration in progress. A cursor it no longer remembers resumes at the
+    /// key prefix it carries (docs/scan-cursors.md).
     public var scanCursorTableSize = 16384
+    /// Largest `scanCursorTableSize`: remembered cursors must stay far fewer than the ids a cursor can carry.
+    public static let maximumScanCursorTableSize = ScanCursors.maximumCapacity
     /// Pause between passes of the background expiry sweeper (`--expiry-sweep-interval`, `expiry-sweep-interval`).
     public var expirySweepInterval = Duration.milliseconds(100)
     /// Keys the sweeper removes per lock acquisition.

@@ -43,7 +43,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Keys KEYS returns when it has no LIMIT; 0 means all of them (kvnode's old default was 500).")
     var keysDefaultLimit = 0
 
-    @Option(help: "SCAN cursors remembered exactly; older cursors resume from the key prefix they carry.")
+    @Option(help: ArgumentHelp(
+        "SCAN positions remembered exactly (1 to 4194304); a cursor the server no longer remembers resumes at the "
+            + "3-byte key prefix it carries (docs/scan-cursors.md)."))
     var scanCursorTableSize = 16384
     @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
     var snapshotKeep = 2
@@ -61,7 +63,10 @@ struct KVNodeServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
-        guard scanCursorTableSize >= 1 else { throw ValidationError("--scan-cursor-table-size must be at least 1") }
+        let maximumTableSize = ServerConfiguration.maximumScanCursorTableSize
+        guard (1...maximumTableSize).contains(scanCursorTableSize) else {
+            throw ValidationError("--scan-cursor-table-size must be between 1 and \(maximumTableSize)")
+        }
         if let ioThreads, ioThreads < 1 { throw ValidationError("--io-threads must be at least 1") }
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
