@@ -2,16 +2,21 @@ import KVStore
 import NIOCore
 
 /// The store's one observer: fans each change out to the features that react to it — WATCH (every change),
-/// keyspace notifications (`new` and `expired`; commands publish the events they name) — and counts expired keys for
-/// INFO.
+/// keyspace notifications (`new` and `expired`; commands publish the events they name) — and counts expired keys and
+/// key changes for INFO and the save points.
 ///
 /// The keyspace calls it with the store's lock held, which also guards its state.
 final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
-    // @unchecked: `watches` and `expiredKeys` are used only under the store's lock.
+    // @unchecked: `watches`, `expiredKeys` and `keyChanges` are used only under the store's lock.
     let notifier: KeyspaceNotifier
     let watches = WatchRegistry()
     /// Keys removed because their expiry passed (INFO `expired_keys`).
     private(set) var expiredKeys = 0
+    /// Keys written or deleted by commands since the server started, as Redis's `server.dirty` counts them (MSET of
+    /// three keys adds 3, FLUSHDB and FLUSHALL the number of keys they removed; expiry adds nothing). Never reset: a
+    /// snapshot records the count it contains, and `rdb_changes_since_last_save` is the difference (see
+    /// `Snapshotter`).
+    private(set) var keyChanges = 0
 
     init(notifier: KeyspaceNotifier) {
         self.notifier = notifier
@@ -22,6 +27,7 @@ final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     func keyModified(_ key: ByteBuffer) {
+        keyChanges &+= 1
         watches.keyModified(key)
     }
 
@@ -31,7 +37,8 @@ final class StoreEventObserver: KeyspaceObserver, @unchecked Sendable {
         notifier.notify(.expired, "expired", key: key)
     }
 
-    func keyspaceCleared() {
+    func keyspaceCleared(removedKeys: Int) {
+        keyChanges &+= removedKeys
         watches.keyspaceCleared()
     }
 

@@ -196,10 +196,11 @@ public final class Keyspace {
 
     /// Removes every key, and the expiry index with them.
     public func removeAll() throws {
+        let removedKeys = count
         try withMultiBatchWrite { try removeAllInBatches() }
         // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
         database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
-        observer?.keyspaceCleared()
+        observer?.keyspaceCleared(removedKeys: removedKeys)
     }
 
     private func removeAllInBatches() throws {

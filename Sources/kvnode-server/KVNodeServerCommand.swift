@@ -48,6 +48,12 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     var snapshotKeep = 2
 
     @Option(help: ArgumentHelp(
+        "Redis's save points: take a snapshot when at least CHANGES keys changed and more than SECONDS passed since "
+            + "the last one, e.g. \"3600 1 300 100\"; empty = never (the default; also CONFIG SET save).",
+        valueName: "seconds changes ..."))
+    var save = ""
+
+    @Option(help: ArgumentHelp(
         "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
             + "`redis-cli --pipe`, instead of running the server.",
         valueName: "path"))
@@ -61,6 +67,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
+        guard SavePoints(save) != nil else {
+            throw ValidationError("--save takes \"<seconds> <changes>\" pairs (seconds >= 1, changes >= 0), or \"\"")
+        }
         guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
@@ -91,6 +100,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.keysDefaultLimit = keysDefaultLimit
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
+        configuration.savePoints = SavePoints(save)!
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
@@ -107,6 +117,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             services: [
                 StoreMaintenance(store: store, logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
+                SavePointService(state: state),
                 server,
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -63,7 +63,7 @@ func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) asy
             var expired: [String] = []
             func keyModified(_ key: ByteBuffer) {}
             func keyExpired(_ key: ByteBuffer) { expired.append(String(buffer: key)) }
-            func keyspaceCleared() {}
+            func keyspaceCleared(removedKeys: Int) {}
         }
         try withTemporaryStore { store, _ in
             let recorder = Recorder()

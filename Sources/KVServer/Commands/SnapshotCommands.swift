@@ -40,7 +40,7 @@ enum SnapshotCommands {
         guard client.argumentCount == 1 || (client.argumentCount == 2 && client.argument(1, is: "schedule")) else {
             throw CommandError.syntax
         }
-        try client.server.snapshots.start(try client.keyspace.snapshot())
+        try client.server.startSnapshot(of: client.keyspace)
         client.reply.simpleString("Background saving started")
     }
 
@@ -48,10 +48,10 @@ enum SnapshotCommands {
     private static func startDeferred(
         _ client: Client, reply: @escaping @Sendable (Snapshotter.Outcome) -> DeferredReply
     ) throws {
-        let keyspace = try client.keyspace.snapshot()
+        let keyspace = client.keyspace
         let promise = client.eventLoop.makePromise(of: DeferredReply.self)
         do {
-            try client.server.snapshots.start(keyspace) { result in
+            try client.server.startSnapshot(of: keyspace) { result in
                 switch result {
                 case .success(let outcome): promise.succeed(reply(outcome))
                 case .failure(let error): promise.fail(CommandError("ERR snapshot failed: \(error)"))

@@ -11,12 +11,13 @@ final class RuntimeSettings: Sendable {
     let protoMaxBulkLength: Synchronization.Atomic<Int>
     /// `client-query-buffer-limit`: largest pending request (and MULTI queue) per connection.
     let clientQueryBufferLimit: Synchronization.Atomic<Int>
-    /// `save`: accepted and reported, for tools that set it; kvnode's data is always in LevelDB.
-    let save = NIOLockedValueBox("")
+    /// `save`: when `SavePointService` takes a snapshot by itself (kvnode's data is in LevelDB either way).
+    let save: NIOLockedValueBox<SavePoints>
 
     init(_ configuration: ServerConfiguration) {
         maxClients = Synchronization.Atomic(configuration.maxClients)
         protoMaxBulkLength = Synchronization.Atomic(configuration.decoderLimits.maxBulkLength)
         clientQueryBufferLimit = Synchronization.Atomic(configuration.clientQueryBufferLimit)
+        save = NIOLockedValueBox(configuration.savePoints)
     }
 }
