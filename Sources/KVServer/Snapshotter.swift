@@ -135,6 +135,11 @@ public final class Snapshotter: Sendable {
         }
     }
 
+    /// CONFIG RESETSTAT: `rdb_saves` starts again from 0, as in Redis.
+    public func resetStatistics() {
+        state.withLockedValue { $0.started = 0 }
+    }
+
     /// Cancels a running snapshot (its temporary directory is removed), waits until it has stopped and refuses new
     /// ones. Call before closing the store: a running snapshot reads from LevelDB.
     public func stop() {

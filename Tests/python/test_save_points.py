@@ -173,6 +173,16 @@ def test_changes_since_last_save_count_every_key_and_reset_after_a_save(raw):
     assert info["rdb_current_bgsave_time_sec"] == "-1"
 
 
+def test_resetstat_zeroes_the_saves_started_but_not_the_changes(raw):
+    c = raw()
+    assert c.cmd("SAVE") == b"+OK\r\n"
+    assert c.cmd("SET", "k", "v") == b"+OK\r\n"
+    assert saves(c) >= 1
+    assert c.cmd("CONFIG", "RESETSTAT") == b"+OK\r\n"
+    assert saves(c) == 0
+    assert changes(c) == 1
+
+
 def test_expired_keys_are_not_changes(raw):
     c = raw()
     assert c.cmd("SET", "k", "v", "PX", "1") == b"+OK\r\n"

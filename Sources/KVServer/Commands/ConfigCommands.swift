@@ -87,9 +87,10 @@ enum ConfigCommands {
     }
 
     /// `CONFIG RESETSTAT`: zeroes what INFO counts (commands, errors, connections, keyspace hits and misses,
-    /// expired keys).
+    /// expired keys, snapshots started).
     static func resetStat(_ client: Client) throws {
         client.server.metrics.reset()
+        client.server.snapshots.resetStatistics()
         let keyspace = client.keyspace
         keyspace.resetStatistics()
         client.server.storeObserver.resetStatistics()
