@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var expirySweepChunk = 512
     /// How many snapshots to keep in `DATA/snapshots` (`snapshot-keep`); older ones are deleted after each new one.
     public var snapshotKeep = 2
+    /// When to take a snapshot by itself (`save`, `--save`); none by default.
+    public var savePoints = SavePoints()
     /// Keyspace event classes published (`notify-keyspace-events`); empty = off, Redis's default.
     public var notifyKeyspaceEvents: KeyspaceEventFlags = []
     /// Output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`).

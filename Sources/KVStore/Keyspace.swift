@@ -263,12 +263,13 @@ public final class Keyspace {
     /// leaves the counters exact for the keys that remain.
     public func removeAll() throws {
         assertLeased()
-        try withMultiBatchWrite { try removeAllInChunks() }
+        let removedKeys = count
+        try withMultiBatchWrite { try removeAllInChunks(removedKeys: removedKeys) }
         // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
         database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
     }
 
-    private func removeAllInChunks() throws {
+    private func removeAllInChunks(removedKeys: Int) throws {
         try commit()
         let chunkSize = 10_000
         var chunk: [(key: ByteBuffer, expireAt: Int64)] = []
@@ -296,7 +297,7 @@ public final class Keyspace {
         }
         try iterator.checkError()
         // Told before the last commit, which writes at least the key count (zero): observers hear of it when it lands.
-        observer?.keyspaceCleared()
+        observer?.keyspaceCleared(removedKeys: removedKeys)
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
     }

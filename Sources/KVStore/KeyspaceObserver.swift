@@ -13,8 +13,9 @@ public protocol KeyspaceObserver: AnyObject, Sendable {
     func keyModified(_ key: ByteBuffer)
     /// `key` was removed because its expiry passed (found by a read or by the background sweeper).
     func keyExpired(_ key: ByteBuffer)
-    /// Every key was removed (FLUSHDB / FLUSHALL).
-    func keyspaceCleared()
+    /// Every key was removed (FLUSHDB / FLUSHALL); `removedKeys` is how many there were, expired ones not yet
+    /// removed included.
+    func keyspaceCleared(removedKeys: Int)
     /// Every change told since the last commit is now in LevelDB.
     func changesCommitted()
     /// Every change told since the last commit was discarded: its commit failed, so it never happened.

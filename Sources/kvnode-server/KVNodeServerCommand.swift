@@ -56,6 +56,12 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     var expirySweepInterval = 100
 
     @Option(help: ArgumentHelp(
+        "Redis's save points: take a snapshot when at least CHANGES keys changed and more than SECONDS passed since "
+            + "the last one, e.g. \"3600 1 300 100\"; empty = never (the default; also CONFIG SET save).",
+        valueName: "seconds changes ..."))
+    var save = ""
+
+    @Option(help: ArgumentHelp(
         "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
             + "`redis-cli --pipe`, instead of running the server.",
         valueName: "path"))
@@ -73,6 +79,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
+        guard SavePoints(save) != nil else {
+            throw ValidationError("--save takes \"<seconds> <changes>\" pairs (seconds >= 1, changes >= 0), or \"\"")
+        }
         guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
@@ -104,6 +113,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
         configuration.expirySweepInterval = .milliseconds(expirySweepInterval)
+        configuration.savePoints = SavePoints(save)!
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
@@ -120,6 +130,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             services: [
                 StoreMaintenance(store: store, logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
+                SavePointService(engine: engine),
                 server,
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

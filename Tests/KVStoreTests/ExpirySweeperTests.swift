@@ -69,7 +69,7 @@ func waitPast(_ time: Int64) {
             var expired: [String] = []
             func keyModified(_ key: ByteBuffer) {}
             func keyExpired(_ key: ByteBuffer) { expired.append(String(buffer: key)) }
-            func keyspaceCleared() {}
+            func keyspaceCleared(removedKeys: Int) {}
         }
         try withTemporaryStore { store, _ in
             let recorder = Recorder()

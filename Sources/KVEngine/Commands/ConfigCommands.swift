@@ -90,9 +90,10 @@ struct ConfigCommands: CommandFamily {
     }
 
     /// `CONFIG RESETSTAT`: zeroes what INFO counts (commands, errors, connections, keyspace hits and misses,
-    /// expired keys).
+    /// expired keys, snapshots started).
     static func resetStat(_ ctx: CommandContext) throws {
         ctx.engine.metrics.reset()
+        ctx.engine.snapshots.resetStatistics()
         let keyspace = ctx.keyspace
         keyspace.resetStatistics()
         ctx.engine.keyspaceEvents.resetStatistics()

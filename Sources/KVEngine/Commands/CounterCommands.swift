@@ -99,7 +99,9 @@ enum LongDouble {
     /// Redis's buffer for a formatted long double (MAX_LONG_DOUBLE_CHARS): the largest one fits.
     private static let maximumLength = 5 * 1024
 
-    /// Redis's `string2ld`: the whole string must parse, without leading space; NaN and out-of-range values fail.
+    /// Redis's `string2ld`: the whole string must parse, without leading space; NaN and out-of-range values fail. A
+    /// NUL byte anywhere fails too: strtold stops there, so the parse must have consumed every byte (Redis checks
+    /// `eptr - buf == slen`; "1\02" is not 1).
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Value? {
         guard bytes.count > 0, bytes.count < maximumLength else { return nil }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { text -> Value? in
@@ -109,8 +111,7 @@ enum LongDouble {
             var end: UnsafeMutablePointer<CChar>?
             errno = 0
             let value = strto(text.baseAddress!, &end)
-            // Like Redis, a NUL inside the string ends it.
-            guard let end, end.pointee == 0, !value.isNaN else { return nil }
+            guard let end, end == text.baseAddress! + bytes.count, !value.isNaN else { return nil }
             if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
             return value
         }

@@ -42,7 +42,7 @@ struct SnapshotCommands: CommandFamily {
         guard ctx.argumentCount == 1 || (ctx.argumentCount == 2 && ctx.argument(1, is: "schedule")) else {
             throw CommandError.syntax
         }
-        try ctx.engine.snapshots.start(try ctx.keyspace.snapshot())
+        try ctx.engine.startSnapshot(of: ctx.keyspace)
         ctx.reply.simpleString("Background saving started")
     }
 
@@ -50,10 +50,10 @@ struct SnapshotCommands: CommandFamily {
     private static func startDeferred(
         _ ctx: CommandContext, reply: @escaping @Sendable (Snapshotter.Outcome) -> DeferredReply
     ) throws {
-        let keyspace = try ctx.keyspace.snapshot()
+        let keyspace = ctx.keyspace
         let promise = ctx.eventLoop.makePromise(of: DeferredReply.self)
         do {
-            try ctx.engine.snapshots.start(keyspace) { result in
+            try ctx.engine.startSnapshot(of: keyspace) { result in
                 switch result {
                 case .success(let outcome): promise.succeed(reply(outcome))
                 case .failure(let error): promise.fail(CommandError("ERR snapshot failed: \(error)"))

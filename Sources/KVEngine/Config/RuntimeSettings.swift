@@ -11,8 +11,8 @@ final class RuntimeSettings: Sendable {
     let protoMaxBulkLength: Synchronization.Atomic<Int>
     /// `client-query-buffer-limit`: largest pending request (and MULTI queue) per connection.
     let clientQueryBufferLimit: Synchronization.Atomic<Int>
-    /// `save`: accepted and reported, for tools that set it; kvnode's data is always in LevelDB.
-    let save = NIOLockedValueBox("")
+    /// `save`: when `SavePointService` takes a snapshot by itself (kvnode's data is in LevelDB either way).
+    let save: NIOLockedValueBox<SavePoints>
     /// `client-output-buffer-limit`. Read under the lock only by a subscriber whose output has backed up (its channel
     /// is not writable), once per message, so the hot path never touches it.
     let outputBufferLimits: NIOLockedValueBox<OutputBufferLimits>
@@ -25,5 +25,6 @@ final class RuntimeSettings: Sendable {
         protoMaxBulkLength = Synchronization.Atomic(configuration.decoderLimits.maxBulkLength)
         clientQueryBufferLimit = Synchronization.Atomic(configuration.clientQueryBufferLimit)
         outputBufferLimits = NIOLockedValueBox(OutputBufferLimits(pubsub: configuration.pubsubOutputLimit))
+        save = NIOLockedValueBox(configuration.savePoints)
     }
 }

@@ -1,6 +1,5 @@
 import KVStore
 import Synchronization
-import RESP
 import NIOConcurrencyHelpers
 
 /// kvnode's CONFIG parameters: Redis's names where Redis has the setting, kvnode's own names otherwise. Settings
@@ -35,9 +34,10 @@ enum ServerConfigParameters {
     ]
 
     static let persistence: [ConfigParameter] = [
-        ConfigParameter("save", get: { server in server.settings.save.withLockedValue { $0 } }) { server, text in
-            let value = try parseSave(text)
-            return { server.settings.save.withLockedValue { $0 = value } }
+        ConfigParameter("save", get: { server in server.settings.save.withLockedValue { $0.description } }) {
+            server, text in
+            guard let points = SavePoints(text) else { throw ConfigValueError("Invalid save parameters") }
+            return { server.settings.save.withLockedValue { $0 = points } }
         },
         ConfigParameter("appendonly", get: { _ in "no" }) { _, text in
             guard try !ConfigParameter.parseBoolean(text) else {
@@ -150,14 +150,5 @@ enum ServerConfigParameters {
             throw ConfigValueError("kvnode does not limit the output of normal clients; the normal class must be 0 0 0")
         }
         return updates
-    }
-
-    /// `save ""` or `save "<seconds> <changes> ..."`, validated as Redis does.
-    private static func parseSave(_ text: String) throws(ConfigValueError) -> String {
-        let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count % 2 == 0,
-            fields.allSatisfy({ RESPInteger.parse(bytes: Array($0.utf8)).map { $0 >= 0 } ?? false })
-        else { throw ConfigValueError("Invalid save parameters") }
-        return fields.joined(separator: " ")
     }
 }

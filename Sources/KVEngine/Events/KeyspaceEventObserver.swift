@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
-/// The store's one observer: what each committed change means for WATCH, keyspace notifications, parked clients and
-/// INFO's `expired_keys`.
+/// The store's one observer: what each committed change means for WATCH, keyspace notifications, INFO's
+/// `expired_keys` and the save points' change count.
 ///
 /// During a lease it only records, and only what someone wants: the keys changed while any key is watched, and the
 /// notifications of enabled classes (`new` and `expired` from the keyspace, the rest from commands through
@@ -21,11 +21,16 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
         var modifiedKeys: [ByteBuffer] = []
         var cleared = false
         var expired = 0
+        var keyChanges = 0
         var notifications = NotificationBatch()
     }
     private var recorded = Recorded()
     /// Keys removed because their expiry passed (INFO `expired_keys`); written under the store's lock.
     private let expiredCount = Atomic<Int>(0)
+    /// Keys written or deleted by commands since the server started, as Redis's `server.dirty` counts them (MSET of
+    /// three keys adds 3, FLUSHDB and FLUSHALL the number of keys they removed; expiry adds nothing). Never reset: a
+    /// snapshot records the count it contains, and `rdb_changes_since_last_save` is the difference (`Snapshotter`).
+    private let keyChangeCount = Atomic<Int>(0)
 
     private let outbox = NIOLockedValueBox<[NotificationBatch]>([])
     private let outboxHasBatches = Atomic<Bool>(false)
@@ -39,6 +44,9 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     /// Keys removed because their expiry passed.
     var expiredKeys: Int { expiredCount.load(ordering: .relaxed) }
+
+    /// Committed key changes since start-up; read under a lease, it counts exactly the commands completed so far.
+    var keyChanges: Int { keyChangeCount.load(ordering: .relaxed) }
 
     /// CONFIG RESETSTAT.
     func resetStatistics() {
@@ -58,23 +66,26 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     func keyModified(_ key: ByteBuffer) {
+        recorded.keyChanges &+= 1
         if watches.isWatching { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
     }
 
     func keyExpired(_ key: ByteBuffer) {
         recorded.expired += 1
-        keyModified(key)
+        if watches.isWatching { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
         notify(.expired, "expired", key: key)
     }
 
-    func keyspaceCleared() {
+    func keyspaceCleared(removedKeys: Int) {
         recorded.cleared = true
+        recorded.keyChanges &+= removedKeys
     }
 
     func changesCommitted() {
         if !recorded.modifiedKeys.isEmpty { watches.keysModified(recorded.modifiedKeys) }
         if recorded.cleared { watches.keyspaceCleared() }
         if recorded.expired > 0 { expiredCount.wrappingAdd(recorded.expired, ordering: .relaxed) }
+        if recorded.keyChanges > 0 { keyChangeCount.wrappingAdd(recorded.keyChanges, ordering: .relaxed) }
         if !recorded.notifications.isEmpty {
             let batch = recorded.notifications
             outbox.withLockedValue { $0.append(batch) }
@@ -91,6 +102,7 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
         if !recorded.modifiedKeys.isEmpty { recorded.modifiedKeys.removeAll(keepingCapacity: true) }
         recorded.cleared = false
         recorded.expired = 0
+        recorded.keyChanges = 0
         if !recorded.notifications.isEmpty { recorded.notifications = NotificationBatch() }
     }
 

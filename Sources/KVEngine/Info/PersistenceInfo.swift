@@ -1,19 +1,20 @@
 import KVStore
 
 /// INFO's Persistence section. kvnode writes every change to LevelDB as it happens; the `rdb_` fields describe its
-/// snapshots (SAVE, BGSAVE, SNAPSHOT), and there is no AOF.
+/// snapshots (SAVE, BGSAVE, SNAPSHOT and the `save` points), and there is no AOF.
 enum PersistenceInfo {
     @Sendable static func fields(_ context: InfoContext) -> [(String, String)] {
-        let snapshots = context.server.snapshots
+        let snapshots = context.server.snapshots.status
         return [
             ("loading", "0"),
             ("async_loading", "0"),
-            ("rdb_changes_since_last_save", "0"),
+            ("rdb_changes_since_last_save", String(context.server.keyChangesSinceLastSave(snapshots))),
             ("rdb_bgsave_in_progress", snapshots.isRunning ? "1" : "0"),
             ("rdb_last_save_time", String(snapshots.lastSave)),
             ("rdb_last_bgsave_status", snapshots.lastSucceeded ? "ok" : "err"),
-            ("rdb_last_bgsave_time_sec", "-1"),
-            ("rdb_current_bgsave_time_sec", "-1"),
+            ("rdb_last_bgsave_time_sec", String(snapshots.lastDuration)),
+            ("rdb_current_bgsave_time_sec", String(snapshots.currentDuration)),
+            ("rdb_saves", String(snapshots.started)),
             ("aof_enabled", "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_rewrite_scheduled", "0"),
