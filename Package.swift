@@ -120,6 +120,15 @@ let package = Package(
             dependencies: ["KVSnapshot", "KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KVEngineTests",
+            dependencies: [
+                "KVEngine", "KVStore", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )
