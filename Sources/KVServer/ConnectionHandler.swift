@@ -141,6 +141,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 self.runBatch(context: context, sendNow: true)
             }
         case .sendAndPark(let milliseconds):
+            guard let milliseconds else { break }
             let channel = context.channel
             context.eventLoop.scheduleTask(in: .milliseconds(milliseconds + 1)) {
                 channel.pipeline.fireUserInboundEventTriggered(Wake())

@@ -61,8 +61,8 @@ struct ConnectionStateMachine {
         case sendAndRead
         /// Send the replies now, then wait for this reply.
         case sendAndAwait(EventLoopFuture<DeferredReply>)
-        /// Send the replies now; run again after this many milliseconds (or on a wake-up).
-        case sendAndPark(Int64)
+        /// Send the replies now; run again after this many milliseconds (nil: no timer), or on a wake-up.
+        case sendAndPark(Int64?)
         /// Send the replies now and close.
         case sendAndClose
     }

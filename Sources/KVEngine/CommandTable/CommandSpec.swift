@@ -31,7 +31,7 @@ public final class CommandSpec: Sendable {
     static var slotCount: Int { nextSlot.load(ordering: .relaxed) }
 
     /// - Parameter container: the command this one is a subcommand of, e.g. `client` for CLIENT SETINFO.
-    init(
+    package init(
         _ name: String, of container: String? = nil, arity: Int, flags: CommandFlags,
         keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
         categories: [String], subcommands: [CommandSpec] = [],
