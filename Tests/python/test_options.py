@@ -54,13 +54,6 @@ def test_io_threads_sets_the_number_of_event_loops(base_dir, threads):
                 c.close()
 
 
-def test_io_threads_defaults_to_one_event_loop_per_core(base_dir):
-    with KVNode(base_dir) as srv:
-        with srv.client() as c:
-            assert c.ping()
-        assert event_loop_threads(srv.pid) == os.cpu_count(), thread_names(srv.pid)
-
-
 def write_megabytes(srv: KVNode, megabytes: int) -> None:
     """`megabytes` MB of 1 KB values, each a random 128-byte pattern 8 times: LevelDB compresses its table blocks.
     (It keeps blocks that do not compress uncompressed and reads them from its mmap of the file, bypassing the block
