@@ -124,7 +124,7 @@ def syncs_between(calls: list[Call], after: int, before: int) -> list[Call]:
 
 @pytest.mark.parametrize("connections", [1, 3])
 def test_high_syncs_each_batch_after_its_log_append_and_before_its_reply(base_dir, connections):
-    """With one connection, each batch needs a sync of its own; with three over two event loops, a sync made for
+    """With one connection, each batch needs a sync of its own; with three over the event loops, a sync made for
     another connection (group commit, or another loop's) may also cover a batch, as long as it ran in between."""
     rounds = 25
     with traced(base_dir, "high") as srv:
@@ -196,9 +196,7 @@ def test_medium_syncs_about_once_a_second_while_writes_arrive(base_dir):
 def test_low_never_syncs_while_writing(base_dir):
     with traced(base_dir, "low") as srv:
         with Raw(srv.host, srv.port) as c:
-            # Longer than medium's second, several times over.
-            batches = write_for(c, "l", 3)
-            mark(c, "low-end")
+            batches = write_for(c, "l", 3)  # medium's second, three times over
         srv.crash()  # SIGKILL: the shutdown sync of SIGTERM would be allowed, but it is not what this tests
     calls = srv.calls()
     first = min(a.start for a in appends_of(srv, calls, token("l", 0)))
