@@ -29,6 +29,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var awaitingSync = false
     private var durableReplies: NIOLoopBound<DurableReplies>?
     private var closing = false
+    /// Graceful shutdown: the connection answers what it already read, then ends (see `closeOutputAndDrain`).
+    private var shuttingDown = false
+    /// While draining after graceful shutdown: closes the channel once no input has come for a moment, or at the
+    /// latest when `drainLimit` fires.
+    private var quietClose: Scheduled<Void>?
+    private var drainLimit: Scheduled<Void>?
     /// A request held back by CLIENT PAUSE; it runs before anything read after it.
     private var postponedRequest: Request?
     /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
@@ -70,6 +76,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        quietClose?.cancel()
+        drainLimit?.cancel()
         PubSubCommands.unsubscribeAll(client)
         client.subscriber.detach()
         client.disconnected()
@@ -77,7 +85,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !closing else {
+            if quietClose != nil { closeWhenQuiet(context.channel) }
+            return
+        }
         var incoming = unwrapInboundIn(data)
         client.statistics.add(incoming.readableBytes, to: .netInputBytes)
         client.statistics.add(1, to: .readsProcessed)
@@ -110,6 +121,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             awaitDeferredReply(context: context)
         } else if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: everything already read has been answered; send it and close.
+            shuttingDown = true
             client.closeAfterReply = true
             flushReplies(context: context)
         } else {
@@ -244,8 +256,37 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         if client.closeAfterReply && !closing {
             closing = true
-            context.close(promise: nil)
+            if shuttingDown {
+                closeOutputAndDrain(context: context)
+            } else {
+                context.close(promise: nil)
+            }
         }
+    }
+
+    /// Ends a connection at graceful shutdown without losing a reply. Closing the channel at once would drop the
+    /// replies NIO still holds for a client that reads slowly, and closing a socket with unread input makes the kernel
+    /// reset the connection, discarding replies not yet delivered. So the output is closed once every reply is
+    /// written (the client reads them all, then EOF), and input is read and dropped until the client closes, or has
+    /// sent nothing for a moment, or for a few seconds at most.
+    private func closeOutputAndDrain(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)  // NIO writes what is pending first
+        outputClosed.futureResult.assumeIsolated().whenComplete { result in
+            if case .failure = result {
+                channel.close(promise: nil)
+            } else {
+                self.closeWhenQuiet(channel)
+            }
+        }
+        drainLimit = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+
+    /// (Re)starts the countdown to closing a draining channel: it closes once no input has come for 200 ms.
+    private func closeWhenQuiet(_ channel: any Channel) {
+        quietClose?.cancel()
+        quietClose = channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
     }
 
     /// Empties the reply buffer for the next batch. Once the socket has taken the bytes (the usual case after a
