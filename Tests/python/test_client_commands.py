@@ -100,6 +100,7 @@ def test_client_kill_by_address_old_and_new_form(raw):
 
 def test_client_kill_user_and_skipme(raw):
     a, killer = raw(), raw()
+    assert a.cmd("PING") == b"+PONG\r\n"  # registered by the server before the kill, not merely connected
     assert killer.cmd("CLIENT", "KILL", "USER", "nobody") == b"-ERR No such user 'nobody'\r\n"
     killed = int(killer.cmd("CLIENT", "KILL", "USER", "default")[1:-2])
     assert killed >= 1  # a, and any other client, but not the killer (SKIPME yes is the default)
