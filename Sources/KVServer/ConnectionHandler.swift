@@ -35,7 +35,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
     /// channel it subscribes to) then goes into the reply buffer, after the replies before it.
     private var inBatch = false
-    private var context: ChannelHandlerContext!
+    /// This handler's context, for work that starts outside a pipeline event (Pub/Sub deliveries, replies released by
+    /// the shared fsync). Set in `handlerAdded`, cleared in `handlerRemoved`: the context holds this handler strongly,
+    /// so keeping it longer would make a cycle that leaks the handler, its client, the channel and every buffer of
+    /// every connection ever closed.
+    private var context: ChannelHandlerContext?
     /// Whether a flush of delivered Pub/Sub messages is already queued on the event loop.
     private var deliveryFlushScheduled = false
     /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
@@ -54,6 +58,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
         self.context = context
         if server.store.durability == .high { durableReplies = server.durableReplies(for: context.eventLoop) }
+    }
+
+    /// The channel has closed and NIO is dismantling its pipeline: let go of the context (see `context`).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -227,6 +236,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Called by DurableReplies once this connection's writes are on disk.
     func sendDurableReplies() {
         awaitingSync = false
+        guard let context else { return }  // closed meanwhile
         sendReplies(context: context)
     }
 
@@ -237,7 +247,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             client.statistics.add(1, to: .writesProcessed)
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
             context.flush()
-            reuseReplyBuffer()
+            reuseReplyBuffer(allocator: context.channel.allocator)
         }
         if client.closeAfterReply && !closing {
             closing = true
@@ -248,9 +258,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Empties the reply buffer for the next batch. Once the socket has taken the bytes (the usual case after a
     /// flush) NIO holds no reference and the storage is reused; otherwise `clear()` starts fresh storage, without
     /// copying. A buffer grown by one huge reply is not kept.
-    private func reuseReplyBuffer() {
+    private func reuseReplyBuffer(allocator: ByteBufferAllocator) {
         if client.reply.buffer.capacity > 1 << 20 {
-            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
+            client.reply.buffer = allocator.buffer(capacity: 4096)
         } else {
             client.reply.buffer.clear()
         }
@@ -267,6 +277,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             client.reply.buffer.writeImmutableBuffer(frame)
             return
         }
+        guard let context else { return }  // closed: the subscriber is detached, this was already on its way
         // While the channel is writable its unsent output is under NIO's high watermark (64 KB), far below any limit;
         // only a backed-up subscriber pays for asking how much is buffered.
         let unsent = context.channel.isWritable
@@ -282,7 +293,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if client.reply.buffer.readableBytes > 0 {
             // Replies already produced (e.g. before a deferred reply) go out before the message, as in Redis.
             context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
-            reuseReplyBuffer()
+            reuseReplyBuffer(allocator: context.channel.allocator)
         }
         context.write(wrapOutboundOut(frame), promise: nil)
         // One flush per turn of the event loop: messages queued behind this one go out in the same write.
@@ -290,7 +301,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             deliveryFlushScheduled = true
             context.eventLoop.assumeIsolated().execute {
                 self.deliveryFlushScheduled = false
-                self.context.flush()
+                self.context?.flush()
             }
         }
     }
