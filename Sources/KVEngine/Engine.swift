@@ -139,6 +139,12 @@ public final class Engine: Sendable {
     /// The largest request a connection may have pending (`client-query-buffer-limit`).
     public var queryBufferLimit: Int { settings.clientQueryBufferLimit.load(ordering: .relaxed) }
 
+    /// Connections that have closed since start-up (rejected ones included, as they were registered too).
+    public var closedConnections: Int {
+        let counts = metrics.connectionCounts
+        return counts.received + counts.rejected - clients.count
+    }
+
     /// How often `sampleRates` should run.
     public static let sampleInterval = InstantaneousRates.interval
 }
