@@ -87,6 +87,8 @@ extension Session {
     func disconnected() {
         engine.clients.unregister(handle)
         PubSubCommands.unsubscribeAll(self)
+        // The sink (the connection's output) refers back to this session: let it go.
+        subscriber.detach()
         transaction = nil
         unwatchAll()
         stopWaiting()
