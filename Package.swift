@@ -129,6 +129,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The request path in-process: EmbeddedChannel connections to an engine over a temporary store and a clock
+        // the tests move.
+        .testTarget(
+            name: "KVServerTests",
+            dependencies: [
+                "KVServer", "KVEngine", "KVStore", "LevelDB", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )

@@ -26,6 +26,8 @@ public final class Engine: Sendable {
     let notifier: KeyspaceNotifier
     /// Watched keys and their clients.
     let watches = WatchRegistry()
+    /// Connections whose command waits for keys.
+    let keyWaiters = KeyWaiters()
     /// The store's observer: WATCH invalidation, notifications, expiry counts.
     let keyspaceEvents: KeyspaceEventObserver
     /// Settings CONFIG SET may change while the server runs.
@@ -64,7 +66,7 @@ public final class Engine: Sendable {
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
-        self.keyspaceEvents = KeyspaceEventObserver(notifier: notifier, watches: watches)
+        self.keyspaceEvents = KeyspaceEventObserver(notifier: notifier, watches: watches, waiters: keyWaiters)
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
@@ -136,6 +138,12 @@ public final class Engine: Sendable {
 
     /// The largest request a connection may have pending (`client-query-buffer-limit`).
     public var queryBufferLimit: Int { settings.clientQueryBufferLimit.load(ordering: .relaxed) }
+
+    /// Connections that have closed since start-up (rejected ones included, as they were registered too).
+    public var closedConnections: Int {
+        let counts = metrics.connectionCounts
+        return counts.received + counts.rejected - clients.count
+    }
 
     /// How often `sampleRates` should run.
     public static let sampleInterval = InstantaneousRates.interval

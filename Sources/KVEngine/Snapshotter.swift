@@ -41,6 +41,8 @@ public final class Snapshotter: Sendable {
     /// True while no snapshot is being written; `stop()` waits on it.
     private let idle = ConditionLock<Bool>(value: true)
 
+    /// Removes what a killed process left of a snapshot, so create it only once the store is open: LevelDB's LOCK
+    /// then shows that no other server uses the data directory.
     /// - Parameters:
     ///   - dataDirectory: the server's data directory; snapshots go to its `snapshots` subdirectory.
     ///   - keep: how many snapshots to keep (at least 1).
@@ -48,6 +50,9 @@ public final class Snapshotter: Sendable {
         store = SnapshotStore(dataDirectory: dataDirectory)
         self.keep = max(keep, 1)
         self.logger = logger
+        // A `.tmp-*` directory is a snapshot that a killed process was writing: it could be as large as a whole
+        // snapshot, so it goes now rather than whenever the next snapshot is taken.
+        store.removeTemporaryDirectories()
         let newest = (try? store.list())?.last
         state = NIOLockedValueBox(State(lastSave: (newest?.createdAt ?? WallClock.milliseconds()) / 1000))
     }

@@ -22,6 +22,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inbound = ByteBuffer()
     private var session: Session?
     private var output: ConnectionOutput?
+    /// After graceful shutdown: the input still arriving is drained until the client closes (see `GracefulEnd`).
+    private var gracefulEnd: GracefulEnd?
 
     init(engine: Engine, durableReplies: DurableReplyGroups?) {
         self.engine = engine
@@ -63,6 +65,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        gracefulEnd?.inputArrived()
         guard let session else { return }
         var incoming = unwrapInboundIn(data)
         session.countReceived(incoming.readableBytes)
@@ -99,7 +102,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if event is Wake {
             if state.woken() { runBatch(context: context, sendNow: true) }
         } else if event is ChannelShouldQuiesceEvent {
-            if state.quiesce() == .sendAndClose { perform(.sendAndClose, context: context) }
+            if state.quiesce() == .sendAndEndGracefully { perform(.sendAndEndGracefully, context: context) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -141,18 +144,23 @@ final class ConnectionHandler: ChannelInboundHandler {
                 self.runBatch(context: context, sendNow: true)
             }
         case .sendAndPark(let milliseconds):
+            guard let milliseconds else { break }
             let channel = context.channel
             context.eventLoop.scheduleTask(in: .milliseconds(milliseconds + 1)) {
                 channel.pipeline.fireUserInboundEventTriggered(Wake())
             }
         case .sendAndClose:
             context.close(promise: nil)
+        case .sendAndEndGracefully:
+            gracefulEnd = GracefulEnd(context: context)
         }
     }
 
     /// The connection is gone: the engine forgets it, and nothing of it stays referenced (the session's buffers, the
     /// output's context), so its memory goes with it.
     private func release() {
+        gracefulEnd?.cancel()
+        gracefulEnd = nil
         state.closed()
         if let session { executor.connectionClosed(session) }
         output?.detach()
@@ -164,6 +172,40 @@ final class ConnectionHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension ConnectionHandler: Sendable {}
+
+/// Ends a connection at graceful shutdown without losing a reply. Closing the channel at once would drop the replies
+/// NIO still holds for a client that reads slowly, and closing a socket with unread input makes the kernel reset the
+/// connection, discarding replies not yet delivered. So the output is closed once every reply is written (the client
+/// reads them all, then EOF), and input is read and dropped until the client closes, or has sent nothing for 200 ms,
+/// or for 5 s at most.
+private final class GracefulEnd {
+    private let channel: any Channel
+    private var quietClose: Scheduled<Void>?
+    private var limit: Scheduled<Void>?
+
+    init(context: ChannelHandlerContext) {
+        channel = context.channel
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)  // NIO writes what is pending first
+        let channel = self.channel
+        outputClosed.futureResult.assumeIsolated().whenComplete { result in
+            if case .failure = result { channel.close(promise: nil) } else { self.inputArrived() }
+        }
+        limit = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+
+    /// (Re)starts the countdown to closing: the channel closes once no input has come for 200 ms.
+    func inputArrived() {
+        quietClose?.cancel()
+        let channel = self.channel
+        quietClose = channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
+    }
+
+    func cancel() {
+        quietClose?.cancel()
+        limit?.cancel()
+    }
+}
 
 /// How other connections close or wake this one: through its channel, on its own event loop.
 private struct ChannelConnection: ConnectionControl {

@@ -61,10 +61,12 @@ struct ConnectionStateMachine {
         case sendAndRead
         /// Send the replies now, then wait for this reply.
         case sendAndAwait(EventLoopFuture<DeferredReply>)
-        /// Send the replies now; run again after this many milliseconds (or on a wake-up).
-        case sendAndPark(Int64)
+        /// Send the replies now; run again after this many milliseconds (nil: no timer), or on a wake-up.
+        case sendAndPark(Int64?)
         /// Send the replies now and close.
         case sendAndClose
+        /// Graceful shutdown: send the replies, close the output once they are written, and drain the input.
+        case sendAndEndGracefully
     }
 
     mutating func batchFinished(_ next: BatchOutcome.Next) -> BatchAction {
@@ -73,7 +75,7 @@ struct ConnectionStateMachine {
         case .readMore:
             if closeWhenDone {
                 state = .closing
-                return .sendAndClose
+                return .sendAndEndGracefully
             }
             state = .ready
             return .sendAndRead
@@ -104,8 +106,8 @@ struct ConnectionStateMachine {
     }
 
     enum QuiesceAction: Equatable {
-        /// Send what is there and close.
-        case sendAndClose
+        /// Send what is there, then end the connection gracefully (`BatchAction.sendAndEndGracefully`).
+        case sendAndEndGracefully
         /// Nothing to do now: the connection closes once its awaited reply has been answered.
         case closeLater
         case none
@@ -117,7 +119,7 @@ struct ConnectionStateMachine {
         case .ready, .parked:
             // A parked request was read but cannot run before the pause ends; like Redis, shutdown does not wait.
             state = .closing
-            return .sendAndClose
+            return .sendAndEndGracefully
         case .awaitingReply:
             closeWhenDone = true
             return .closeLater

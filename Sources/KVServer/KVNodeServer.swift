@@ -64,6 +64,9 @@ public final class KVNodeServer: Service, Sendable {
             engine.sampleRates()
         }
         defer { sampling.cancel() }
+        // Closed connections free their buffers; make sure the pages go back to the OS (see FreedMemory).
+        let freedMemoryReturns = FreedMemory.scheduleReturns(on: group.next(), engine: engine)
+        defer { freedMemoryReturns.cancel() }
         engine.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
 
         let allClosed = group.next().makePromise(of: Void.self)

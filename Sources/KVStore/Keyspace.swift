@@ -163,7 +163,7 @@ public final class Keyspace {
             switch entry {
             case .deleted: return nil
             case .record(let value, let expireAt):
-                if expireAt > 0 && expireAt <= now {
+                if RecordFormat.hasExpired(expireAt, at: now) {
                     try expire(key, at: expireAt)
                     return nil
                 }
@@ -176,7 +176,7 @@ public final class Keyspace {
             return try keyScratch.withUnsafeReadableBytes { storageKey in
                 try database.withValue(forKey: storageKey) { record -> R? in
                     guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
-                    if expireAt > 0 && expireAt <= now {
+                    if RecordFormat.hasExpired(expireAt, at: now) {
                         expiredAt = expireAt
                         return nil
                     }

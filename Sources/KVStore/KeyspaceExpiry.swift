@@ -20,7 +20,7 @@ extension Keyspace {
         iterator.seek(expiryIndexStart)
         var resumeAt: [UInt8]?
         while due.count < limit, iterator.isValid,
-            let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now
+            let entry = StorageLayout.decodeExpiryKey(iterator.key), RecordFormat.hasExpired(entry.expireAt, at: now)
         {
             due.append((ByteBuffer(bytes: entry.key), entry.expireAt))
             resumeAt = Array(iterator.key)
@@ -46,7 +46,9 @@ extension Keyspace {
         var lookup = ByteBuffer()
         let iterator = database.makeIterator()
         iterator.seek(expiryIndexStart)
-        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now {
+        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key),
+            RecordFormat.hasExpired(entry.expireAt, at: now)
+        {
             lookup.clear()
             lookup.writeBytes(entry.key)
             // A key this batch rewrote or removed is already accounted for in `count`.

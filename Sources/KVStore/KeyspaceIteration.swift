@@ -75,7 +75,7 @@ extension Keyspace {
 
     @inline(__always)
     func isExpired(_ expireAt: Int64) -> Bool {
-        expireAt > 0 && expireAt <= now
+        RecordFormat.hasExpired(expireAt, at: now)
     }
 
     /// The batch's writes inside `range`, sorted in iteration order.

@@ -49,7 +49,7 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             guard let (expireAt, value) = RecordFormat.decode(iterator.value) else {
                 throw CorruptRecordError(key: Array(key))
             }
-            if expireAt == 0 || expireAt > takenAt {
+            if !RecordFormat.hasExpired(expireAt, at: takenAt) {
                 try body(key, value, expireAt)
             }
             iterator.next()

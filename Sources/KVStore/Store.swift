@@ -159,7 +159,7 @@ public final class Store: @unchecked Sendable {
                     return nil
                 }
                 guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
-                if expireAt > 0 && expireAt <= clock.milliseconds() { return nil }
+                if RecordFormat.hasExpired(expireAt, at: clock.milliseconds()) { return nil }
                 return try body(value, expireAt)
             }
         }

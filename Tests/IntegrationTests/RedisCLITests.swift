@@ -31,6 +31,8 @@ import Testing
         #expect(try server.cli("GET", "key:99999") == "value:99999")
     }
 
+    /// Crash recovery, not durability: data handed to the kernel survives SIGKILL at any `--durability`
+    /// (Tests/python/test_durability.py tells the levels apart by their fsyncs).
     @Test func dataSurvivesKillAndRestart() throws {
         let server = try ServerProcess(arguments: ["--durability", "high"])
         #expect(try server.cli("MSET", "a", "1", "b", "2") == "OK")

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import Server, free_port, kvnode_bin, ping_raw
 
-needs_redis_tools = pytest.mark.skipif(
-    shutil.which("redis-cli") is None or shutil.which("redis-server") is None,
-    reason="redis-cli/redis-server not installed (apt-get install redis-tools redis-server)")
+@pytest.fixture
+def require_redis_tools():
+    """A missing tool fails the test (scripts/test installs them) rather than skipping it."""
+    missing = [tool for tool in ("redis-cli", "redis-server") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed (apt-get install redis-tools redis-server)", pytrace=False)
 
 
 def dump_bin() -> str:
@@ -139,3 +146,70 @@ def encode_set(key: bytes, value: bytes, *options: bytes) -> bytes:
 
 def run_dump(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([dump_bin(), *args], capture_output=True, timeout=timeout)
+
+
+# --- An independent reader of snapshots ----------------------------------------------------------
+# Written from docs/snapshot-format.md with Python's zlib, not kvnode's code: a bug shared by kvnode's writer and its
+# own readers (kvnode-dump, --parse-snapshot) would go unnoticed by tests that only use those.
+
+@dataclass
+class Snapshot:
+    meta: dict
+    taken_at: int
+    records: list[tuple[bytes, bytes, int | None]]  # (key, value, expireAt or None), in the file's order
+
+
+def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapshot:
+    """Checks meta.json against state.bin (size, zlib.crc32) and parses state.bin's one gzip member by the
+    documented record layout; fails on anything the format does not allow. A `copy` may have another name."""
+    directory = Path(directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["meta.json", "state.bin"]
+    meta = json.loads((directory / "meta.json").read_text())
+    assert set(meta) == {"id", "created_at_ms", "format_version", "key_count", "size", "uncompressed_size",
+                         "checksum"}, meta
+    data = (directory / "state.bin").read_bytes()
+    assert copy or meta["id"] == directory.name
+    assert meta["format_version"] == 1
+    assert meta["size"] == len(data)
+    assert meta["checksum"] == f"crc32:{zlib.crc32(data):08x}", (meta["checksum"], zlib.crc32(data))
+
+    gz = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing; checks the member's CRC-32 and length
+    raw = gz.decompress(data) + gz.flush()
+    assert gz.eof and gz.unused_data == b"", "state.bin is not exactly one complete gzip member"
+    assert len(raw) == meta["uncompressed_size"]
+
+    magic, version, reserved, taken_at = struct.unpack_from(">8sHHq", raw, 0)
+    assert (magic, version, reserved) == (b"KVNSNAP\0", 1, 0)
+    assert taken_at == meta["created_at_ms"]
+    records = []
+    pos = 20
+    while raw[pos] == 0x01:
+        flags = raw[pos + 1]
+        assert flags in (0, 1), f"unknown flags {flags:#x} at byte {pos}"
+        pos += 2
+        expire_at = None
+        if flags:
+            (expire_at,) = struct.unpack_from(">q", raw, pos)
+            assert expire_at > taken_at  # keys already expired at the snapshot's time are left out
+            pos += 8
+        (key_length,) = struct.unpack_from(">I", raw, pos)
+        key = raw[pos + 4:pos + 4 + key_length]
+        pos += 4 + key_length
+        (value_length,) = struct.unpack_from(">Q", raw, pos)
+        value = raw[pos + 8:pos + 8 + value_length]
+        pos += 8 + value_length
+        assert len(value) == value_length, "record cut short"
+        records.append((key, value, expire_at))
+    assert raw[pos] == 0xFF, f"record kind {raw[pos]:#x} at byte {pos}"
+    (count,) = struct.unpack_from(">Q", raw, pos + 1)
+    assert pos + 9 == len(raw), "bytes after the trailer"
+    assert count == len(records) == meta["key_count"]
+    keys = [k for k, _, _ in records]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys), "records not in strictly increasing key order"
+    return Snapshot(meta, taken_at, records)
+
+
+def as_commands(records: list[tuple[bytes, bytes, int | None]]) -> bytes:
+    """The command stream kvnode-dump and --parse-snapshot should write for these records."""
+    return b"".join(encode_set(k, v) if t is None else encode_set(k, v, b"PXAT", str(t).encode())
+                    for k, v, t in records)

@@ -42,7 +42,7 @@ final class ClientHandle: Sendable {
     let queryBufferBytes = Synchronization.Atomic<Int>(0)
     /// Pub/Sub subscription counts, packed (see `Subscriptions`).
     let subscriptions = Synchronization.Atomic<UInt64>(0)
-    /// Set while a command waits for CLIENT PAUSE to end.
+    /// Set while a command waits: for CLIENT PAUSE to end, or for keys (CLIENT LIST flag `b`).
     let isPostponed = Synchronization.Atomic<Bool>(false)
     /// Reply bytes produced but not yet taken by the socket (CLIENT LIST `omem`), published by the network layer.
     let outputBytes = Synchronization.Atomic<Int>(0)
@@ -105,9 +105,14 @@ final class ClientHandle: Sendable {
         connection.close()
     }
 
-    /// Asks a connection whose command waits for CLIENT PAUSE to try it again.
+    /// Asks a connection whose command waits (CLIENT PAUSE, keys) to try it again.
     func wakeIfPostponed() {
         guard isPostponed.load(ordering: .relaxed) else { return }
+        connection.wake()
+    }
+
+    /// Asks the connection to run its parked command again (a key it waits for changed).
+    func wake() {
         connection.wake()
     }
 }

@@ -13,7 +13,7 @@ public struct CommandDoc: Sendable {
     public let history: [(String, String)]
     public let arguments: [ArgumentDoc]
 
-    init(
+    package init(
         summary: String, since: String, group: String, complexity: String? = nil, docFlags: [String] = [],
         deprecatedSince: String? = nil, replacedBy: String? = nil, history: [(String, String)] = [],
         arguments: [ArgumentDoc] = []
@@ -44,7 +44,7 @@ public struct ArgumentDoc: Sendable {
     public let flags: [String]
     public let arguments: [ArgumentDoc]
 
-    init(
+    package init(
         _ name: String, _ type: String, displayText: String? = nil, keySpecIndex: Int? = nil, token: String? = nil,
         summary: String? = nil, since: String? = nil, deprecatedSince: String? = nil, flags: [String] = [],
         arguments: [ArgumentDoc] = []

@@ -29,7 +29,7 @@ public struct CommandMetadata: Sendable {
     public let doc: CommandDoc
 
     /// - Parameter container: the command this one is a subcommand of, e.g. `client` for CLIENT LIST.
-    init(
+    package init(
         _ name: String, of container: String? = nil, arity: Int, flags: CommandFlags,
         keys: (first: Int, last: Int, step: Int) = (0, 0, 0), categories: ACLCategories, tips: [String] = [],
         keySpecs: [KeySpec] = [], doc: CommandDoc

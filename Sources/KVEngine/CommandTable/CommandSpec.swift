@@ -41,7 +41,7 @@ public final class CommandSpec: Sendable {
     ///   - kvnodeFlags: kvnode's internal flags for the executor (`.readsCommitted`, `.keyspace`,
     ///     `.allowedWhileSubscribed`, `.transactionControl`); Redis's flags come from the metadata alone.
     ///   - keyFinder: finds the keys when the key specifications are `incomplete`, `variableFlags` or `unknown`.
-    convenience init(
+    package convenience init(
         _ metadata: CommandMetadata, kvnodeFlags: CommandFlags = [], keyFinder: KeyFinder? = nil,
         handler: @escaping CommandHandler
     ) {
@@ -50,7 +50,7 @@ public final class CommandSpec: Sendable {
 
     /// A container's row (CLIENT, CONFIG): the executor runs the subcommand the next argument names; `handler` runs
     /// only when the container's arity lets it be called alone (COMMAND).
-    convenience init(
+    package convenience init(
         _ metadata: CommandMetadata, subcommands: [CommandSpec], handler: @escaping CommandHandler = { _ in }
     ) {
         self.init(metadata, kvnodeFlags: [], keyFinder: nil, subcommands: subcommands, handler: handler)

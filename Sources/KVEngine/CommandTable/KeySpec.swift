@@ -58,7 +58,7 @@ public struct KeySpec: Sendable {
     public let beginSearch: BeginSearch
     public let findKeys: FindKeys
 
-    init(notes: String? = nil, flags: Flags, beginSearch: BeginSearch, findKeys: FindKeys) {
+    package init(notes: String? = nil, flags: Flags, beginSearch: BeginSearch, findKeys: FindKeys) {
         self.notes = notes
         self.flags = flags
         self.beginSearch = beginSearch

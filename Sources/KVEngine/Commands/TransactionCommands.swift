@@ -46,6 +46,8 @@ struct TransactionCommands: CommandFamily {
         keyspace.defersCommits = true
         defer { keyspace.defersCommits = false }
         ctx.reply.arrayHeader(queue.commands.count)
+        ctx.session.isRunningTransaction = true
+        defer { ctx.session.isRunningTransaction = false }
         let run = {
             for (spec, request) in queue.commands { ctx.execute(spec, request: request) }
         }

@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
-/// The store's one observer: what each committed change means for WATCH, keyspace notifications, INFO's
-/// `expired_keys` and the save points' change count.
+/// The store's one observer: what each committed change means for WATCH, keyspace notifications, connections waiting
+/// for keys, INFO's `expired_keys` and the save points' change count.
 ///
 /// During a lease it only records, and only what someone wants: the keys changed while any key is watched, and the
 /// notifications of enabled classes (`new` and `expired` from the keyspace, the rest from commands through
@@ -15,6 +15,7 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     // @unchecked: the `Recorded` state is used only by the lease holder; the outbox has its own lock.
     let notifier: KeyspaceNotifier
     let watches: WatchRegistry
+    let waiters: KeyWaiters
 
     /// What the current lease changed since its last commit.
     private struct Recorded {
@@ -32,15 +33,19 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     /// snapshot records the count it contains, and `rdb_changes_since_last_save` is the difference (`Snapshotter`).
     private let keyChangeCount = Atomic<Int>(0)
 
-    private let outbox = NIOLockedValueBox<[NotificationBatch]>([])
+    private let outbox = NIOLockedValueBox<(notifications: [NotificationBatch], wakeUps: [ClientHandle])>(([], []))
     private let outboxHasBatches = Atomic<Bool>(false)
     /// Held while publishing, so batches drained by different threads still go out in commit order.
     private let deliveryLock = NIOLock()
 
-    init(notifier: KeyspaceNotifier, watches: WatchRegistry) {
+    init(notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters) {
         self.notifier = notifier
         self.watches = watches
+        self.waiters = waiters
     }
+
+    /// Whether changed keys are recorded: someone watches or waits for keys.
+    @inline(__always) private var recordsKeys: Bool { watches.isWatching || waiters.isWaiting }
 
     /// Keys removed because their expiry passed.
     var expiredKeys: Int { expiredCount.load(ordering: .relaxed) }
@@ -67,12 +72,12 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     func keyModified(_ key: ByteBuffer) {
         recorded.keyChanges &+= 1
-        if watches.isWatching { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
+        if recordsKeys { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
     }
 
     func keyExpired(_ key: ByteBuffer) {
         recorded.expired += 1
-        if watches.isWatching { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
+        if recordsKeys { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
         notify(.expired, "expired", key: key)
     }
 
@@ -82,13 +87,20 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     func changesCommitted() {
-        if !recorded.modifiedKeys.isEmpty { watches.keysModified(recorded.modifiedKeys) }
+        if !recorded.modifiedKeys.isEmpty {
+            watches.keysModified(recorded.modifiedKeys)
+            let waiting = waiters.isWaiting ? waiters.waiters(of: recorded.modifiedKeys) : []
+            if !waiting.isEmpty {
+                outbox.withLockedValue { $0.wakeUps.append(contentsOf: waiting) }
+                outboxHasBatches.store(true, ordering: .relaxed)
+            }
+        }
         if recorded.cleared { watches.keyspaceCleared() }
         if recorded.expired > 0 { expiredCount.wrappingAdd(recorded.expired, ordering: .relaxed) }
         if recorded.keyChanges > 0 { keyChangeCount.wrappingAdd(recorded.keyChanges, ordering: .relaxed) }
         if !recorded.notifications.isEmpty {
             let batch = recorded.notifications
-            outbox.withLockedValue { $0.append(batch) }
+            outbox.withLockedValue { $0.notifications.append(batch) }
             outboxHasBatches.store(true, ordering: .relaxed)
         }
         discardRecorded()
@@ -112,12 +124,13 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     func deliverCommittedChanges() {
         deliveryLock.withLock {
-            let batches = outbox.withLockedValue { outbox in
-                defer { outbox.removeAll() }
+            let (batches, wakeUps) = outbox.withLockedValue { outbox in
+                defer { outbox = ([], []) }
                 outboxHasBatches.store(false, ordering: .relaxed)
                 return outbox
             }
             for batch in batches { batch.publish(through: notifier) }
+            for handle in wakeUps { handle.wake() }
         }
     }
 }

@@ -85,8 +85,9 @@ public struct Executor: Sendable {
         case endOfInput
         /// The request in `session.request` needs the keyspace and no lease is held.
         case needsLease(CommandSpec)
-        /// The request in `session.parkedRequest` waits this many milliseconds (CLIENT PAUSE).
-        case parked(Int64)
+        /// The request in `session.parkedRequest` waits: at most this many milliseconds (CLIENT PAUSE, a command
+        /// waiting for keys with a timeout), or until woken (nil).
+        case parked(Int64?)
         /// A command asked to close the connection or to reply later.
         case stopped
     }
@@ -129,6 +130,7 @@ public struct Executor: Sendable {
             resolved = nil
             if lease == nil && spec.flags.contains(.keyspace) { return .needsLease(spec) }
             runTopLevel(spec, session, lease: lease, replies: &replies)
+            if session.waitRequested { return .parked(parkForKeys(session)) }
         }
     }
 
@@ -141,28 +143,42 @@ public struct Executor: Sendable {
         if let parked = session.parkedRequest {
             session.parkedRequest = nil
             session.handle.isPostponed.store(false, ordering: .relaxed)
+            // A waiting command runs again and waits again if it must; its deadline stays in `keyWait`.
+            if let wait = session.keyWait { engine.keyWaiters.remove(session.handle, keys: wait.keys) }
             return parked
         }
         return try session.decoder.next(from: &input)
+    }
+
+    /// Parks a command that asked to wait for keys; returns how long it may wait.
+    private func parkForKeys(_ session: Session) -> Int64? {
+        session.waitRequested = false
+        let wait = session.keyWait!
+        engine.keyWaiters.add(session.handle, keys: wait.keys)
+        session.park()
+        return wait.deadline.map { max($0 &- engine.store.clock.milliseconds(), 0) }
     }
 
     /// Runs one request of the batch (not one queued in a transaction): the command, CLIENT REPLY, the pushes it
     /// caused, and the commit bookkeeping.
     private func runTopLevel(_ spec: CommandSpec, _ session: Session, lease: Keyspace?, replies: inout UncommittedReplies) {
         let mark = session.reply.buffer.writerIndex
-        if let lease { replies.commandStarting(at: mark, lease) }
+        if let lease { replies.commandStarting(spec, at: mark, lease) }
         execute(spec, session: session, lease: lease)
+        // A command that completed (did not ask to wait) is done with any wait of an earlier run.
+        if !session.waitRequested { session.keyWait = nil }
         if session.replyMode != .on { session.applyReplyMode(since: mark) }
         if session.pushesDuringCommand.readableBytes > 0 {
             session.reply.buffer.writeBuffer(&session.pushesDuringCommand)
             session.pushesDuringCommand.clear()
         }
-        session.decoder.recycle(&session.request)
+        // A command that waits keeps its request, to run again when woken.
+        if !session.waitRequested { session.decoder.recycle(&session.request) }
         guard let lease else { return }
         replies.commandFinished(lease, session, engine.misconfError)
         let commits = lease.commits
         // Bounds the batch of a long pipeline; an error here is a failed commit, handled like any other.
-        try? lease.commitIfLarge()
+        if replies.isLong { _ = try? lease.commit() } else { try? lease.commitIfLarge() }
         if lease.commits != commits { session.commandClock = MonotonicClock.nanoseconds() }  // no command's time
         replies.commitAttempted(lease, session, engine.misconfError)
     }
@@ -205,78 +221,5 @@ public struct Executor: Sendable {
     /// Forgets a closed connection: its subscriptions, transaction and watches.
     public func connectionClosed(_ session: Session) {
         session.disconnected()
-    }
-}
-
-/// What the connection does after a batch.
-public struct BatchOutcome {
-    /// A commit of the batch reached LevelDB: with `high` durability the replies wait for an fsync.
-    public var wroteData: Bool
-    public var next: Next
-
-    public enum Next {
-        /// Every complete request was answered: send the replies and read on.
-        case readMore
-        /// Send the replies so far; the next reply comes from this future (`Executor.completeDeferredReply`), and
-        /// the requests read meanwhile run after it.
-        case awaitReply(EventLoopFuture<DeferredReply>)
-        /// A request waits: run the batch again after this many milliseconds, or earlier on `ConnectionControl.wake`.
-        case park(wakeAfterMilliseconds: Int64)
-        /// Send the replies, then close the connection.
-        case close
-    }
-}
-
-/// The replies written since the last successful commit of a lease, so that a failed commit can take them back.
-///
-/// A run starts with the first command that leaves writes pending; replies before it stay (they read committed
-/// data). When a commit fails, the run's replies are cut from the buffer and each of its requests gets the error
-/// instead: still exactly one reply per request. A command whose own reply is already that error (its commit failed
-/// inside it) counts once, like any other.
-struct UncommittedReplies {
-    /// Where the run's replies start, and how many requests it holds.
-    private var run: (offset: Int, requests: Int)?
-    private var commandStart = 0
-    private var commitsBefore = 0
-    private var discardsBefore = 0
-
-    mutating func commandStarting(at offset: Int, _ keyspace: Keyspace) {
-        commandStart = offset
-        commitsBefore = keyspace.commits
-        discardsBefore = keyspace.discards
-    }
-
-    /// After a command: a commit inside it may have failed or succeeded, and it may have left writes pending.
-    mutating func commandFinished(_ keyspace: Keyspace, _ session: Session, _ error: () -> CommandError) {
-        if keyspace.discards != discardsBefore {
-            run = run.map { ($0.offset, $0.requests + 1) } ?? (commandStart, 1)
-            replaceWithErrors(session, error())
-            discardsBefore = keyspace.discards
-            return
-        }
-        if keyspace.commits != commitsBefore { run = nil }
-        if keyspace.pendingWrites > 0 {
-            run = run.map { ($0.offset, $0.requests + 1) } ?? (commandStart, 1)
-        }
-    }
-
-    /// After a commit between commands.
-    mutating func commitAttempted(_ keyspace: Keyspace, _ session: Session, _ error: () -> CommandError) {
-        if keyspace.discards != discardsBefore {
-            replaceWithErrors(session, error())
-        } else if keyspace.commits != commitsBefore {
-            run = nil
-        }
-        commitsBefore = keyspace.commits
-        discardsBefore = keyspace.discards
-    }
-
-    /// Replaces the run's replies with `error`, one per request.
-    mutating func replaceWithErrors(_ session: Session, _ error: CommandError) {
-        guard let (offset, requests) = run else { return }
-        run = nil
-        session.reply.buffer.moveWriterIndex(to: offset)
-        guard session.replyMode != .off else { return }
-        for _ in 0..<requests { session.replyError(error) }
     }
 }

@@ -46,6 +46,13 @@ extension Session {
         handle.isPostponed.store(true, ordering: .relaxed)
     }
 
+    /// Stops waiting for keys (RESET, disconnect).
+    func stopWaiting() {
+        if let wait = keyWait { engine.keyWaiters.remove(handle, keys: wait.keys) }
+        keyWait = nil
+        waitRequested = false
+    }
+
     /// Stops watching every key (UNWATCH, and after EXEC or DISCARD).
     func unwatchAll() {
         watch.removeAll(registry: engine.watches)
@@ -53,6 +60,7 @@ extension Session {
 
     /// RESET: back to a fresh connection's state (no MULTI or WATCH, RESP2, no name, replies on), keeping the id.
     func resetConnectionState() {
+        stopWaiting()
         transaction = nil
         unwatchAll()
         PubSubCommands.unsubscribeAll(self)
@@ -79,8 +87,11 @@ extension Session {
     func disconnected() {
         engine.clients.unregister(handle)
         PubSubCommands.unsubscribeAll(self)
+        // The sink (the connection's output) refers back to this session: let it go.
+        subscriber.detach()
         transaction = nil
         unwatchAll()
+        stopWaiting()
         parkedRequest = nil
         deferredReply = nil
         request = Request(frame: ByteBuffer(), spans: [])

@@ -36,9 +36,16 @@ public final class Session {
     var closeAfterReply = false
     /// Set by a command whose reply is produced off the event loop; see `CommandContext.replyLater`.
     var deferredReply: EventLoopFuture<DeferredReply>?
-    /// A request held back (CLIENT PAUSE) to run before anything read after it.
+    /// A request held back (CLIENT PAUSE, or a command waiting for keys) to run before anything read after it.
     var parkedRequest: Request?
+    /// What the parked command waits for, set by `CommandContext.wait(forKeys:timeoutMilliseconds:)`; its deadline
+    /// lasts across the command's runs until it completes.
+    var keyWait: KeyWait?
+    /// Set by a command that asked to wait during its run; the executor parks it afterwards.
+    var waitRequested = false
 
+    /// Set while EXEC runs the queued commands.
+    var isRunningTransaction = false
     /// MULTI's queue; nil outside a transaction.
     var transaction: TransactionQueue? {
         didSet { handle.queuedCommands.store(transaction?.commands.count ?? -1, ordering: .relaxed) }

@@ -49,7 +49,7 @@ enum InfoSections {
             ("maxclients", String(context.server.settings.maxClients.load(ordering: .relaxed))),
             ("client_recent_max_input_buffer", "0"),
             ("client_recent_max_output_buffer", "0"),
-            ("blocked_clients", "0"),
+            ("blocked_clients", String(context.server.clients.all.filter { $0.isPostponed.load(ordering: .relaxed) }.count)),
             ("tracking_clients", "0"),
             ("clients_in_timeout_table", "0"),
         ]

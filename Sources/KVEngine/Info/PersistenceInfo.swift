@@ -23,6 +23,24 @@ enum PersistenceInfo {
             ("aof_last_bgrewrite_status", "ok"),
             ("aof_last_write_status", "ok"),
             ("kvnode_durability", "\(context.server.store.durability)"),
+        ] + writeHealth(context.server.store.health.report)
+    }
+
+    /// Whether writes reach the disk: after a failed write or fsync, writes are refused (`-MISCONF`) until the data
+    /// directory has been reopened on a disk with room.
+    private static func writeHealth(_ report: PersistenceHealth.Report) -> [(String, String)] {
+        [
+            ("kvnode_write_status", report.failure == nil ? "ok" : "err"),
+            ("kvnode_write_error", report.failure.map(singleLine) ?? ""),
+            ("kvnode_write_failing_since", String(report.failingSince / 1000)),
+            ("kvnode_write_failures", String(report.failures)),
+            ("kvnode_write_recoveries", String(report.recoveries)),
+            ("kvnode_write_last_recovery_error", report.lastRecoveryError.map(singleLine) ?? ""),
         ]
+    }
+
+    /// INFO is one `field:value` per line: an error text keeps to one.
+    private static func singleLine(_ text: String) -> String {
+        String(text.map { $0 == "\r" || $0 == "\n" ? " " : $0 })
     }
 }

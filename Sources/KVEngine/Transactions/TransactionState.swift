@@ -44,7 +44,7 @@ struct ClientWatch {
     /// Whether EXEC must fail: a watched key was changed, or has expired since WATCH (an expired key counts as
     /// changed even before anything deletes it, as in Redis).
     func isDirty(now: Int64) -> Bool {
-        token.isDirty || keys.values.contains { $0.existed && $0.expireAt > 0 && $0.expireAt <= now }
+        token.isDirty || keys.values.contains { $0.existed && RecordFormat.hasExpired($0.expireAt, at: now) }
     }
 
     /// Forgets every watched key.
