@@ -169,7 +169,7 @@ def test_client_list_counts_replies_a_client_has_not_read(raw, r2):
     reader.send(encode("GET", "big") * 64)  # 64 MiB of replies, never read
 
     def output_of_reader():
-        line = next(l for l in bulk_text(raw().cmd("CLIENT", "LIST")).splitlines() if f"id={my_id} " in l)
+        line = next(l for l in bulk_text(raw().cmd("CLIENT", "LIST")).splitlines() if b"id=%d " % my_id in l)
         return fields(line)
 
     info = wait_until(lambda: (f := output_of_reader()) and int(f["omem"]) > (8 << 20) and f,
