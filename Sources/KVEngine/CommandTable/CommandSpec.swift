@@ -6,29 +6,32 @@ import Synchronization
 /// checks, COMMAND and its subcommands, and access control all read the row. A class, so a lookup on the hot path
 /// costs one retain, not a copy; the fields the executor reads on every request are stored apart from the metadata.
 public final class CommandSpec: Sendable {
+    // What the executor reads on every request comes first, together in memory; the metadata, read by COMMAND and
+    // access control, last.
+
     /// Lower-case name, e.g. `get`, or `setinfo` for a subcommand.
     public let name: String
-    /// The name used in error messages: `get`, or `client|setinfo` for a subcommand.
-    public let fullName: String
     /// Redis's arity: `n` means exactly n arguments (name included), `-n` at least n.
     public let arity: Int
     /// Redis's flags (from the metadata) and kvnode's own.
     public let flags: CommandFlags
-    /// Everything COMMAND reports about the command.
-    public let metadata: CommandMetadata
     /// Subcommands, for container commands such as CLIENT and COMMAND.
     public let subcommands: [CommandSpec]
     /// Runs the command.
     let handler: CommandHandler
+    /// Index of this command's counters in the statistics: unique per spec, dense from 0.
+    let statisticsSlot: Int
+    /// The name used in error messages: `get`, or `client|setinfo` for a subcommand.
+    public let fullName: String
+
     /// The command's own key finder, for key specifications that cannot find the keys by themselves.
     let keyFinder: KeyFinder?
     /// Whether the key specifications give the keys and their flags reliably (Redis prefers them to a key finder).
     private let keySpecsSuffice: Bool
     /// Whether the command takes keys: a key specification of real keys, or a key finder (`doesCommandHaveKeys`).
     public let hasKeys: Bool
-
-    /// Index of this command's counters in the statistics: unique per spec, dense from 0.
-    let statisticsSlot: Int
+    /// Everything COMMAND reports about the command.
+    public let metadata: CommandMetadata
 
     private static let nextSlot = Atomic<Int>(0)
     /// Number of statistics slots handed out so far.
