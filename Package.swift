@@ -55,10 +55,25 @@ let package = Package(
             dependencies: ["CZlib", "KVStore", "LevelDB"],
             swiftSettings: swiftSettings
         ),
+        // The command engine: executor, command table, command families, Pub/Sub, transactions, CONFIG, INFO. Knows
+        // nothing of sockets.
+        .target(
+            name: "KVEngine",
+            dependencies: [
+                "RESP", "KVStore", "LevelDB", "KVSnapshot",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The network server: bootstrap, the connection state machine, push delivery, durable replies, and the
+        // background services around the store.
         .target(
             name: "KVServer",
             dependencies: [
-                "RESP", "KVStore", "LevelDB", "KVSnapshot",
+                "KVEngine", "RESP", "KVStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -71,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "kvnode-server",
             dependencies: [
-                "KVServer", "KVStore", "KVSnapshot",
+                "KVServer", "KVEngine", "KVStore", "KVSnapshot",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -105,6 +120,27 @@ let package = Package(
             dependencies: ["KVSnapshot", "KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KVEngineTests",
+            dependencies: [
+                "KVEngine", "KVStore", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The request path in-process: EmbeddedChannel connections to an engine over a temporary store and a clock
+        // the tests move.
+        .testTarget(
+            name: "KVServerTests",
+            dependencies: [
+                "KVServer", "KVEngine", "KVStore", "LevelDB", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )
@@ -120,7 +156,7 @@ if Context.environment["KVNODE_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KVNodeBenchmarks",
             dependencies: [
-                "RESP", "KVStore", "KVServer", "KVSnapshot", "LevelDB",
+                "RESP", "KVStore", "KVEngine", "KVServer", "KVSnapshot", "LevelDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

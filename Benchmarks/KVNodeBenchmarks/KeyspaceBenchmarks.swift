@@ -64,50 +64,50 @@ func registerKeyspaceBenchmarks() {
         }
     }
 
-    fixture.benchmark("Store acquire + release (nothing written)") { benchmark, store in
+    fixture.benchmark("Store lease (nothing written)") { benchmark, store in
         for _ in benchmark.scaledIterations {
-            blackHole(store.acquire())
-            try store.release()
+            blackHole(store.withLease { _ in 0 })
         }
     }
 
-    for perLock in [1, 16] {
-        let lockMask = perLock - 1
-        fixture.benchmark("Keyspace GET (lock per \(perLock))") { benchmark, store in
-            var keyspace = store.acquire()
-            for iteration in benchmark.scaledIterations {
+    for perLease in [1, 16] {
+        fixture.benchmark("Keyspace GET (lease per \(perLease))") { benchmark, store in
+            try runInLeases(store, benchmark.scaledIterations, perLease) { keyspace, iteration in
                 blackHole(try keyspace.read(fixture.keys[iteration & mask]) { value, _ in value.count })
-                if iteration & lockMask == lockMask {
-                    try store.release()
-                    keyspace = store.acquire()
-                }
             }
-            try store.release()
         }
-        fixture.benchmark("Keyspace SET existing key (lock per \(perLock))") { benchmark, store in
-            var keyspace = store.acquire()
-            for iteration in benchmark.scaledIterations {
+        fixture.benchmark("Keyspace SET existing key (lease per \(perLease))") { benchmark, store in
+            try runInLeases(store, benchmark.scaledIterations, perLease) { keyspace, iteration in
                 try keyspace.set(fixture.keys[iteration & mask], value: fixture.value)
-                if iteration & lockMask == lockMask {
-                    try store.release()
-                    keyspace = store.acquire()
-                }
             }
-            try store.release()
         }
     }
 
     // Every commit after a SET of a new key or a DEL stores the changed key count: that path, alternating.
     let newKey = ByteBuffer(string: "key:new")
-    fixture.benchmark("Keyspace SET new key, DEL it (alternating, lock per 1)") { benchmark, store in
+    fixture.benchmark("Keyspace SET new key, DEL it (alternating, lease per 1)") { benchmark, store in
         for iteration in benchmark.scaledIterations {
-            let keyspace = store.acquire()
-            if iteration & 1 == 0 {
-                try keyspace.set(newKey, value: fixture.value)
-            } else {
-                blackHole(try keyspace.delete(newKey))
+            try store.withKeyspace { keyspace in
+                if iteration & 1 == 0 {
+                    try keyspace.set(newKey, value: fixture.value)
+                } else {
+                    blackHole(try keyspace.delete(newKey))
+                }
             }
-            try store.release()
         }
+    }
+}
+
+/// Runs `body` once per iteration, `perLease` iterations under each lease, as a pipeline of that depth runs them.
+private func runInLeases(
+    _ store: Store, _ iterations: Range<Int>, _ perLease: Int, _ body: (Keyspace, Int) throws -> Void
+) throws {
+    var start = iterations.lowerBound
+    while start < iterations.upperBound {
+        let end = min(start + perLease, iterations.upperBound)
+        try store.withKeyspace { keyspace in
+            for iteration in start..<end { try body(keyspace, iteration) }
+        }
+        start = end
     }
 }

@@ -1,4 +1,5 @@
 import Benchmark
+import KVEngine
 import KVServer
 import KVStore
 import Logging
@@ -19,12 +20,12 @@ final class ServerFixture {
         store = try Store.open(configuration: configuration)
         var logger = Logger(label: "kvnode-bench")
         logger.logLevel = .warning
-        let server = ServerState(configuration: configuration, store: store, logger: logger)
+        let engine = Engine(configuration: configuration, store: store, logger: logger)
         try store.withKeyspace { keyspace in
             try keyspace.set(ByteBuffer(string: benchmarkKey), value: ByteBuffer(string: benchmarkValue))
         }
         channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(server.makeConnectionHandler())
+        try channel.pipeline.syncOperations.addHandler(engine.makeConnectionHandler())
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
     }
 

@@ -1,359 +1,237 @@
-import KVStore
+import KVEngine
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
-import RESP
-import Synchronization
 
-/// The per-connection hot path: decodes every request of a read, runs each in order, appends the replies to one
-/// buffer and flushes once when the read is complete.
+/// One connection in the NIO pipeline: forwards its events to the connection state machine and performs the actions
+/// that come back. Bytes go to the engine's `Executor`, which decodes every request of a read, runs them and leaves
+/// the replies in one buffer; `ConnectionOutput` sends that buffer once per read (after the fsync when durability is
+/// `high`) and delivers Pub/Sub pushes.
 ///
 /// ```
-///   channelRead ──► decode ─► dispatch ─► command ─► reply buffer      (repeat for each complete request)
-///               └─► commit the batch's writes, release the store lock
-///   channelReadComplete ──► [fsync when durability is high] ──► write + flush the reply buffer
+///   channelRead ──► state: run ──► executor.run ──► state: what next ──► (send now) / await reply / park / close
+///   channelReadComplete ──► output.flush
 /// ```
-/// A command whose reply is computed off the event loop (SNAPSHOT, SAVE) sets `client.deferredReply`: the batch ends
-/// there (releasing the lock), and the requests after it run once that reply has been written. A command held back
-/// by CLIENT PAUSE ends the batch the same way and runs first when the pause ends.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let server: ServerState
-    private var decoder: RequestDecoder
+    private let engine: Engine
+    private let executor: Executor
+    private let durableReplies: DurableReplyGroups?
+    private var state = ConnectionStateMachine()
     private var inbound = ByteBuffer()
-    private var client: Client!
-    private var batchWroteData = false
-    /// With `high` durability: replies are held until the event loop's shared fsync (see DurableReplies).
-    private var awaitingSync = false
-    private var durableReplies: NIOLoopBound<DurableReplies>?
-    private var closing = false
-    /// Graceful shutdown: the connection answers what it already read, then ends (see `closeOutputAndDrain`).
-    private var shuttingDown = false
-    /// While draining after graceful shutdown: closes the channel once no input has come for a moment, or at the
-    /// latest when `drainLimit` fires.
-    private var quietClose: Scheduled<Void>?
-    private var drainLimit: Scheduled<Void>?
-    /// A request held back by CLIENT PAUSE; it runs before anything read after it.
-    private var postponedRequest: Request?
-    /// True while a command's reply is being computed off the event loop; requests wait in `inbound` meanwhile.
-    private var awaitingDeferredReply = false
-    /// True while requests of a read are being run: a Pub/Sub message for this very client (it published to a
-    /// channel it subscribes to) then goes into the reply buffer, after the replies before it.
-    private var inBatch = false
-    private var context: ChannelHandlerContext!
-    /// Whether a flush of delivered Pub/Sub messages is already queued on the event loop.
-    private var deliveryFlushScheduled = false
-    /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
-    private var softLimitExceededSince: Int64?
+    private var session: Session?
+    private var output: ConnectionOutput?
+    /// After graceful shutdown: the input still arriving is drained until the client closes (see `GracefulEnd`).
+    private var gracefulEnd: GracefulEnd?
 
-    init(server: ServerState) {
-        self.server = server
-        self.decoder = RequestDecoder(limits: server.configuration.decoderLimits)
+    init(engine: Engine, durableReplies: DurableReplyGroups?) {
+        self.engine = engine
+        self.executor = Executor(engine: engine)
+        self.durableReplies = durableReplies
     }
 
+    /// Wakes a parked request (CLIENT UNPAUSE, or the end of its pause).
+    struct Wake {}
+
+    // MARK: Events
+
     func handlerAdded(context: ChannelHandlerContext) {
-        let handle = ClientHandle(id: server.nextClientID(), channel: context.channel)
-        client = Client(
-            server: server, eventLoop: context.eventLoop, handle: handle,
-            statistics: server.metrics.shard(for: context.eventLoop), allocator: context.channel.allocator)
-        client.subscriber = Subscriber(clientID: client.id, eventLoop: context.eventLoop, handler: self)
-        self.context = context
-        if server.store.durability == .high { durableReplies = server.durableReplies(for: context.eventLoop) }
+        let connection = ChannelConnection(channel: context.channel)
+        let limits = engine.pubsubOutputLimit
+        let session = Session(
+            engine: engine, eventLoop: context.eventLoop, connection: connection, allocator: context.channel.allocator)
+        let output = ConnectionOutput(session: session, context: context, logger: engine.logger, limits: limits)
+        session.attach(sink: output)
+        self.session = session
+        self.output = output
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if server.clients.register(client.handle) > server.settings.maxClients.load(ordering: .relaxed) {
-            server.metrics.connectionRejected()
-            client.reply.error("ERR max number of clients reached")
-            client.closeAfterReply = true
-            flushReplies(context: context)
-        } else {
-            server.metrics.connectionAccepted()
+        if let session, !executor.connectionOpened(session) {
+            _ = state.bytesArrived()
+            perform(state.batchFinished(.close), context: context)
         }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        quietClose?.cancel()
-        drainLimit?.cancel()
-        PubSubCommands.unsubscribeAll(client)
-        client.subscriber.detach()
-        client.disconnected()
+        release()
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        release()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else {
-            if quietClose != nil { closeWhenQuiet(context.channel) }
-            return
-        }
+        gracefulEnd?.inputArrived()
+        guard let session else { return }
         var incoming = unwrapInboundIn(data)
-        client.statistics.add(incoming.readableBytes, to: .netInputBytes)
-        client.statistics.add(1, to: .readsProcessed)
+        session.countReceived(incoming.readableBytes)
         if inbound.readableBytes == 0 {
             inbound = incoming
         } else {
             inbound.writeBuffer(&incoming)
         }
-        guard !awaitingDeferredReply else {
-            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
-                server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
-                closing = true
+        switch state.bytesArrived() {
+        case .run:
+            runBatch(context: context, sendNow: false)
+        case .accumulate:
+            if inbound.readableBytes > engine.queryBufferLimit {
+                engine.logger.warning(
+                    "closing client that reached max query buffer length", metadata: ["client": "\(session)"])
+                state.closed()
                 context.close(promise: nil)
             }
-            return
+        case .ignore:
+            inbound.clear()
         }
-        processRequests()
-        awaitDeferredReply(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushReplies(context: context)
+        output?.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        output?.publishUnsentBytes()
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ClientPause.Wake {
-            guard postponedRequest != nil, !awaitingDeferredReply, !closing else { return }
-            processRequests()
-            flushReplies(context: context)
-            awaitDeferredReply(context: context)
+        if event is Wake {
+            if state.woken() { runBatch(context: context, sendNow: true) }
         } else if event is ChannelShouldQuiesceEvent {
-            // Graceful shutdown: everything already read has been answered; send it and close.
-            shuttingDown = true
-            client.closeAfterReply = true
-            flushReplies(context: context)
+            if state.quiesce() == .sendAndEndGracefully { perform(.sendAndEndGracefully, context: context) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        server.logger.debug("connection error", metadata: ["client": "\(client.address)", "error": "\(error)"])
+        engine.logger.debug("connection error", metadata: ["client": "\(session?.description ?? "?")", "error": "\(error)"])
         context.close(promise: nil)
     }
 
-    // MARK: Batch
+    // MARK: Actions
 
-    private func processRequests() {
-        inBatch = true
-        defer {
-            endBatch()
-            inBatch = false
-        }
-        client.commandClock = MonotonicClock.nanoseconds()
-        decoder.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
-        do {
-            while !client.closeAfterReply, client.deferredReply == nil, let request = try nextRequest() {
-                // Moved, not copied: the decoder takes the span array back after the command, and a second reference
-                // to it would make that reuse allocate.
-                client.request = consume request
-                let mark = client.reply.buffer.writerIndex
-                if case .postponed(let milliseconds) = client.dispatch() {
-                    postpone(for: milliseconds)
-                    break
-                }
-                if client.replyMode != .on { client.applyReplyMode(since: mark) }
-                decoder.recycle(&client.request)
-                try client.commandFinished()
-            }
-            // Every byte not yet run counts, as Redis counts its query buffer: a request still arriving (all of it,
-            // the bulk being received included) and any behind a command that waits.
-            if inbound.readableBytes > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
-                server.logger.warning("closing client that reached max query buffer length", metadata: ["client": "\(client.address)"])
-                client.closeAfterReply = true
-            }
-        } catch let error as ProtocolError {
-            client.replyError(CommandError(error.replyText))
-            client.closeAfterReply = true
-        } catch {
-            client.replyError(error)
-        }
-        client.publishState(queryBufferBytes: inbound.readableBytes)
+    /// Runs what the input holds and acts on the outcome. `sendNow` for batches that do not come from a read (a
+    /// wake-up, an awaited reply), which no `channelReadComplete` follows.
+    private func runBatch(context: ChannelHandlerContext, sendNow: Bool) {
+        guard let session, let output else { return }
+        output.batchStarted()
+        let outcome = executor.run(session, input: &inbound)
+        output.batchEnded(
+            wroteData: outcome.wroteData, durableReplies: durableReplies?.group(for: context.eventLoop).value)
         // Keep the inbound buffer small: drop consumed bytes once they dominate it.
         if inbound.readerIndex > 64 * 1024 && inbound.readerIndex > inbound.readableBytes {
             inbound.discardReadBytes()
         }
+        let action = state.batchFinished(outcome.next)
+        if case .sendAndRead = action, !sendNow { return }  // channelReadComplete sends
+        perform(action, context: context)
     }
 
-    private func nextRequest() throws(ProtocolError) -> Request? {
-        if let postponed = postponedRequest {
-            postponedRequest = nil
-            client.handle.isPostponed.store(false, ordering: .relaxed)
-            return postponed
-        }
-        return try decoder.next(from: &inbound)
-    }
-
-    /// Keeps the current request until CLIENT PAUSE ends: a timer (or CLIENT UNPAUSE) sends `ClientPause.Wake`.
-    private func postpone(for milliseconds: Int64) {
-        postponedRequest = client.request
-        client.handle.isPostponed.store(true, ordering: .relaxed)
-        let channel = client.handle.channel
-        channel.eventLoop.scheduleTask(in: .milliseconds(milliseconds + 1)) {
-            channel.pipeline.fireUserInboundEventTriggered(ClientPause.Wake())
-        }
-    }
-
-    /// Waits (without blocking the event loop) for the reply of the command that set `client.deferredReply`, writes
-    /// it, then runs the requests that arrived meanwhile.
-    private func awaitDeferredReply(context: ChannelHandlerContext) {
-        guard let future = client.deferredReply else { return }
-        client.deferredReply = nil
-        awaitingDeferredReply = true
-        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            self.awaitingDeferredReply = false
-            guard !self.closing else { return }
-            switch result {
-            case .success(let write): write(&self.client.reply)
-            case .failure(let error as CommandError): self.client.reply.error(error.text)
-            case .failure(let error): self.client.reply.error("ERR \(error)")
+    private func perform(_ action: ConnectionStateMachine.BatchAction, context: ChannelHandlerContext) {
+        output?.flush()
+        switch action {
+        case .sendAndRead:
+            break
+        case .sendAndAwait(let future):
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                guard let session = self.session, self.state.replyArrived() else { return }
+                self.executor.completeDeferredReply(session, result)
+                self.runBatch(context: context, sendNow: true)
             }
-            self.processRequests()
-            self.flushReplies(context: context)
-            self.awaitDeferredReply(context: context)
-        }
-    }
-
-    private func endBatch() {
-        do {
-            if try client.endBatch() { batchWroteData = true }
-        } catch {
-            server.logger.error("commit failed", metadata: ["error": "\(error)"])
-            client.reply.error("ERR \(error)")
-        }
-    }
-
-    private func flushReplies(context: ChannelHandlerContext) {
-        if let durableReplies, batchWroteData || awaitingSync {
-            // Acknowledge nothing before it is on disk: the replies (and any queued behind them) wait for the
-            // event loop's next fsync, shared by every connection that wrote in this turn.
-            batchWroteData = false
-            if !awaitingSync {
-                awaitingSync = true
-                durableReplies.value.sendAfterSync(self)
+        case .sendAndPark(let milliseconds):
+            guard let milliseconds else { break }
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .milliseconds(milliseconds + 1)) {
+                channel.pipeline.fireUserInboundEventTriggered(Wake())
             }
-            return
-        }
-        sendReplies(context: context)
-    }
-
-    /// Called by DurableReplies once this connection's writes are on disk.
-    func sendDurableReplies() {
-        awaitingSync = false
-        sendReplies(context: context)
-    }
-
-    private func sendReplies(context: ChannelHandlerContext) {
-        batchWroteData = false
-        if client.reply.buffer.readableBytes > 0 {
-            client.statistics.add(client.reply.buffer.readableBytes, to: .netOutputBytes)
-            client.statistics.add(1, to: .writesProcessed)
-            context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
-            context.flush()
-            reuseReplyBuffer()
-        }
-        if client.closeAfterReply && !closing {
-            closing = true
-            if shuttingDown {
-                closeOutputAndDrain(context: context)
-            } else {
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    /// Ends a connection at graceful shutdown without losing a reply. Closing the channel at once would drop the
-    /// replies NIO still holds for a client that reads slowly, and closing a socket with unread input makes the kernel
-    /// reset the connection, discarding replies not yet delivered. So the output is closed once every reply is
-    /// written (the client reads them all, then EOF), and input is read and dropped until the client closes, or has
-    /// sent nothing for a moment, or for a few seconds at most.
-    private func closeOutputAndDrain(context: ChannelHandlerContext) {
-        let channel = context.channel
-        let outputClosed = context.eventLoop.makePromise(of: Void.self)
-        context.close(mode: .output, promise: outputClosed)  // NIO writes what is pending first
-        outputClosed.futureResult.assumeIsolated().whenComplete { result in
-            if case .failure = result {
-                channel.close(promise: nil)
-            } else {
-                self.closeWhenQuiet(channel)
-            }
-        }
-        drainLimit = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-    }
-
-    /// (Re)starts the countdown to closing a draining channel: it closes once no input has come for 200 ms.
-    private func closeWhenQuiet(_ channel: any Channel) {
-        quietClose?.cancel()
-        quietClose = channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
-    }
-
-    /// Empties the reply buffer for the next batch. Once the socket has taken the bytes (the usual case after a
-    /// flush) NIO holds no reference and the storage is reused; otherwise `clear()` starts fresh storage, without
-    /// copying. A buffer grown by one huge reply is not kept.
-    private func reuseReplyBuffer() {
-        if client.reply.buffer.capacity > 1 << 20 {
-            client.reply.buffer = context.channel.allocator.buffer(capacity: 4096)
-        } else {
-            client.reply.buffer.clear()
-        }
-    }
-
-    // MARK: Pub/Sub delivery
-
-    /// Writes a Pub/Sub message to this connection, enforcing the Pub/Sub output buffer limit.
-    func deliver(_ pushFrame: PushFrame) {
-        guard !closing else { return }
-        let frame = client.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
-        if inBatch || awaitingSync {
-            // Behind replies not sent yet (this batch's, or ones waiting for their fsync): keep the order.
-            client.reply.buffer.writeImmutableBuffer(frame)
-            return
-        }
-        // While the channel is writable its unsent output is under NIO's high watermark (64 KB), far below any limit;
-        // only a backed-up subscriber pays for asking how much is buffered.
-        let unsent = context.channel.isWritable
-            ? 0 : ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
-        if exceedsOutputLimit(unsent) {
-            server.logger.warning(
-                "closing client that exceeded the Pub/Sub output buffer limit",
-                metadata: ["client": "\(client.address)", "unsent": "\(unsent)"])
-            closing = true
+        case .sendAndClose:
             context.close(promise: nil)
-            return
-        }
-        if client.reply.buffer.readableBytes > 0 {
-            // Replies already produced (e.g. before a deferred reply) go out before the message, as in Redis.
-            context.write(wrapOutboundOut(client.reply.buffer), promise: nil)
-            reuseReplyBuffer()
-        }
-        context.write(wrapOutboundOut(frame), promise: nil)
-        // One flush per turn of the event loop: messages queued behind this one go out in the same write.
-        if !deliveryFlushScheduled {
-            deliveryFlushScheduled = true
-            context.eventLoop.assumeIsolated().execute {
-                self.deliveryFlushScheduled = false
-                self.context.flush()
-            }
+        case .sendAndEndGracefully:
+            gracefulEnd = GracefulEnd(context: context)
         }
     }
 
-    private func exceedsOutputLimit(_ unsent: Int) -> Bool {
-        let limit = server.settings.outputBufferLimits.withLockedValue { $0.pubsub }
-        if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
-        guard limit.softBytes > 0 && unsent > limit.softBytes else {
-            softLimitExceededSince = nil
-            return false
-        }
-        let now = WallClock.milliseconds()
-        guard let since = softLimitExceededSince else {
-            softLimitExceededSince = now
-            return false
-        }
-        return now - since >= Int64(limit.softSeconds) * 1000
+    /// The connection is gone: the engine forgets it, and nothing of it stays referenced (the session's buffers, the
+    /// output's context), so its memory goes with it.
+    private func release() {
+        gracefulEnd?.cancel()
+        gracefulEnd = nil
+        state.closed()
+        if let session { executor.connectionClosed(session) }
+        output?.detach()
+        session = nil
+        output = nil
+        inbound = ByteBuffer()
     }
 }
 
 @available(*, unavailable)
 extension ConnectionHandler: Sendable {}
+
+/// Ends a connection at graceful shutdown without losing a reply. Closing the channel at once would drop the replies
+/// NIO still holds for a client that reads slowly, and closing a socket with unread input makes the kernel reset the
+/// connection, discarding replies not yet delivered. So the output is closed once every reply is written (the client
+/// reads them all, then EOF), and input is read and dropped until the client closes, or has sent nothing for 200 ms,
+/// or for 5 s at most.
+private final class GracefulEnd {
+    private let channel: any Channel
+    private var quietClose: Scheduled<Void>?
+    private var limit: Scheduled<Void>?
+
+    init(context: ChannelHandlerContext) {
+        channel = context.channel
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)  // NIO writes what is pending first
+        let channel = self.channel
+        outputClosed.futureResult.assumeIsolated().whenComplete { result in
+            if case .failure = result { channel.close(promise: nil) } else { self.inputArrived() }
+        }
+        limit = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+
+    /// (Re)starts the countdown to closing: the channel closes once no input has come for 200 ms.
+    func inputArrived() {
+        quietClose?.cancel()
+        let channel = self.channel
+        quietClose = channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
+    }
+
+    func cancel() {
+        quietClose?.cancel()
+        limit?.cancel()
+    }
+}
+
+/// How other connections close or wake this one: through its channel, on its own event loop.
+private struct ChannelConnection: ConnectionControl {
+    let channel: any Channel
+    let remoteAddress: String
+    let localAddress: String
+
+    init(channel: any Channel) {
+        self.channel = channel
+        remoteAddress = Self.describe(channel.remoteAddress)
+        localAddress = Self.describe(channel.localAddress)
+    }
+
+    func close() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.close(promise: nil) }
+    }
+
+    func wake() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Wake()) }
+    }
+
+    private static func describe(_ address: SocketAddress?) -> String {
+        guard let address else { return "?:0" }
+        if case .unixDomainSocket = address { return "\(address.pathname ?? ""):0" }
+        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+    }
+}

@@ -1,3 +1,4 @@
+import KVEngine
 import KVStore
 import Logging
 import NIOConcurrencyHelpers
@@ -5,12 +6,13 @@ import NIOCore
 
 /// Group commit for `--durability high`: every connection of one event loop that wrote during a turn of the loop
 /// waits for the same fsync, which runs once the loop has read from every ready connection; then all of their
-/// replies go out. Redis's `appendfsync always` likewise fsyncs once per event-loop pass, not once per client.
+/// replies go out. Redis's `appendfsync always` likewise fsyncs once per event-loop pass, not once per client. The
+/// fsync flushes LevelDB's log files directly, so writers on other event loops do not wait for it.
 final class DurableReplies {
     private let store: Store
     private let logger: Logger
     private let eventLoop: any EventLoop
-    private var waiting: [ConnectionHandler] = []
+    private var waiting: [ConnectionOutput] = []
 
     init(store: Store, logger: Logger, eventLoop: any EventLoop) {
         self.store = store
@@ -18,26 +20,39 @@ final class DurableReplies {
         self.eventLoop = eventLoop
     }
 
-    /// Sends `handler`'s replies after the next fsync of this event loop.
-    func sendAfterSync(_ handler: ConnectionHandler) {
-        waiting.append(handler)
+    /// Sends `output`'s replies after the next fsync of this event loop.
+    func sendAfterSync(_ output: ConnectionOutput) {
+        waiting.append(output)
         guard waiting.count == 1 else { return }
         // Queued behind the reads of this turn, so connections that become ready meanwhile share the fsync.
         eventLoop.assumeIsolated().execute { self.syncAndSend() }
     }
 
     private func syncAndSend() {
-        let handlers = waiting
+        let outputs = waiting
         waiting = []
-        do { try store.sync() } catch { logger.error("fsync failed", metadata: ["error": "\(error)"]) }
-        for handler in handlers { handler.sendDurableReplies() }
+        var succeeded = true
+        do { try store.sync() } catch {
+            logger.error("fsync failed", metadata: ["error": "\(error)"])
+            succeeded = false
+        }
+        for output in outputs { output.syncCompleted(succeeded) }
     }
 }
 
-extension ServerState {
-    /// The group commit of `eventLoop` (one per loop, created on first use).
-    func durableReplies(for eventLoop: any EventLoop) -> NIOLoopBound<DurableReplies> {
-        durableReplyGroups.withLockedValue { groups in
+/// The group commit of each event loop, created on first use.
+final class DurableReplyGroups: Sendable {
+    private let store: Store
+    private let logger: Logger
+    private let groups = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<DurableReplies>]>([:])
+
+    init(store: Store, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    func group(for eventLoop: any EventLoop) -> NIOLoopBound<DurableReplies> {
+        groups.withLockedValue { groups in
             let id = ObjectIdentifier(eventLoop)
             if let group = groups[id] { return group }
             let group = NIOLoopBound(DurableReplies(store: store, logger: logger, eventLoop: eventLoop), eventLoop: eventLoop)

@@ -1,3 +1,4 @@
+import KVEngine
 import KVStore
 import Logging
 import ServiceLifecycle

@@ -1,3 +1,4 @@
+import KVEngine
 import KVStore
 import Logging
 import NIOCore
@@ -8,15 +9,19 @@ import ServiceLifecycle
 /// The TCP server as a `Service`: binds, serves until graceful shutdown, then stops accepting, lets every connection
 /// answer what it already read, and returns once all connections are closed, so the store can be closed after it.
 public final class KVNodeServer: Service, Sendable {
-    private let state: ServerState
+    private let engine: Engine
     private let group: MultiThreadedEventLoopGroup
     private let bound: EventLoopPromise<SocketAddress>
+    /// With `high` durability, each event loop's group commit.
+    private let durableReplies: DurableReplyGroups?
 
     /// - Parameter group: the event loops connections are spread over.
-    public init(state: ServerState, group: MultiThreadedEventLoopGroup) {
-        self.state = state
+    public init(engine: Engine, group: MultiThreadedEventLoopGroup) {
+        self.engine = engine
         self.group = group
         self.bound = group.next().makePromise(of: SocketAddress.self)
+        durableReplies = engine.store.durability == .high
+            ? DurableReplyGroups(store: engine.store, logger: engine.logger) : nil
     }
 
     /// Completes with the listening address once the server is bound (useful with port 0).
@@ -24,7 +29,7 @@ public final class KVNodeServer: Service, Sendable {
 
     public func run() async throws {
         let quiesce = ServerQuiescingHelper(group: group)
-        let state = self.state
+        let (engine, durableReplies) = (self.engine, self.durableReplies)
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -44,27 +49,31 @@ public final class KVNodeServer: Service, Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         // No back-pressure on reads, as in Redis: a client may pipeline everything before reading any
                         // reply (redis-py's pipeline does), and stopping reads then would deadlock it.
-                        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ConnectionHandler(engine: engine, durableReplies: durableReplies))
                     }
                 }
-                .bind(host: state.configuration.host, port: state.configuration.port)
+                .bind(host: engine.configuration.host, port: engine.configuration.port)
                 .get()
         } catch {
             bound.fail(error)
             throw error
         }
         bound.succeed(channel.localAddress!)
-        let sampling = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: InstantaneousRates.interval) { _ in
-            state.metrics.sampleRates()
+        let sampling = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: Engine.sampleInterval) { _ in
+            engine.sampleRates()
         }
         defer { sampling.cancel() }
-        state.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
+        // Closed connections free their buffers; make sure the pages go back to the OS (see FreedMemory).
+        let freedMemoryReturns = FreedMemory.scheduleReturns(on: group.next(), engine: engine)
+        defer { freedMemoryReturns.cancel() }
+        engine.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
 
         let allClosed = group.next().makePromise(of: Void.self)
         try await withGracefulShutdownHandler {
             try await allClosed.futureResult.get()
         } onGracefulShutdown: {
-            state.logger.info("shutting down: no new connections, finishing the open ones")
+            engine.logger.info("shutting down: no new connections, finishing the open ones")
             quiesce.initiateShutdown(promise: allClosed)
         }
     }

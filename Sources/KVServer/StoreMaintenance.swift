@@ -1,9 +1,12 @@
 import KVStore
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
-/// Background upkeep of the store as a `Service`: with `medium` durability, fsyncs the write-ahead log once a second.
-/// It is the last service to stop, so the store is synced after the last connection closes.
+/// Background upkeep of the store as a `Service`, on a thread of its own so no event loop or task waits for the
+/// disk: with `medium` durability it flushes the write-ahead log once a second (as Redis's background fsync thread
+/// does for `appendfsync everysec`), and while the store cannot persist it tries to recover once a second. It is the
+/// last service to stop, so the log is flushed after the last connection closes.
 public struct StoreMaintenance: Service {
     let store: Store
     let logger: Logger
@@ -14,17 +17,32 @@ public struct StoreMaintenance: Service {
     }
 
     public func run() async throws {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             // Woken by graceful shutdown too, so SIGTERM does not wait out the second.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-            if store.durability == .medium { syncLogged() }
+            try? await thread.runIfActive { self.tick() }
         }
-        syncLogged()
+        try? await thread.runIfActive { self.syncLogged() }
+        try? await thread.shutdownGracefully()
+    }
+
+    private func tick() {
+        if store.health.isFailing {
+            if store.recover() {
+                logger.notice("writes are accepted again: the data directory was reopened")
+            } else if let reason = store.health.report.lastRecoveryError {
+                logger.debug("cannot recover yet", metadata: ["reason": "\(reason)"])
+            }
+            return
+        }
+        if store.durability == .medium { syncLogged() }
     }
 
     private func syncLogged() {
         do { try store.syncIfNeeded() } catch {
-            logger.error("fsync failed", metadata: ["error": "\(error)"])
+            logger.error("fsync failed; writes are refused until the data directory can be reopened", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -49,7 +49,7 @@ public struct CommandExport {
         to writer: CommandStreamWriter
     ) throws {
         if keysRead % progressInterval == 0 { progress?(keysRead, writer) }
-        if expireAt > 0 && expireAt <= now { return }
+        if RecordFormat.hasExpired(expireAt, at: now) { return }
         if let pattern, !pattern.matches(key) { return }
         try writer.writeSet(key: key, value: value, expireAt: expireAt)
     }

@@ -55,8 +55,8 @@ extension Keyspace {
                 iterator.next()
             }
             try iterator.checkError()
-            // Persisted by the next commit.
-            committedExpiryStatistics = (-1, 0)
+            committedExpiryStatistics = (expiringKeys, expireAtSum)
+            expiryStatisticsUnpersisted = true  // by the next commit
             return
         }
         committedExpiryStatistics = (expiringKeys, expireAtSum)
@@ -64,8 +64,10 @@ extension Keyspace {
 
     /// Adds the statistics to the pending batch when they changed since the last commit (without allocating: this
     /// runs on every commit that adds or removes a key with an expiry).
-    func persistExpiryStatisticsIfChanged() {
-        guard committedExpiryStatistics != (expiringKeys, expireAtSum) else { return }
+    /// - Returns: the statistics the batch will persist, to record once it is committed.
+    func stageExpiryStatisticsIfChanged() -> (count: Int, sum: Int128) {
+        let current = (count: expiringKeys, sum: expireAtSum)
+        guard committedExpiryStatistics != current || expiryStatisticsUnpersisted else { return current }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { encoded in
             var count = UInt64(expiringKeys)
             for index in (0..<8).reversed() {
@@ -81,6 +83,6 @@ extension Keyspace {
                 batch.put(key: $0, value: UnsafeRawBufferPointer(encoded))
             }
         }
-        committedExpiryStatistics = (expiringKeys, expireAtSum)
+        return current
     }
 }

@@ -2,15 +2,21 @@ import LevelDB
 import NIOCore
 import Synchronization
 
-/// The user keyspace, valid only while its `Store`'s lock is held.
+/// The user keyspace, reachable only inside a lease (`Store.withLease`), which holds the store's lock.
 ///
 /// Writes go into a pending `WriteBatch` and an overlay that later reads in the same batch consult first, so the
 /// commands of one pipeline see each other's writes and reach LevelDB as one atomic write at `commit()`. Every read
 /// hides keys whose expiry has passed, deleting them as it finds them.
+///
+/// A commit either reaches LevelDB whole or leaves the keyspace exactly as the last successful commit left it: the
+/// key count and expiry statistics move only when LevelDB has accepted the batch.
 public final class Keyspace {
-    let database: Database
-    /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a locked batch.
-    public var now: Int64 = 0
+    /// Replaced only when the store reopens the database (`Store.recover()`).
+    private(set) var database: Database
+    private let health: PersistenceHealth
+    private let clock: StoreClock
+    /// Time, in Unix milliseconds, against which expiry is judged; fixed for the duration of a lease.
+    public private(set) var now: Int64 = 0
     /// Number of keys, including expired keys not yet removed (`liveCount()` excludes them); persisted with every
     /// commit that changes it.
     public private(set) var count: Int
@@ -40,6 +46,8 @@ public final class Keyspace {
     public internal(set) var expiringKeys = 0
     var expireAtSum: Int128 = 0
     var committedExpiryStatistics: (count: Int, sum: Int128) = (0, 0)
+    /// Set when the statistics were computed from the index of a database that did not store them yet.
+    var expiryStatisticsUnpersisted = false
 
     /// Told of every change, for WATCH and keyspace notifications. A strong reference: observers hold none back to
     /// the store, and a weak load on every write showed in profiles.
@@ -65,18 +73,71 @@ public final class Keyspace {
     /// Largest number of pending writes before `commitIfLarge()` writes them out.
     public var maximumPendingWrites = 1024
 
-    init(database: Database) throws {
+    /// Counts the snapshots taken, which keep the database from being reopened while they live.
+    let snapshots: SnapshotTracker
+
+    init(database: Database, health: PersistenceHealth, clock: StoreClock, snapshots: SnapshotTracker) throws {
         self.database = database
+        self.health = health
+        self.clock = clock
+        self.snapshots = snapshots
+        count = 0
+        committedCount = 0
+        try load()
+    }
+
+    /// Reads the persisted counters; writes the format version into a new database.
+    private func load() throws {
         if let stored = try database.get(StorageLayout.keyCountKey), stored.count == 8 {
             count = Int(stored.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
         } else {
             count = 0
         }
         committedCount = count
+        expiringKeys = 0
+        expireAtSum = 0
         try loadExpiryStatistics()
         if try database.get(StorageLayout.formatKey) == nil {
             try database.put(StorageLayout.formatKey, [StorageLayout.formatVersion])
         }
+    }
+
+    /// Continues on a reopened database: nothing is pending (a failed commit discarded it) and the counters are
+    /// read back from disk.
+    func reopen(on database: Database) throws {
+        self.database = database
+        batch.clear()
+        pending.removeAll()
+        expiryIndexStart = [StorageLayout.expiryPrefix]
+        try load()
+    }
+
+    /// A LevelDB property of the database, such as `leveldb.stats` or `leveldb.approximate-memory-usage`.
+    public func databaseProperty(_ name: String) -> String? {
+        assertLeased()
+        return database.property(name)
+    }
+
+    // MARK: Leases
+
+    /// Whether a lease is in progress; checked by debug builds on every entry point.
+    private var isLeased = false
+
+    func beginLease() {
+        isLeased = true
+        now = clock.milliseconds()
+        wroteInLease = false
+    }
+
+    /// - Returns: whether any commit of the lease reached LevelDB.
+    func endLease() -> Bool {
+        isLeased = false
+        return wroteInLease
+    }
+
+    /// Traps in debug builds when the keyspace is used outside a lease (an escaped reference).
+    @inline(__always) func assertLeased() {
+        assert(isLeased, "the keyspace is used outside Store.withLease")
     }
 
     // MARK: Reads
@@ -97,11 +158,12 @@ public final class Keyspace {
 
     /// The lookup behind `read` and `readForWrite`.
     func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        assertLeased()
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
             case .record(let value, let expireAt):
-                if expireAt > 0 && expireAt <= now {
+                if RecordFormat.hasExpired(expireAt, at: now) {
                     try expire(key, at: expireAt)
                     return nil
                 }
@@ -114,7 +176,7 @@ public final class Keyspace {
             return try keyScratch.withUnsafeReadableBytes { storageKey in
                 try database.withValue(forKey: storageKey) { record -> R? in
                     guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
-                    if expireAt > 0 && expireAt <= now {
+                    if RecordFormat.hasExpired(expireAt, at: now) {
                         expiredAt = expireAt
                         return nil
                     }
@@ -151,6 +213,7 @@ public final class Keyspace {
     /// Stores `value` under `key` when the caller already knows the key's current expiry (nil = missing), saving a
     /// lookup.
     public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
+        assertLeased()
         if expireAt > 0 && expireAt <= now {
             // Setting an expiry in the past is a delete, as in Redis.
             if let previousExpiry {
@@ -195,31 +258,46 @@ public final class Keyspace {
     }
 
     /// Removes every key, and the expiry index with them.
+    ///
+    /// Commits in chunks, each carrying the key count and expiry statistics of what it removed, so a failure part way
+    /// leaves the counters exact for the keys that remain.
     public func removeAll() throws {
-        try withMultiBatchWrite { try removeAllInBatches() }
+        assertLeased()
+        let removedKeys = count
+        try withMultiBatchWrite { try removeAllInChunks(removedKeys: removedKeys) }
         // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
         database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
-        observer?.keyspaceCleared()
     }
 
-    private func removeAllInBatches() throws {
+    private func removeAllInChunks(removedKeys: Int) throws {
         try commit()
-        let iterator = database.makeIterator()
-        for prefix in [StorageLayout.keyPrefix, StorageLayout.expiryPrefix] {
-            iterator.seek([prefix])
-            while iterator.isValid, iterator.key.first == prefix {
-                batch.delete(key: iterator.key)
-                if batch.count >= 10_000 {
-                    try database.write(batch)
-                    wroteSinceAcquire = true
-                    batch.clear()
-                }
+        let chunkSize = 10_000
+        var chunk: [(key: ByteBuffer, expireAt: Int64)] = []
+        chunk.reserveCapacity(chunkSize)
+        repeat {
+            chunk.removeAll(keepingCapacity: true)
+            // The walk restarts at the namespace after each chunk: the committed chunk's deletions hide its keys.
+            let iterator = database.makeIterator()
+            iterator.seek([StorageLayout.keyPrefix])
+            while chunk.count < chunkSize, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+                let expireAt = RecordFormat.decode(iterator.value)?.expireAt ?? 0
+                chunk.append((ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: iterator.key[1...])), expireAt))
                 iterator.next()
             }
+            try iterator.checkError()
+            for (key, expireAt) in chunk { try remove(key, previousExpiry: expireAt) }
+            try commit()
+        } while chunk.count == chunkSize
+        // Index entries without a record (none are expected) go too; they carry no statistics.
+        let iterator = database.makeIterator()
+        iterator.seek([StorageLayout.expiryPrefix])
+        while iterator.isValid, iterator.key.first == StorageLayout.expiryPrefix {
+            batch.delete(key: iterator.key)
+            iterator.next()
         }
         try iterator.checkError()
-        count = 0
-        clearExpiryStatistics()
+        // Told before the last commit, which writes at least the key count (zero): observers hear of it when it lands.
+        observer?.keyspaceCleared(removedKeys: removedKeys)
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
     }
@@ -235,8 +313,10 @@ public final class Keyspace {
         count -= 1
     }
 
-    /// Deletes a key found expired by a read.
+    /// Deletes a key found expired by a read. While the store is failing nothing can be written: the key is only
+    /// reported missing, and goes once writes are accepted again.
     func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+        guard !health.isFailing else { return }
         try remove(key, previousExpiry: expireAt)
         observer?.keyExpired(key)
     }
@@ -251,12 +331,22 @@ public final class Keyspace {
     /// Number of writes waiting for `commit()`.
     public var pendingWrites: Int { batch.count }
 
-    /// Whether anything reached LevelDB since the lock was taken, by any commit (including `commitIfLarge` between
-    /// commands), so the holder knows a `high` durability fsync is due.
-    var wroteSinceAcquire = false
+    /// Whether a commit of the current lease reached LevelDB (including `commitIfLarge` between commands), so the
+    /// holder knows a `high` durability fsync is due.
+    private var wroteInLease = false
 
-    /// Writes every pending change to LevelDB as one atomic batch.
+    /// Successful commits that wrote something; the command engine compares it across a command to learn that the
+    /// writes staged before were committed.
+    public private(set) var commits = 0
+    /// Commits that failed (their writes discarded); the command engine compares it to learn that replies it wrote
+    /// for those writes must be taken back.
+    public private(set) var discards = 0
+
+    /// Writes every pending change to LevelDB as one atomic batch. On failure nothing of it is kept: the keyspace
+    /// is as the last successful commit left it, the observer is told the changes are discarded, and the store is
+    /// failing (later commits are refused without reaching LevelDB until it recovers).
     /// - Returns: whether anything was written.
+    /// - Throws: LevelDB's error, or `StoreWriteRefusedError` while the store is failing.
     @discardableResult
     public func commit() throws -> Bool {
         if count != committedCount {
@@ -264,17 +354,42 @@ public final class Keyspace {
             withUnsafeBytes(of: UInt64(count).bigEndian) { encoded in
                 StorageLayout.keyCountKey.withUnsafeBytes { batch.put(key: $0, value: encoded) }
             }
-            committedCount = count
         }
-        persistExpiryStatisticsIfChanged()
-        guard batch.count > 0 else { return false }
-        defer {
-            batch.clear()
-            pending.removeAll()
+        let expiryStatistics = stageExpiryStatisticsIfChanged()
+        guard batch.count > 0 else {
+            // Changes told without a write of their own (FLUSHDB of an empty range) are committed all the same.
+            observer?.changesCommitted()
+            return false
         }
-        try database.write(batch)
-        wroteSinceAcquire = true
+        do {
+            guard !health.isFailing else { throw StoreWriteRefusedError(health) }
+            try database.write(batch)
+        } catch {
+            if !health.isFailing { health.recordFailure(error, at: clock.milliseconds()) }
+            discardPending()
+            throw error
+        }
+        committedCount = count
+        committedExpiryStatistics = expiryStatistics
+        expiryStatisticsUnpersisted = false
+        batch.clear()
+        pending.removeAll()
+        wroteInLease = true
+        commits += 1
+        observer?.changesCommitted()
         return true
+    }
+
+    /// Forgets every write staged since the last commit, as if the commands that made them never ran.
+    private func discardPending() {
+        batch.clear()
+        pending.removeAll()
+        count = committedCount
+        (expiringKeys, expireAtSum) = committedExpiryStatistics
+        // The sweep may have advanced past entries whose deletion was just discarded.
+        expiryIndexStart = [StorageLayout.expiryPrefix]
+        discards += 1
+        observer?.changesDiscarded()
     }
 
     /// Commits when enough writes are pending; call between commands so one huge pipeline does not build an

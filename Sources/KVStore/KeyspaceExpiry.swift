@@ -13,13 +13,14 @@ extension Keyspace {
     /// whole index again and the sweeper asks for it now and then.
     /// - Returns: the number of index entries handled; `limit` means more may be due.
     public func removeExpiredKeys(limit: Int, fromStart: Bool = false) throws -> Int {
+        assertLeased()
         if fromStart { expiryIndexStart = [StorageLayout.expiryPrefix] }
         var due: [(key: ByteBuffer, expireAt: Int64)] = []
         let iterator = database.makeIterator()
         iterator.seek(expiryIndexStart)
         var resumeAt: [UInt8]?
         while due.count < limit, iterator.isValid,
-            let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now
+            let entry = StorageLayout.decodeExpiryKey(iterator.key), RecordFormat.hasExpired(entry.expireAt, at: now)
         {
             due.append((ByteBuffer(bytes: entry.key), entry.expireAt))
             resumeAt = Array(iterator.key)
@@ -40,11 +41,14 @@ extension Keyspace {
     /// The number of keys that have not expired: `count` less the due keys the sweeper has not removed yet, so
     /// DBSIZE never counts an expired key. Costs one lookup per due key not yet swept.
     public func liveCount() throws -> Int {
+        assertLeased()
         var due = 0
         var lookup = ByteBuffer()
         let iterator = database.makeIterator()
         iterator.seek(expiryIndexStart)
-        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key), entry.expireAt <= now {
+        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key),
+            RecordFormat.hasExpired(entry.expireAt, at: now)
+        {
             lookup.clear()
             lookup.writeBytes(entry.key)
             // A key this batch rewrote or removed is already accounted for in `count`.

@@ -20,6 +20,7 @@ extension Keyspace {
         in range: KeyRange, order: IterationOrder = .ascending,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> Bool
     ) throws {
+        assertLeased()
         let overlay = pendingEntries(in: range, order: order)
         var overlayIndex = 0
         let iterator = database.makeIterator()
@@ -74,7 +75,7 @@ extension Keyspace {
 
     @inline(__always)
     func isExpired(_ expireAt: Int64) -> Bool {
-        expireAt > 0 && expireAt <= now
+        RecordFormat.hasExpired(expireAt, at: now)
     }
 
     /// The batch's writes inside `range`, sorted in iteration order.

@@ -1,4 +1,5 @@
 import LevelDB
+import Synchronization
 
 /// A point-in-time, read-only view of the user keyspace, for exports that run without the store's lock (SNAPSHOT,
 /// BGSAVE, `kvnode-dump --data`). Later writes are invisible to it; it holds a LevelDB snapshot, so let it go before
@@ -10,12 +11,24 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     /// The key count stored with the keyspace when the view was taken (expired keys not yet removed included).
     public let approximateKeyCount: Int
 
+    private let tracker: SnapshotTracker?
+
     /// A view of `database` as it is now. Only consistent with committed commands when the caller holds the store's
     /// lock (see `Keyspace.snapshot()`) or no server has the database open.
-    public init(database: Database, now: Int64) throws {
+    public convenience init(database: Database, now: Int64) throws {
+        try self.init(database: database, now: now, tracker: nil)
+    }
+
+    init(database: Database, now: Int64, tracker: SnapshotTracker?) throws {
         snapshot = database.makeSnapshot()
         takenAt = now
         approximateKeyCount = try Self.storedKeyCount(snapshot)
+        self.tracker = tracker
+        tracker?.live.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    deinit {
+        tracker?.live.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Calls `body` with every live key, its value and its expiry (Unix ms, 0 for none), in byte order of the key,
@@ -36,7 +49,7 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             guard let (expireAt, value) = RecordFormat.decode(iterator.value) else {
                 throw CorruptRecordError(key: Array(key))
             }
-            if expireAt == 0 || expireAt > takenAt {
+            if !RecordFormat.hasExpired(expireAt, at: takenAt) {
                 try body(key, value, expireAt)
             }
             iterator.next()
@@ -70,7 +83,13 @@ extension Keyspace {
     /// holding the lock (as every `Keyspace` user does): no other command is half-applied then, so the view contains
     /// exactly the commands that completed before this one.
     public func snapshot() throws -> KeyspaceSnapshot {
+        assertLeased()
         try commit()
-        return try KeyspaceSnapshot(database: database, now: now)
+        return try KeyspaceSnapshot(database: database, now: now, tracker: snapshots)
     }
+}
+
+/// How many `KeyspaceSnapshot`s of a store are alive: the store cannot reopen its database under them.
+final class SnapshotTracker: Sendable {
+    let live = Atomic<Int>(0)
 }

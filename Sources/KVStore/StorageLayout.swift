@@ -58,6 +58,13 @@ public enum StorageLayout {
 public enum RecordFormat {
     @usableFromInline static let hasExpiry: UInt8 = 0x01
 
+    /// Whether a key with expiry `expireAt` (0 for none) is gone at `now`. As Redis's `keyIsExpired` (`now > when`), a
+    /// key lives through its expiry millisecond; a write that sets a time already reached deletes it (`<=`, as Redis's
+    /// `checkAlreadyExpired`).
+    @inlinable public static func hasExpired(_ expireAt: Int64, at now: Int64) -> Bool {
+        expireAt > 0 && expireAt < now
+    }
+
     /// Header length for a record with or without an expiry.
     @inlinable static func headerLength(hasExpiry: Bool) -> Int { hasExpiry ? 9 : 1 }
 

@@ -1,61 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LevelDB
 import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
-/// The database: one LevelDB and the one lock that makes every command atomic.
+/// The database: one LevelDB, the one lock that makes every command atomic, and the means to make writes durable and
+/// to recover when they cannot be.
 ///
-/// Commands from every event loop run against the `Keyspace` while holding `lock`, so each command (and each
-/// transaction) sees and leaves a consistent state, as Redis's single thread guarantees. A connection takes the lock
-/// once per read batch, not once per command, which keeps pipelines cheap.
+/// Commands from every event loop reach the `Keyspace` only inside `withLease`, which holds the lock for its scope and
+/// commits the writes made in it when the scope ends, so each command (and each transaction) sees and leaves a
+/// consistent state, as Redis's single thread guarantees. A connection holds one lease for a whole read batch, not one
+/// per command, which keeps pipelines cheap. Single-key reads can skip the lock (`readCommitted`).
 public final class Store: @unchecked Sendable {
-    /// The LevelDB database under the keyspace.
-    public let database: Database
+    // @unchecked: `database`, `keyspace` and `isOpen` change only under `lock`, with lock-free readers shut out by
+    // `lockFreeReads` (see `recover()`); everything else is immutable or synchronised itself.
+
+    /// The data directory.
+    public let directory: String
     /// The durability the server was started with.
     public let durability: Durability
+    /// The clock expiry is judged by.
+    public let clock: StoreClock
+    /// Whether writes can be persisted; set by failed commits and fsyncs, cleared by `recover()`.
+    public let health = PersistenceHealth()
+
+    private let options: Options
     private let lock = NIOLock()
+    /// The open database; `package` for the micro-benchmarks that measure LevelDB itself.
+    package private(set) var database: Database
     private let keyspace: Keyspace
+    /// False after a recovery failed to reopen the database: every lease is refused until one succeeds.
+    private var isOpen = true
+    private let logSyncer: LogSyncer
     /// Set when a commit has written data that has not been fsynced yet.
     private let unsynced = Atomic<Bool>(false)
+    private let lockFreeReads = LockFreeReadGate()
+    /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
+    private let snapshots = SnapshotTracker()
 
     /// Opens (or creates) the store in `directory`.
     /// - Throws: `LevelDBError` when LevelDB cannot open the directory, for example because another process holds it.
-    public init(directory: String, durability: Durability, options: Options = Options()) throws {
-        database = try Database(path: directory, options: options)
+    public init(
+        directory: String, durability: Durability, options: Options = Options(), clock: StoreClock = .system
+    ) throws {
+        self.directory = directory
         self.durability = durability
-        keyspace = try Keyspace(database: database)
+        self.options = options
+        self.clock = clock
+        database = try Database(path: directory, options: options)
+        logSyncer = LogSyncer(directory: directory)
+        keyspace = try Keyspace(database: database, health: health, clock: clock, snapshots: snapshots)
     }
 
-    /// Told of changes the store makes by itself (expiry) and of every change, for WATCH and notifications.
+    /// Told of every change: WATCH, keyspace notifications, statistics. Set once, before the store is shared.
     public var observer: (any KeyspaceObserver)? {
         get { lock.withLock { keyspace.observer } }
         set { lock.withLock { keyspace.observer = newValue } }
     }
 
-    /// Takes the lock and returns the keyspace. Pair every call with `release()`; the batch executor does so once per
-    /// read so a pipeline pays for one lock round trip.
-    public func acquire() -> Keyspace {
+    // MARK: Leases
+
+    /// Runs `body` with exclusive access to the keyspace, then commits what it wrote as one LevelDB write.
+    ///
+    /// `body` must not let the keyspace escape: it is valid only inside the scope. Observers hear of committed changes
+    /// after the lock is released, in commit order. A failed commit discards the writes (the keyspace is as it was
+    /// after the last successful commit) and puts the store in the failing state.
+    /// - Returns: `body`'s result and what became of its writes, or nil without running `body` while the database is
+    ///   closed after a failed recovery.
+    public func withLease<R>(_ body: (Keyspace) -> R) -> (result: R, commit: LeaseCommit)? {
         lock.lock()
-        keyspace.now = WallClock.milliseconds()
-        return keyspace
+        guard isOpen else {
+            lock.unlock()
+            return nil
+        }
+        keyspace.beginLease()
+        let result = body(keyspace)
+        var commit = LeaseCommit(wrote: false, failure: nil)
+        do { try keyspace.commit() } catch { commit.failure = error }
+        commit.wrote = keyspace.endLease()
+        let delivers = keyspace.observer?.hasCommittedChanges ?? false
+        if commit.wrote { unsynced.store(true, ordering: .relaxed) }
+        lock.unlock()
+        if delivers { keyspace.observer?.deliverCommittedChanges() }
+        return (result, commit)
     }
 
-    /// Commits what the holder wrote and releases the lock.
-    /// - Returns: whether anything was written, so the caller knows whether a `high` durability sync is due.
-    @discardableResult
-    public func release() throws -> Bool {
-        defer {
-            keyspace.wroteSinceAcquire = false
-            lock.unlock()
+    /// Runs `body` with exclusive access to the keyspace and commits its writes.
+    /// - Throws: what `body` throws, or the commit's error.
+    public func withKeyspace<R>(_ body: (Keyspace) throws -> R) throws -> R {
+        guard let (result, commit) = withLease({ keyspace in Result { try body(keyspace) } }) else {
+            throw StoreUnavailableError()
         }
-        try keyspace.commit()
-        let wrote = keyspace.wroteSinceAcquire
-        if wrote { unsynced.store(true, ordering: .relaxed) }
-        return wrote
+        if let failure = commit.failure { throw failure }
+        return try result.get()
+    }
+
+    // MARK: Lock-free reads
+
+    /// A reader's registration for lock-free reads: one per event loop, so readers on different loops never share a
+    /// cache line.
+    public func makeReaderSlot() -> ReaderSlot {
+        lockFreeReads.makeSlot()
     }
 
     /// Reads a live key's committed value without taking the lock, for a single-key read by a connection that holds no
-    /// pending writes of its own.
+    /// lease.
     ///
     /// This is still atomic: LevelDB makes a whole `WriteBatch` visible at once, and a writer's reply goes out only
     /// after its commit, so the read sees every acknowledged write and no half of any batch. An expired key is reported
@@ -66,68 +121,181 @@ public final class Store: @unchecked Sendable {
     /// misses are the caller's to count.
     /// - Parameter scratch: the caller's own buffer for the LevelDB key, so concurrent readers share nothing.
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
+    /// - Throws: LevelDB's error, or `StoreUnavailableError` while the database is closed.
     public func readCommitted<R>(
-        _ key: UnsafeRawBufferPointer, scratch: inout ByteBuffer,
+        _ key: UnsafeRawBufferPointer, scratch: inout ByteBuffer, slot: ReaderSlot,
         _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
     ) throws -> R? {
+        if lockFreeReads.enter(slot) {
+            let outcome: LockFreeOutcome<R>
+            do {
+                defer { lockFreeReads.leave(slot) }
+                outcome = try readWithoutLock(key, scratch: &scratch, body)
+            }
+            if case .read(let result) = outcome { return result }
+        }
+        return try withKeyspace { try $0.lookup(ByteBuffer(bytes: key), body) }
+    }
+
+    private enum LockFreeOutcome<R> {
+        case read(R?)
+        /// A multi-batch write overlapped the read: read again under the lock.
+        case overlapped
+    }
+
+    private func readWithoutLock<R>(
+        _ key: UnsafeRawBufferPointer, scratch: inout ByteBuffer,
+        _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
+    ) throws -> LockFreeOutcome<R> {
         let generation = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent)
-        func underLock() throws -> R? { try withKeyspace { try $0.lookup(ByteBuffer(bytes: key), body) } }
-        if generation & 1 == 1 { return try underLock() }
-        var changed = false
+        if generation & 1 == 1 { return .overlapped }
+        var overlapped = false
         StorageLayout.encodeUserKey(key, into: &scratch)
         let result: R?? = try scratch.withUnsafeReadableBytes { storageKey in
             try database.withValue(forKey: storageKey) { record -> R? in
                 // Checked before `body` sees the value, as `body` writes the reply.
                 guard keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) == generation else {
-                    changed = true
+                    overlapped = true
                     return nil
                 }
                 guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
-                if expireAt > 0 && expireAt <= WallClock.milliseconds() { return nil }
+                if RecordFormat.hasExpired(expireAt, at: clock.milliseconds()) { return nil }
                 return try body(value, expireAt)
             }
         }
         if result == nil {  // not found: was it removed by a write still in progress?
-            changed = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) != generation
+            overlapped = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) != generation
         }
-        return changed ? try underLock() : result ?? nil
+        return overlapped ? .overlapped : .read(result ?? nil)
     }
 
-    /// Runs `body` with exclusive access to the keyspace and commits its writes.
-    public func withKeyspace<R>(_ body: (Keyspace) throws -> R) throws -> R {
-        let keyspace = acquire()
-        var result: R
+    // MARK: Durability
+
+    /// Flushes LevelDB's write-ahead log: every write committed before this call is on disk when it returns. Never
+    /// waits for LevelDB's writer queue, so writers and readers on other threads go on meanwhile.
+    /// - Throws: `LogSyncError`; the store is then failing, as the writes may not be durable.
+    public func sync() throws {
+        unsynced.store(false, ordering: .relaxed)
         do {
-            result = try body(keyspace)
+            try logSyncer.sync()
         } catch {
-            _ = try? release()
+            health.recordFailure(error, at: clock.milliseconds())
             throw error
         }
-        try release()
-        return result
     }
+
+    /// Flushes the write-ahead log if anything was written since the last flush.
+    public func syncIfNeeded() throws {
+        if unsynced.load(ordering: .relaxed) { try sync() }
+    }
+
+    // MARK: Recovery
+
+    /// While the store is failing, reopens the database once the disk has room for LevelDB to replay its log: writes
+    /// are accepted again if that succeeds. Meant to be called about once a second from a background thread.
+    ///
+    /// Reopening replays the log (dropping any record torn by the failed write, which was never acknowledged) and
+    /// starts a fresh one, which clears LevelDB's sticky errors. Everything acknowledged is in the log or the tables,
+    /// so nothing acknowledged is lost; the key count is reloaded from disk, where every commit keeps it exact.
+    /// Leases wait meanwhile; lock-free readers are drained first and kept out.
+    /// - Returns: whether the store accepts writes.
+    @discardableResult
+    public func recover() -> Bool {
+        guard health.isFailing else { return true }
+        guard snapshots.live.load(ordering: .relaxed) == 0 else { return false }
+        do {
+            let needed = try logFileBytes() + (1 << 20)
+            let free = try freeDiskBytes()
+            guard free >= needed else {
+                throw StoreRecoveryError("\(free) bytes free, \(needed) needed to replay the log")
+            }
+        } catch {
+            health.recordRecoveryFailure(error)
+            return false
+        }
+        return lock.withLock {
+            lockFreeReads.closeAndDrain()
+            if isOpen {
+                database.close()
+                isOpen = false
+            }
+            do {
+                database = try Database(path: directory, options: options)
+                try keyspace.reopen(on: database)
+                isOpen = true
+                lockFreeReads.open()
+                health.recordRecovery()
+                return true
+            } catch {
+                health.recordRecoveryFailure(error)
+                return false
+            }
+        }
+    }
+
+    private func logFileBytes() throws -> Int {
+        guard let listing = opendir(directory) else { throw StoreRecoveryError("cannot list \(directory)") }
+        defer { closedir(listing) }
+        var total = 0
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".log") else { continue }
+            var info = stat()
+            if stat(directory + "/" + name, &info) == 0 { total += Int(info.st_size) }
+        }
+        return total
+    }
+
+    private func freeDiskBytes() throws -> Int {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { throw StoreRecoveryError("statvfs failed: errno \(errno)") }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    // MARK: Closing
 
     /// Commits nothing new but makes everything written so far durable, then closes LevelDB. The store must not be
     /// used afterwards.
     public func close() throws {
         lock.lock()
         defer { lock.unlock() }
+        guard isOpen else { return }
+        lockFreeReads.closeAndDrain()
         try keyspace.commit()
-        try database.sync()
+        try logSyncer.sync()
         // LevelDB does not write its memtable out on close, so the next start would replay the whole write-ahead
         // log; compacting an empty range flushes the memtable first, moving that cost to shutdown.
         database.compactRange(start: [0], end: [0])
         database.close()
+        isOpen = false
     }
+}
 
-    /// Fsyncs LevelDB's write-ahead log: every write committed before this call is on disk when it returns.
-    public func sync() throws {
-        unsynced.store(false, ordering: .relaxed)
-        try database.sync()
-    }
+/// What became of the writes made under one lease.
+public struct LeaseCommit: Sendable {
+    /// Whether a commit reached LevelDB (so a `high` durability fsync is due before replying).
+    public var wrote: Bool
+    /// The error of a commit that failed, in which case the writes staged since the last successful commit were
+    /// discarded; nil when every commit succeeded.
+    public var failure: (any Error)?
+}
 
-    /// Fsyncs the write-ahead log if anything was written since the last sync.
-    public func syncIfNeeded() throws {
-        if unsynced.load(ordering: .relaxed) { try sync() }
+/// The database is closed after a failed attempt to reopen it; commands that need it fail until one succeeds.
+public struct StoreUnavailableError: Error, CustomStringConvertible, Sendable {
+    public var description: String { "the data directory could not be reopened after a write failure" }
+}
+
+/// Writes were discarded without reaching LevelDB because the store is failing (see `PersistenceHealth`).
+public struct StoreWriteRefusedError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    init(_ health: PersistenceHealth) {
+        description = health.failure ?? "writes are refused"
     }
+}
+
+/// Why the store could not recover yet.
+public struct StoreRecoveryError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

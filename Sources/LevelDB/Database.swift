@@ -1,4 +1,5 @@
 import CLevelDB
+import Synchronization
 
 /// An open LevelDB database. LevelDB's own handle is thread-safe, so one `Database` is shared by every event loop.
 public final class Database: @unchecked Sendable {
@@ -6,6 +7,8 @@ public final class Database: @unchecked Sendable {
     private let native: NativeOptions
     /// The directory the database lives in.
     public let path: String
+    /// Writes still to fail on purpose (`failNextWrites`); one relaxed load per write when zero.
+    private let injectedFailures = Atomic<Int>(0)
 
     /// Opens (creating if asked) the database at `path`.
     /// - Throws: `LevelDBError`, for example when another process holds the directory's LOCK.
@@ -81,6 +84,10 @@ public final class Database: @unchecked Sendable {
     /// Applies every operation of `batch` atomically.
     /// - Parameter sync: when true, the write-ahead log is fsynced before this returns.
     public func write(_ batch: WriteBatch, sync: Bool = false) throws(LevelDBError) {
+        if injectedFailures.load(ordering: .relaxed) > 0 {
+            injectedFailures.wrappingSubtract(1, ordering: .relaxed)
+            throw LevelDBError("IO error: injected write failure: No space left on device")
+        }
         let options = sync ? native.syncWriteOptions : native.writeOptions
         try LevelDBError.check { leveldb_write(pointer, options, batch.pointer, $0) }
     }
@@ -89,6 +96,12 @@ public final class Database: @unchecked Sendable {
     /// An empty synchronous batch goes through LevelDB's writer queue, so it also group-commits with concurrent writers.
     public func sync() throws(LevelDBError) {
         try write(WriteBatch(), sync: true)
+    }
+
+    /// Makes the next `count` writes fail as they would on a full disk, without touching the disk: for tests of what
+    /// a failed commit does to replies, counts and recovery.
+    package func failNextWrites(_ count: Int) {
+        injectedFailures.store(count, ordering: .relaxed)
     }
 
     // MARK: Maintenance

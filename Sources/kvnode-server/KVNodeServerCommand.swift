@@ -1,4 +1,5 @@
 import ArgumentParser
+import KVEngine
 import KVServer
 import KVStore
 import Logging
@@ -42,7 +43,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Keys KEYS returns when it has no LIMIT; 0 means all of them (kvnode's old default was 500).")
     var keysDefaultLimit = 0
 
-    @Option(help: "SCAN cursors remembered exactly; older cursors resume from the key prefix they carry.")
+    @Option(help: ArgumentHelp(
+        "SCAN positions remembered exactly (1 to 4194304); a cursor the server no longer remembers resumes at the "
+            + "3-byte key prefix it carries (docs/scan-cursors.md)."))
     var scanCursorTableSize = 16384
     @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
     var snapshotKeep = 2
@@ -53,6 +56,12 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     var expirySweepInterval = 100
 
     @Option(help: ArgumentHelp(
+        "Redis's save points: take a snapshot when at least CHANGES keys changed and more than SECONDS passed since "
+            + "the last one, e.g. \"3600 1 300 100\"; empty = never (the default; also CONFIG SET save).",
+        valueName: "seconds changes ..."))
+    var save = ""
+
+    @Option(help: ArgumentHelp(
         "Write the snapshot at PATH (a DATA/snapshots/<id> directory or its state.bin) to stdout as SET commands for "
             + "`redis-cli --pipe`, instead of running the server.",
         valueName: "path"))
@@ -60,13 +69,19 @@ struct KVNodeServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard keysDefaultLimit >= 0 else { throw ValidationError("--keys-default-limit must be 0 or more") }
-        guard scanCursorTableSize >= 1 else { throw ValidationError("--scan-cursor-table-size must be at least 1") }
+        let maximumTableSize = ServerConfiguration.maximumScanCursorTableSize
+        guard (1...maximumTableSize).contains(scanCursorTableSize) else {
+            throw ValidationError("--scan-cursor-table-size must be between 1 and \(maximumTableSize)")
+        }
         if let ioThreads, ioThreads < 1 { throw ValidationError("--io-threads must be at least 1") }
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
+        guard SavePoints(save) != nil else {
+            throw ValidationError("--save takes \"<seconds> <changes>\" pairs (seconds >= 1, changes >= 0), or \"\"")
+        }
         guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
         }
@@ -98,6 +113,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
         configuration.expirySweepInterval = .milliseconds(expirySweepInterval)
+        configuration.savePoints = SavePoints(save)!
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
         let store: Store
@@ -108,18 +124,19 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopCount)
-        let state = ServerState(configuration: configuration, store: store, logger: logger)
-        let server = KVNodeServer(state: state, group: group)
+        let engine = Engine(configuration: configuration, store: store, logger: logger)
+        let server = KVNodeServer(engine: engine, group: group)
         let serviceGroup = ServiceGroup(
             services: [
                 StoreMaintenance(store: store, logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
+                SavePointService(engine: engine),
                 server,
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        state.onShutdownRequest {
+        engine.onShutdownRequest {
             Task { await serviceGroup.triggerGracefulShutdown() }
         }
         logger.info("kvnode starting", metadata: ["data": "\(data)", "durability": "\(durability)"])
@@ -131,7 +148,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await group.shutdownGracefully()
-        state.snapshots.stop()
+        engine.snapshots.stop()
         try store.close()
         logger.info("kvnode stopped")
     }

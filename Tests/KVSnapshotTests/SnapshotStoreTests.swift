@@ -7,9 +7,11 @@ import Testing
 /// Snapshot directories from a real keyspace: meta.json, verification, rotation, and what a view contains.
 @Suite struct SnapshotStoreTests {
     /// A store with `entries` written, in a fresh data directory.
-    private func withStore(_ entries: [Entry], _ body: (Store, String) throws -> Void) throws {
+    private func withStore(
+        _ entries: [Entry], clock: StoreClock = .system, _ body: (Store, String) throws -> Void
+    ) throws {
         try withTemporaryDirectory { directory in
-            let store = try Store(directory: directory + "/data", durability: .low)
+            let store = try Store(directory: directory + "/data", durability: .low, clock: clock)
             try store.withKeyspace { keyspace in
                 for entry in entries {
                     try keyspace.set(ByteBuffer(bytes: entry.key), value: ByteBuffer(bytes: entry.value), expireAt: entry.expireAt)
@@ -59,11 +61,14 @@ import Testing
     }
 
     @Test func viewIgnoresLaterWritesAndExpiredKeys() throws {
-        try withStore([Entry("keep", "1"), Entry("change", "old"), Entry("drop", "x")]) { store, _ in
-            let view = try store.withKeyspace { keyspace in
+        let clock = StoreClock.manual(at: 1_700_000_000_000)
+        try withStore([Entry("keep", "1"), Entry("change", "old"), Entry("drop", "x")], clock: clock) { store, _ in
+            try store.withKeyspace { keyspace in
                 try keyspace.set(ByteBuffer(string: "expired"), value: ByteBuffer(string: "x"), expireAt: keyspace.now + 1)
+            }
+            clock.advance(byMilliseconds: 5)  // the expiry passes before the view is taken
+            let view = try store.withKeyspace { keyspace in
                 try keyspace.set(ByteBuffer(string: "pending"), value: ByteBuffer(string: "in batch"))
-                keyspace.now += 5  // the expiry passes before the view is taken
                 return try keyspace.snapshot()
             }
             try store.withKeyspace { keyspace in

@@ -65,11 +65,11 @@ func waitPast(_ time: Int64) {
     }
 
     @Test func eachExpiredKeyIsReportedOnce() throws {
-        final class Recorder: KeyspaceObserver {
+        final class Recorder: KeyspaceObserver, @unchecked Sendable {
             var expired: [String] = []
             func keyModified(_ key: ByteBuffer) {}
             func keyExpired(_ key: ByteBuffer) { expired.append(String(buffer: key)) }
-            func keyspaceCleared() {}
+            func keyspaceCleared(removedKeys: Int) {}
         }
         try withTemporaryStore { store, _ in
             let recorder = Recorder()

@@ -91,17 +91,20 @@ func value(_ keyspace: Keyspace, _ key: String) throws -> String? {
         }
     }
 
-    @Test func releaseReportsWritesAlreadyCommittedBetweenCommands() throws {
+    @Test func leaseReportsWritesAlreadyCommittedBetweenCommands() throws {
         try withTemporaryStore { store, _ in
-            let ks = store.acquire()
-            ks.maximumPendingWrites = 4
-            for index in 0..<4 { try ks.set(bytes("k\(index)"), value: bytes("v")) }
-            try ks.commitIfLarge()
-            #expect(ks.pendingWrites == 0)
-            // Nothing is pending any more, yet the batch did write: a `high` durability fsync is still due.
-            #expect(try store.release())
-            _ = store.acquire()
-            #expect(try !store.release())
+            let (pendingAtEnd, commit) = try #require(store.withLease { ks in
+                ks.maximumPendingWrites = 4
+                for index in 0..<4 { try? ks.set(bytes("k\(index)"), value: bytes("v")) }
+                try? ks.commitIfLarge()
+                return ks.pendingWrites
+            })
+            // Nothing was pending at the end, yet the lease did write: a `high` durability fsync is still due.
+            #expect(pendingAtEnd == 0)
+            #expect(commit.wrote)
+            #expect(commit.failure == nil)
+            let idle = try #require(store.withLease { _ in () })
+            #expect(!idle.commit.wrote)
         }
     }
 

@@ -1,11 +1,12 @@
 """CLIENT, RESET, TIME and WAIT, as Redis 7 replies (checked with KVNODE_TARGET=redis unless marked kvnode_only)."""
 
 import select
+import socket
 import time
 
 import pytest
 
-from conftest import encode
+from conftest import encode, wait_until
 from replies import bulk_text, fields, poll
 
 MB = 1 << 20
@@ -139,6 +140,42 @@ def test_client_reply_off_on_skip(raw):
     c.send(encode("CLIENT", "REPLY", "SKIP") + encode("SET", "b", "2") + encode("GET", "b"))
     assert c.reply() == b"$1\r\n2\r\n"
     assert c.cmd("CLIENT", "REPLY", "maybe") == b"-ERR syntax error\r\n"
+
+
+def test_client_reply_off_still_delivers_pubsub(raw):
+    """CLIENT REPLY OFF silences replies, not pushes: the subscribe confirmation and every message still arrive, in
+    RESP2 and RESP3, including a message the connection publishes to itself."""
+    subscriber, publisher = raw(), raw()
+    subscriber.send(encode("CLIENT", "REPLY", "OFF") + encode("SUBSCRIBE", "news"))
+    assert subscriber.reply() == b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    assert publisher.cmd("PUBLISH", "news", "hello") == b":1\r\n"
+    assert subscriber.reply() == b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+
+    resp3 = raw()
+    assert resp3.cmd("HELLO", "3").startswith(b"%")
+    resp3.send(encode("SUBSCRIBE", "me") + encode("CLIENT", "REPLY", "OFF") + encode("PUBLISH", "me", "x")
+               + encode("CLIENT", "REPLY", "ON"))
+    assert resp3.reply() == b">3\r\n$9\r\nsubscribe\r\n$2\r\nme\r\n:1\r\n"
+    assert resp3.reply() == b">3\r\n$7\r\nmessage\r\n$2\r\nme\r\n$1\r\nx\r\n"
+    assert resp3.reply() == b"+OK\r\n"
+
+
+def test_client_list_counts_replies_a_client_has_not_read(raw, r2):
+    """A client that sends requests but never reads shows its unsent replies in CLIENT LIST's omem (and oll)."""
+    r2.set("big", b"x" * (1 << 20))
+    reader = raw()
+    reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    my_id = int(reader.cmd("CLIENT", "ID")[1:-2])
+    reader.send(encode("GET", "big") * 64)  # 64 MiB of replies, never read
+
+    def output_of_reader():
+        line = next(l for l in bulk_text(raw().cmd("CLIENT", "LIST")).splitlines() if b"id=%d " % my_id in l)
+        return fields(line)
+
+    info = wait_until(lambda: (f := output_of_reader()) and int(f["omem"]) > (8 << 20) and f,
+                      message=lambda: f"omem grows: {output_of_reader()}")
+    assert int(info["oll"]) >= 1
+    assert int(info["tot-mem"]) >= int(info["omem"])
 
 
 def test_client_no_evict(raw):

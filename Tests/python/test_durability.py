@@ -103,12 +103,15 @@ def reply_with(calls: list[Call], tok: str) -> Call:
 
 
 def unneeded_syncs(srv: TracedKVNode, calls: list[Call]) -> list[Call]:
-    """Syncs with no data appended to the log since the sync before them."""
+    """Syncs with no data appended to the log since the sync before them.
+
+    An fsync of the data directory itself is not counted: it belongs to the flush of a log file that appeared since
+    the last one (making the new file's entry durable), not to a flush of its own."""
     data_appended = sorted(a.end for a in calls if srv.carries_data(a))
     out = []
     previous_sync_end = -1
     for call in calls:
-        if call.is_sync:
+        if call.is_sync and os.path.realpath(call.target) != os.path.realpath(srv.data_dir):
             # the first data append that completed after the previous sync: did it complete before this one began?
             i = bisect.bisect_right(data_appended, previous_sync_end)
             if i == len(data_appended) or data_appended[i] >= call.start:

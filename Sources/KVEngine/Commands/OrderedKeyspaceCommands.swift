@@ -1,0 +1,180 @@
+import KVStore
+import Logging
+import NIOCore
+import RESP
+
+/// KEYS, PDEL and SCAN: walks of the ordered keyspace. A glob's literal prefix bounds each walk to a LevelDB range,
+/// so `KEYS user:1234:* LIMIT 10` costs a seek and ten steps whatever the size of the keyspace.
+struct OrderedKeyspaceCommands: CommandFamily {
+    let scanCursors: ScanCursors
+    /// Keys KEYS returns without a LIMIT; 0 for all (`--keys-default-limit`).
+    let keysDefaultLimit: Int
+
+    var commands: [CommandSpec] {
+        let (cursors, defaultLimit) = (scanCursors, keysDefaultLimit)
+        return [
+            // KEYS's metadata is kvnode's (its options), PDEL's is kvnode's own: both in CommandMetadata+kvnode.swift.
+            CommandSpec(.keys) { try Self.keys($0, defaultLimit: defaultLimit) },
+            CommandSpec(.pdel, handler: Self.pdel),
+            CommandSpec(.scan) { try Self.scan($0, cursors: cursors) },
+        ]
+    }
+
+    /// `KEYS pattern [PIVOT key] [LIMIT count] [DESC] [WITHVALUES]`, options in any order, the last of a kind
+    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC).
+    static func keys(_ ctx: CommandContext, defaultLimit: Int) throws {
+        var pivot: [UInt8]?
+        var limit: Int?
+        var order = IterationOrder.ascending
+        var withValues = false
+        var index = 2
+        while index < ctx.argumentCount {
+            let hasValue = index + 1 < ctx.argumentCount
+            if ctx.argument(index, is: "pivot") && hasValue {
+                pivot = Array(ctx.argument(index + 1).readableBytesView)
+                index += 1
+            } else if ctx.argument(index, is: "limit") && hasValue {
+                guard let count = ctx.request.withArgument(index + 1, { RESPInteger.parse($0) }), count >= 0 else {
+                    throw CommandError.syntax
+                }
+                limit = count
+                index += 1
+            } else if ctx.argument(index, is: "desc") {
+                order = .descending
+            } else if ctx.argument(index, is: "withvalues") {
+                withValues = true
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        // LIMIT 0 asks for nothing; a default of 0 means no limit.
+        let maximum = limit ?? (defaultLimit > 0 ? defaultLimit : .max)
+        guard maximum > 0 else { return ctx.reply.arrayHeader(0) }
+
+        var range = KeyRange.all
+        if let pivot {
+            if order == .ascending { range.restrict(after: pivot) } else { range.restrict(before: pivot) }
+        }
+        let pattern = GlobPattern(ctx.argument(1).readableBytesView)
+        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
+        var found = 0
+        try ctx.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _ in
+            items.bulk(key)
+            if withValues { items.bulk(value) }
+            found += 1
+            return found < maximum
+        }
+        ctx.reply.arrayHeader(withValues ? 2 * found : found)
+        ctx.reply.buffer.writeBuffer(&items.buffer)
+    }
+
+    /// `PDEL pattern`: deletes every live key matching the glob, replying how many.
+    static func pdel(_ ctx: CommandContext) throws {
+        let pattern = GlobPattern(ctx.argument(1).readableBytesView)
+        let keyspace = ctx.keyspace
+        let chunkSize = 1024
+        var deleted = 0
+        var range = KeyRange.all
+        // Chunks commit separately; lock-free readers wait for the lock until the last one is in.
+        try keyspace.withMultiBatchWrite {
+            while true {
+                // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
+                var chunk: [ByteBuffer] = []
+                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
+                    chunk.append(ByteBuffer(bytes: key))
+                    return chunk.count < chunkSize
+                }
+                for key in chunk where try keyspace.delete(key) {
+                    ctx.notify(.generic, "del", key: key)
+                    deleted += 1
+                }
+                guard chunk.count == chunkSize, let last = chunk.last else { break }
+                range.restrict(after: Array(last.readableBytesView))
+                try keyspace.commitIfLarge()
+            }
+        }
+        ctx.reply.integer(deleted)
+    }
+
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`: visits up to COUNT keys after the cursor's position
+    /// and replies the next cursor (0 at the end) and the visited keys that match.
+    static func scan(_ ctx: CommandContext, cursors: ScanCursors) throws {
+        guard let cursor = ctx.request.withArgument(1, parseCursor) else {
+            throw CommandError("ERR invalid cursor")
+        }
+        var pattern: GlobPattern?
+        var count = 10
+        var typeMatches = true
+        var index = 2
+        while index < ctx.argumentCount {
+            guard index + 1 < ctx.argumentCount else { throw CommandError.syntax }
+            if ctx.argument(index, is: "match") {
+                pattern = GlobPattern(ctx.argument(index + 1).readableBytesView)
+            } else if ctx.argument(index, is: "count") {
+                count = try ctx.integerArgument(index + 1)
+                guard count >= 1 else { throw CommandError.syntax }
+            } else if ctx.argument(index, is: "type") {
+                // Every key is a string.
+                typeMatches = ctx.argument(index + 1, is: "string")
+            } else {
+                throw CommandError.syntax
+            }
+            index += 2
+        }
+
+        var range = KeyRange.all
+        switch cursors.resume(UInt64(cursor)) {
+        case .start: break
+        case .after(let key): range.restrict(after: key)
+        case .from(let key): range.restrict(from: key)
+        }
+        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
+
+        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
+        var found = 0
+        var visited = 0
+        var lastVisited: [UInt8] = []
+        var more = false
+        if typeMatches {
+            try ctx.keyspace.forEachKey(in: range) { key, _, _ in
+                if visited == count {
+                    // Another key follows: the iteration goes on after the last one visited.
+                    more = true
+                    return false
+                }
+                visited += 1
+                if pattern?.matches(key) ?? true {
+                    items.bulk(key)
+                    found += 1
+                }
+                if visited == count { lastVisited = Array(key) }
+                return true
+            }
+        }
+        let next = more ? cursors.cursor(after: lastVisited) : 0
+        ctx.reply.arrayHeader(2)
+        ctx.reply.bulk(decimal: Int(next))
+        ctx.reply.arrayHeader(found)
+        ctx.reply.buffer.writeBuffer(&items.buffer)
+    }
+
+    /// Redis's cursor syntax (`strtoul`): optional sign, decimal digits, no spaces; the empty string is 0.
+    static func parseCursor(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") {
+            digits = digits.dropFirst()
+            guard !digits.isEmpty else { return nil }
+        }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1 && !overflow2 else { return nil }
+            value = sum
+        }
+        return negative ? 0 &- value : value
+    }
+}

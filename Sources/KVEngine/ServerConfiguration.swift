@@ -1,0 +1,61 @@
+import NIOCore
+import KVStore
+import LevelDB
+import Logging
+import RESP
+
+/// Everything the server is started with. Every limit is a setting, with Redis's default where Redis has one.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    public var port = 6379
+    /// Directory of the LevelDB database (and later snapshots).
+    public var dataDirectory = "./data"
+    public var durability = Durability.medium
+    /// Event loops serving connections; defaults to one per core.
+    public var eventLoopCount = System.coreCount
+    /// Request decoding limits (`proto-max-bulk-len` and friends).
+    public var decoderLimits = DecoderLimits()
+    /// Largest request a client may have in flight before it is disconnected (`client-query-buffer-limit`, 1 GB).
+    public var clientQueryBufferLimit = 1024 * 1024 * 1024
+    /// Largest number of open client connections (`maxclients`).
+    public var maxClients = 10_000
+    /// LevelDB's write buffer size in bytes.
+    public var writeBufferSize = 64 << 20
+    /// LevelDB's block cache size in bytes.
+    public var blockCacheSize = 64 << 20
+    /// Largest number of keys KEYS returns when the request has no LIMIT (`keys-default-limit`; 0 = unlimited, as
+    /// Redis clients expect from `KEYS *`; kvnode used 500).
+    public var keysDefaultLimit = 0
+    /// Number of SCAN positions the server remembers exactly (`scan-cursor-table-size`, at most
+    /// `ScanCursors.maximumCapacity`): one per iteration in progress. A cursor it no longer remembers resumes at the
+    /// key prefix it carries (docs/scan-cursors.md).
+    public var scanCursorTableSize = 16384
+    /// Largest `scanCursorTableSize`: remembered cursors must stay far fewer than the ids a cursor can carry.
+    public static let maximumScanCursorTableSize = ScanCursors.maximumCapacity
+    /// Pause between passes of the background expiry sweeper (`--expiry-sweep-interval`, `expiry-sweep-interval`).
+    public var expirySweepInterval = Duration.milliseconds(100)
+    /// Keys the sweeper removes per lock acquisition.
+    public var expirySweepChunk = 512
+    /// How many snapshots to keep in `DATA/snapshots` (`snapshot-keep`); older ones are deleted after each new one.
+    public var snapshotKeep = 2
+    /// When to take a snapshot by itself (`save`, `--save`); none by default.
+    public var savePoints = SavePoints()
+    /// Keyspace event classes published (`notify-keyspace-events`); empty = off, Redis's default.
+    public var notifyKeyspaceEvents: KeyspaceEventFlags = []
+    /// Output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`).
+    public var pubsubOutputLimit = OutputBufferLimit.pubsubDefault
+
+    public init() {}
+}
+
+
+extension Store {
+    /// Opens the store described by `configuration`, creating the data directory if needed.
+    public static func open(configuration: ServerConfiguration) throws -> Store {
+        var options = Options()
+        options.writeBufferSize = configuration.writeBufferSize
+        options.blockCacheSize = configuration.blockCacheSize
+        return try Store(directory: configuration.dataDirectory, durability: configuration.durability, options: options)
+    }
+}

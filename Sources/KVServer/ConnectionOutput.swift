@@ -1,0 +1,154 @@
+import KVEngine
+import KVStore
+import Logging
+import NIOCore
+import RESP
+
+/// Everything a connection sends: its replies, held back for the fsync when durability is `high`, and the pushes
+/// (Pub/Sub messages) other connections deliver to it, kept in order behind replies not sent yet and cut off by the
+/// Pub/Sub output limits. It is the connection's `PushSink`, so the Pub/Sub hub never holds the handler.
+///
+/// Publishes how much waits for the socket (CLIENT LIST `omem`) whenever the channel is backed up.
+final class ConnectionOutput: PushSink {
+    private let session: Session
+    private var context: ChannelHandlerContext?
+    private let logger: Logger
+    private let limits: @Sendable () -> OutputBufferLimit
+
+    /// Whether the reply buffer is being filled (a batch runs) or held (waiting for the event loop's fsync): pushes
+    /// then go behind the replies in it rather than straight to the socket.
+    private var isFilling = false
+    private var isHeldForSync = false
+    private var flushScheduled = false
+    /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
+    private var softLimitExceededSince: Int64?
+
+    init(session: Session, context: ChannelHandlerContext, logger: Logger, limits: @escaping @Sendable () -> OutputBufferLimit) {
+        self.session = session
+        self.context = context
+        self.logger = logger
+        self.limits = limits
+    }
+
+    // MARK: Replies
+
+    func batchStarted() {
+        isFilling = true
+    }
+
+    /// The batch's replies are complete. With `durableReplies` (durability `high`) and writes committed, they wait
+    /// for the event loop's next fsync, shared by every connection that wrote in this turn.
+    func batchEnded(wroteData: Bool, durableReplies: DurableReplies?) {
+        isFilling = false
+        if let durableReplies, wroteData, !isHeldForSync {
+            isHeldForSync = true
+            durableReplies.sendAfterSync(self)
+        }
+    }
+
+    /// Sends what the reply buffer holds, unless it waits for an fsync.
+    func flush() {
+        guard !isHeldForSync, let context, session.reply.buffer.readableBytes > 0 else { return }
+        session.countSent(session.reply.buffer.readableBytes)
+        context.write(NIOAny(session.reply.buffer), promise: nil)
+        context.flush()
+        reuseReplyBuffer()
+        publishUnsentBytes()
+    }
+
+    /// Called by `DurableReplies` once the writes are on disk, or with false when the fsync failed: the writes may
+    /// be lost, so the replies are never sent and the connection is closed instead (Redis exits in that case).
+    func syncCompleted(_ succeeded: Bool) {
+        isHeldForSync = false
+        guard succeeded else {
+            logger.error("closing client whose writes could not be made durable", metadata: ["client": "\(session)"])
+            context?.close(promise: nil)
+            return
+        }
+        flush()
+    }
+
+    /// Empties the reply buffer for the next batch. Once the socket has taken the bytes (the usual case after a
+    /// flush) NIO holds no reference and the storage is reused; otherwise `clear()` starts fresh storage, without
+    /// copying. A buffer grown by one huge reply is not kept.
+    private func reuseReplyBuffer() {
+        if session.reply.buffer.capacity > 1 << 20 {
+            session.reply.buffer = context?.channel.allocator.buffer(capacity: 4096) ?? ByteBuffer()
+        } else {
+            session.reply.buffer.clear()
+        }
+    }
+
+    /// Publishes the bytes NIO still holds for the socket; only a backed-up channel pays for asking.
+    func publishUnsentBytes() {
+        guard let channel = context?.channel else { return }
+        let unsent = channel.isWritable ? 0 : (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        session.setUnsentBytes(unsent)
+    }
+
+    // MARK: Pushes
+
+    func deliver(_ pushFrame: PushFrame) {
+        guard let context else { return }
+        let frame = session.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
+        // Delivered by a command of this very connection: after that command's reply, whatever CLIENT REPLY says.
+        if session.holdPushDuringCommand(frame) { return }
+        if isFilling || isHeldForSync {
+            // Behind replies not sent yet (this batch's, or ones waiting for their fsync): keep the order.
+            session.reply.buffer.writeImmutableBuffer(frame)
+            return
+        }
+        // While the channel is writable its unsent output is under NIO's high watermark (64 KB), far below any limit;
+        // only a backed-up subscriber pays for asking how much is buffered.
+        let channel = context.channel
+        let unsent = channel.isWritable
+            ? 0 : ((try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) + frame.readableBytes
+        if exceedsOutputLimit(unsent) {
+            logger.warning(
+                "closing client that exceeded the Pub/Sub output buffer limit",
+                metadata: ["client": "\(session)", "unsent": "\(unsent)"])
+            context.close(promise: nil)
+            return
+        }
+        if session.reply.buffer.readableBytes > 0 {
+            // Replies already produced (e.g. before an awaited reply) go out before the message, as in Redis.
+            session.countSent(session.reply.buffer.readableBytes)
+            context.write(NIOAny(session.reply.buffer), promise: nil)
+            reuseReplyBuffer()
+        }
+        session.countSent(frame.readableBytes)
+        context.write(NIOAny(frame), promise: nil)
+        session.setUnsentBytes(unsent)
+        // One flush per turn of the event loop: messages queued behind this one go out in the same write.
+        if !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute {
+                self.flushScheduled = false
+                self.context?.flush()
+            }
+        }
+    }
+
+    private func exceedsOutputLimit(_ unsent: Int) -> Bool {
+        let limit = limits()
+        if limit.hardBytes > 0 && unsent > limit.hardBytes { return true }
+        guard limit.softBytes > 0 && unsent > limit.softBytes else {
+            softLimitExceededSince = nil
+            return false
+        }
+        let now = WallClock.milliseconds()
+        guard let since = softLimitExceededSince else {
+            softLimitExceededSince = now
+            return false
+        }
+        return now - since >= Int64(limit.softSeconds) * 1000
+    }
+
+    /// The connection is gone: nothing more is written, and the context is let go.
+    func detach() {
+        context = nil
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionOutput: Sendable {}
