@@ -46,8 +46,10 @@ public final class Store: @unchecked Sendable {
 
     /// Opens (or creates) the store in `directory`.
     /// - Throws: `LevelDBError` when LevelDB cannot open the directory, for example because another process holds it.
+    /// - Parameter logsChanges: whether changes go to the change log (revisions are kept either way).
     public init(
-        directory: String, durability: Durability, options: Options = Options(), clock: StoreClock = .system
+        directory: String, durability: Durability, options: Options = Options(), clock: StoreClock = .system,
+        logsChanges: Bool = true
     ) throws {
         self.directory = directory
         self.durability = durability
@@ -55,7 +57,8 @@ public final class Store: @unchecked Sendable {
         self.clock = clock
         database = try Database(path: directory, options: options)
         logSyncer = LogSyncer(directory: directory)
-        keyspace = try Keyspace(database: database, health: health, clock: clock, snapshots: snapshots)
+        keyspace = try Keyspace(
+            database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
     }
 
     /// Told of every change: WATCH, keyspace notifications, statistics. Set once, before the store is shared.

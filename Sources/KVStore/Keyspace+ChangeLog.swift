@@ -1,0 +1,189 @@
+import LevelDB
+import NIOCore
+
+/// Revisions and the change log: every command that changes data takes the next store revision, each of its changes
+/// becomes an event of that revision (`r`), indexed by key (`h`), in the same `WriteBatch` as the data itself, so a
+/// crash never leaves data without its events or events without their data.
+extension Keyspace {
+    /// The running command's revision and the next event's index, taking the next revision at its first write.
+    func nextEvent() -> (revision: UInt64, index: UInt32) {
+        if commandRevision == nil {
+            revision &+= 1
+            commandRevision = revision
+            eventIndex = 0
+        }
+        defer { eventIndex &+= 1 }
+        return (commandRevision!, eventIndex)
+    }
+
+    /// Stages one event and its history entry.
+    func logEvent(
+        _ event: (revision: UInt64, index: UInt32), _ operation: ChangeOperation, key: UnsafeRawBufferPointer,
+        value: UnsafeRawBufferPointer?, expireAt: Int64, previousRevision: UInt64
+    ) {
+        ChangeLogLayout.encodeEvent(
+            operation, key: key, value: value, expireAt: expireAt, previousRevision: previousRevision, time: now,
+            into: &eventScratch)
+        ChangeLogLayout.eventKey(revision: event.revision, index: event.index, into: &keyScratch)
+        keyScratch.withUnsafeReadableBytes { k in eventScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
+        logBytes &+= UInt64(keyScratch.readableBytes + eventScratch.readableBytes)
+        ChangeLogLayout.historyKey(key, revision: event.revision, into: &keyScratch)
+        withUnsafeBytes(of: event.index.bigEndian) { index in
+            keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: index) }
+        }
+        logBytes &+= UInt64(keyScratch.readableBytes + 4)
+    }
+
+    /// Stages FLUSHDB's one event and its marker.
+    func logFlush() {
+        let event = nextEvent()
+        guard logsChanges else { return }
+        logEvent(event, .flush, key: UnsafeRawBufferPointer(start: nil, count: 0), value: nil, expireAt: 0, previousRevision: 0)
+        ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes {
+            batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// Adds the revision and the log's size to the pending batch when they changed.
+    func stageChangeLogState() {
+        if revision != committedRevision {
+            withUnsafeBytes(of: revision.bigEndian) { encoded in
+                ChangeLogLayout.revisionKey.withUnsafeBytes { batch.put(key: $0, value: encoded) }
+            }
+        }
+        if logBytes != committedLogBytes {
+            withUnsafeBytes(of: logBytes.bigEndian) { encoded in
+                ChangeLogLayout.sizeKey.withUnsafeBytes { batch.put(key: $0, value: encoded) }
+            }
+        }
+    }
+
+    /// Reads the revision, the log's horizon and size.
+    func loadChangeLogState() throws {
+        func stored(_ key: [UInt8]) throws -> UInt64? {
+            try database.get(key).flatMap { bytes in bytes.withUnsafeBytes { ChangeLogLayout.bigEndian64($0) } }
+        }
+        revision = try stored(ChangeLogLayout.revisionKey) ?? 0
+        committedRevision = revision
+        oldestLoggedRevision = try stored(ChangeLogLayout.oldestKey) ?? 1
+        logBytes = try stored(ChangeLogLayout.sizeKey) ?? 0
+        committedLogBytes = logBytes
+        commandRevision = nil
+        eventIndex = 0
+    }
+
+    // MARK: Reading
+
+    /// A live key's value, expiry and revisions.
+    public func versionedValue(of key: ByteBuffer) throws -> (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)? {
+        let found = try read(key) { value, expireAt in (ByteBuffer(bytes: value), expireAt) }
+        guard let (value, expireAt) = found else { return nil }
+        return (value, expireAt, lastLookup?.revision ?? .unknown)
+    }
+
+    /// The events of `key`, in revision order (or reversed), from `from` (inclusive; nil for the oldest, or with
+    /// `descending` the newest), at most `limit`.
+    /// - Throws: `CompactedRevisionError` when `from` is older than the log holds.
+    public func history(
+        of key: ByteBuffer, from: UInt64?, limit: Int, descending: Bool
+    ) throws -> [ChangeEvent] {
+        assertLeased()
+        try commit()  // the batch's own events are read from LevelDB like the rest
+        if let from, from < oldestLoggedRevision { throw compacted() }
+        var events: [ChangeEvent] = []
+        let iterator = database.makeIterator()
+        var prefix = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: 0, into: &prefix) }
+        prefix.moveWriterIndex(to: prefix.writerIndex - 8)
+        let prefixBytes = Array(prefix.readableBytesView)
+        if descending {
+            iterator.seek(prefixBytes + bigEndianBytes(from.map { $0 &+ 1 } ?? .max))
+            if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
+        } else {
+            iterator.seek(prefixBytes + bigEndianBytes(from ?? 0))
+        }
+        while events.count < limit, iterator.isValid, iterator.key.count == prefixBytes.count + 8,
+            iterator.key.starts(with: prefixBytes)
+        {
+            let revision = ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[prefixBytes.count...]))!
+            var index: UInt32 = 0
+            for byte in iterator.value.prefix(4) { index = index << 8 | UInt32(byte) }
+            if revision >= oldestLoggedRevision, let event = try event(revision: revision, index: index) {
+                events.append(event)
+            }
+            if descending { iterator.previous() } else { iterator.next() }
+        }
+        try iterator.checkError()
+        return events
+    }
+
+    /// The value `key` had at `revision`: the latest of its events at or before it, unless a FLUSHDB came between.
+    /// - Returns: the value and its expiry, or nil when the key did not exist then.
+    /// - Throws: `CompactedRevisionError` when the log no longer holds what is needed to answer.
+    public func value(of key: ByteBuffer, at revision: UInt64) throws -> (value: ByteBuffer, expireAt: Int64, revision: UInt64)? {
+        assertLeased()
+        guard revision >= oldestLoggedRevision else { throw compacted() }
+        if revision >= self.revision {
+            return try versionedValue(of: key).map { ($0.value, $0.expireAt, $0.revision.modified) }
+        }
+        let latest = try history(of: key, from: revision, limit: 1, descending: true).first
+        let flushedAfter = try latestFlush(atOrBefore: revision).map { flush in latest.map { flush > $0.revision } ?? true }
+        if flushedAfter == true { return nil }
+        if let latest {
+            return latest.operation == .set ? (latest.value ?? ByteBuffer(), latest.expireAt, latest.revision) : nil
+        }
+        // No retained event at or before `revision`: the key had none since the horizon, so what it holds now was
+        // written before the horizon — unless it changed after `revision`, whose earlier value is gone.
+        guard let current = try versionedValue(of: key) else {
+            // Absent now and no event since the horizon: it did not exist at `revision` either.
+            return nil
+        }
+        guard current.revision.modified <= revision else { throw compacted() }
+        return (current.value, current.expireAt, current.revision.modified)
+    }
+
+    /// The newest FLUSHDB revision at or before `revision`, or nil.
+    func latestFlush(atOrBefore revision: UInt64) throws -> UInt64? {
+        let iterator = database.makeIterator()
+        iterator.seek(ChangeLogLayout.flushKey(revision: revision &+ 1))
+        if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
+        guard iterator.isValid, iterator.key.count == 9, iterator.key.first == ChangeLogLayout.flushPrefix else {
+            try iterator.checkError()
+            return nil
+        }
+        return ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[1...]))
+    }
+
+    /// One event of the log.
+    func event(revision: UInt64, index: UInt32) throws -> ChangeEvent? {
+        var key = ByteBuffer()
+        ChangeLogLayout.eventKey(revision: revision, index: index, into: &key)
+        return try key.withUnsafeReadableBytes { storageKey in
+            try database.withValue(forKey: storageKey) { ChangeLogLayout.decodeEvent(key: storageKey, value: $0) } ?? nil
+        }
+    }
+
+    func compacted() -> CompactedRevisionError {
+        CompactedRevisionError(oldest: oldestLoggedRevision, current: revision)
+    }
+
+    private func bigEndianBytes(_ value: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+}
+
+/// A revision older than the change log still holds.
+public struct CompactedRevisionError: Error, Sendable {
+    /// The oldest revision still available.
+    public let oldest: UInt64
+    /// The store's current revision.
+    public let current: UInt64
+}
+
+/// A data directory written by a newer kvnode.
+public struct StoreFormatError: Error, CustomStringConvertible, Sendable {
+    public let found: UInt8
+    public var description: String {
+        "the data directory has layout version \(found); this kvnode reads up to \(StorageLayout.formatVersion)"
+    }
+}

@@ -1,0 +1,127 @@
+import KVStore
+import LevelDB
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Revisions and the change log at the store's level: one revision per command, the events of every write path, key
+/// revisions in records, reads at a past revision, and what a restart or a failed commit does to them.
+@Suite struct ChangeLogTests {
+    private func text(_ buffer: ByteBuffer?) -> String? {
+        buffer.map { String(buffer: $0) }
+    }
+
+    @Test func eachCommandTakesOneRevisionForAllItsWrites() throws {
+        try withTemporaryStore { store, _ in
+            try store.withKeyspace { ks in
+                try ks.set(bytes("a"), value: bytes("1"))
+                ks.beginCommand()
+                // Like MSET: one command, one revision, two events.
+                try ks.set(bytes("a"), value: bytes("2"))
+                try ks.set(bytes("b"), value: bytes("1"))
+                ks.beginCommand()
+                _ = try ks.read(bytes("a")) { _, _ in () }  // a read takes no revision
+                #expect(ks.revision == 2)
+                #expect(try ks.revision(of: bytes("a")) == KeyRevision(created: 1, modified: 2, version: 2))
+                #expect(try ks.revision(of: bytes("b")) == KeyRevision(created: 2, modified: 2, version: 1))
+            }
+            try store.withKeyspace { ks in
+                let history = try ks.history(of: bytes("a"), from: nil, limit: 10, descending: false)
+                #expect(history.map(\.revision) == [1, 2])
+                #expect(history.map { text($0.value) } == ["1", "2"])
+                #expect(history.map(\.previousRevision) == [0, 1])
+                #expect(try ks.history(of: bytes("b"), from: nil, limit: 10, descending: false).map(\.index) == [1])
+            }
+        }
+    }
+
+    @Test func deletesExpiriesAndFlushesAreEvents() throws {
+        let clock = StoreClock.manual(at: 1_700_000_000_000)
+        let path = makeTemporaryDirectory()
+        defer { removeDirectory(path) }
+        let store = try Store(directory: path, durability: .low, clock: clock)
+        try store.withKeyspace { ks in
+            try ks.set(bytes("gone"), value: bytes("x"))
+            ks.beginCommand()
+            try ks.set(bytes("ttl"), value: bytes("y"), expireAt: ks.now + 10)
+            ks.beginCommand()
+            #expect(try ks.delete(bytes("gone")))
+        }
+        clock.advance(byMilliseconds: 11)
+        #expect(try store.removeExpiredKeys() == 1)  // one sweep step: one revision
+        try store.withKeyspace { ks in
+            try ks.set(bytes("z"), value: bytes("1"))
+            ks.beginCommand()
+            try ks.removeAll()
+            #expect(ks.revision == 6)
+        }
+        try store.withKeyspace { ks in
+            #expect(try ks.history(of: bytes("gone"), from: nil, limit: 10, descending: false).map(\.operation) == [.set, .delete])
+            let ttl = try ks.history(of: bytes("ttl"), from: nil, limit: 10, descending: false)
+            #expect(ttl.map(\.operation) == [.set, .expire])
+            #expect(ttl[0].expireAt == 1_700_000_000_010)
+            #expect(ttl[1].revision == 4)
+            // After the flush at 6 nothing exists, though z's last event is a set.
+            #expect(try ks.value(of: bytes("z"), at: 5).map { text($0.value) } == "1")
+            #expect(try ks.value(of: bytes("z"), at: 6) == nil)
+            #expect(try ks.value(of: bytes("ttl"), at: 2).map { text($0.value) } == "y")
+            #expect(try ks.value(of: bytes("ttl"), at: 4) == nil)
+            #expect(try ks.value(of: bytes("gone"), at: 2).map { text($0.value) } == "x")
+            #expect(try ks.value(of: bytes("gone"), at: 3) == nil)
+        }
+        try store.close()
+    }
+
+    @Test func revisionsSurviveARestart() throws {
+        try withTemporaryStore { store, path in
+            try store.withKeyspace { ks in try ks.set(bytes("a"), value: bytes("1")) }
+            try store.withKeyspace { ks in try ks.set(bytes("a"), value: bytes("2")) }
+            try store.close()
+            let reopened = try Store(directory: path, durability: .low)
+            try reopened.withKeyspace { ks in
+                #expect(ks.revision == 2)
+                #expect(try ks.revision(of: bytes("a")) == KeyRevision(created: 1, modified: 2, version: 2))
+                try ks.set(bytes("b"), value: bytes("1"))
+                #expect(ks.revision == 3)
+            }
+            try reopened.close()
+        }
+    }
+
+    @Test func aFailedCommitGivesItsRevisionBack() throws {
+        try withTemporaryStore { store, _ in
+            try store.withKeyspace { ks in try ks.set(bytes("a"), value: bytes("1")) }
+            store.database.failNextWrites(1)
+            #expect(throws: (any Error).self) { try store.withKeyspace { ks in try ks.set(bytes("a"), value: bytes("2")) } }
+            #expect(store.recover())
+            try store.withKeyspace { ks in
+                #expect(ks.revision == 1)
+                try ks.set(bytes("a"), value: bytes("3"))
+                #expect(ks.revision == 2)
+                let history = try ks.history(of: bytes("a"), from: nil, limit: 10, descending: false)
+                #expect(history.map { text($0.value) } == ["1", "3"])
+            }
+        }
+    }
+
+    @Test func withoutTheLogRevisionsAreStillKept() throws {
+        let path = makeTemporaryDirectory()
+        defer { removeDirectory(path) }
+        let store = try Store(directory: path, durability: .low, logsChanges: false)
+        try store.withKeyspace { ks in
+            try ks.set(bytes("a"), value: bytes("1"))
+            ks.beginCommand()
+            try ks.set(bytes("a"), value: bytes("2"))
+            #expect(try ks.revision(of: bytes("a")) == KeyRevision(created: 1, modified: 2, version: 2))
+            #expect(try ks.history(of: bytes("a"), from: nil, limit: 10, descending: false).isEmpty)
+        }
+        try store.close()
+    }
+}
+
+func removeDirectory(_ path: String) {
+    _ = system("rm -rf '\(path)'")
+}
