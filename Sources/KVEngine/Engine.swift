@@ -28,6 +28,8 @@ public final class Engine: Sendable {
     let watches = WatchRegistry()
     /// Connections whose command waits for keys.
     let keyWaiters = KeyWaiters()
+    /// KV.WATCH watchers.
+    let watchHub: WatchHub
     /// The store's observer: WATCH invalidation, notifications, expiry counts.
     let keyspaceEvents: KeyspaceEventObserver
     /// Settings CONFIG SET may change while the server runs.
@@ -66,7 +68,10 @@ public final class Engine: Sendable {
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
-        self.keyspaceEvents = KeyspaceEventObserver(notifier: notifier, watches: watches, waiters: keyWaiters)
+        self.watchHub = WatchHub(
+            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval)
+        self.keyspaceEvents = KeyspaceEventObserver(
+            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub)
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks

@@ -32,6 +32,12 @@ extension Keyspace {
             keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: index) }
         }
         logBytes &+= UInt64(keyScratch.readableBytes + 4)
+        if let observer, observer.wantsChangeEvents {
+            observer.changeLogged(ChangeEvent(
+                revision: event.revision, index: event.index, operation: operation, key: ByteBuffer(bytes: key),
+                value: value.map { ByteBuffer(bytes: $0) }, expireAt: expireAt, previousRevision: previousRevision,
+                time: now))
+        }
     }
 
     /// Stages FLUSHDB's one event and its marker.
@@ -186,4 +192,17 @@ public struct StoreFormatError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         "the data directory has layout version \(found); this kvnode reads up to \(StorageLayout.formatVersion)"
     }
+}
+
+/// How much of the change log is kept: whatever is newer than every limit that is set (0 = no limit of that kind).
+/// Older revisions are compacted away in the background; asking for one gets `CompactedRevisionError`.
+public struct ChangeLogRetention: Sendable, Equatable {
+    /// Most bytes of log entries kept.
+    public var maxBytes: UInt64 = 1 << 30
+    /// Oldest entries kept, in milliseconds.
+    public var maxAgeMilliseconds: Int64 = 7 * 24 * 3600 * 1000
+    /// Most revisions kept.
+    public var maxRevisions: UInt64 = 0
+
+    public init() {}
 }

@@ -1,4 +1,5 @@
 import LevelDB
+import NIOCore
 import Synchronization
 
 /// A point-in-time, read-only view of the user keyspace, for exports that run without the store's lock (SNAPSHOT,
@@ -57,6 +58,10 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
         try iterator.checkError()
     }
 
+    func makeIterator() -> Iterator {
+        snapshot.makeIterator()
+    }
+
     private static func storedKeyCount(_ snapshot: Snapshot) throws -> Int {
         let iterator = snapshot.makeIterator()
         iterator.seek(StorageLayout.keyCountKey)
@@ -92,4 +97,61 @@ extension Keyspace {
 /// How many `KeyspaceSnapshot`s of a store are alive: the store cannot reopen its database under them.
 final class SnapshotTracker: Sendable {
     let live = Atomic<Int>(0)
+}
+
+extension KeyspaceSnapshot {
+    /// Up to `limit` change-log events with revisions from `from` through `through`, in order, starting after
+    /// `position` (the last event of the previous call) when given.
+    public func events(
+        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int
+    ) throws -> [ChangeEvent] {
+        var start = ByteBuffer()
+        if let position {
+            ChangeLogLayout.eventKey(revision: position.revision, index: position.index &+ 1, into: &start)
+            if position.index == .max { ChangeLogLayout.eventKey(revision: position.revision &+ 1, index: 0, into: &start) }
+        } else {
+            ChangeLogLayout.eventKey(revision: from, index: 0, into: &start)
+        }
+        var events: [ChangeEvent] = []
+        let iterator = makeIterator()
+        start.withUnsafeReadableBytes { iterator.seek($0) }
+        while events.count < limit, iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
+            guard let event = ChangeLogLayout.decodeEvent(key: iterator.key, value: iterator.value) else {
+                throw CorruptRecordError(key: Array(iterator.key))
+            }
+            guard event.revision <= through else { break }
+            events.append(event)
+            iterator.next()
+        }
+        try iterator.checkError()
+        return events
+    }
+
+    /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values,
+    /// expiry and revisions.
+    /// - Returns: how many keys it visited.
+    public func entries(
+        in range: KeyRange, after: [UInt8]?, limit: Int,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision) throws -> Void
+    ) throws -> Int {
+        var bounded = range
+        if let after { bounded.restrict(after: after) }
+        let iterator = makeIterator()
+        iterator.seek([StorageLayout.keyPrefix] + (bounded.lower?.key ?? []))
+        var visited = 0
+        while visited < limit, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+            let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
+            guard bounded.isBelowUpper(key) else { break }
+            if bounded.contains(key) {  // not the excluded lower bound itself
+                guard let (expireAt, revision, value) = RecordFormat.decodeWithRevision(iterator.value) else {
+                    throw CorruptRecordError(key: Array(key))
+                }
+                visited += 1
+                if !RecordFormat.hasExpired(expireAt, at: takenAt) { try body(key, value, expireAt, revision) }
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return visited
+    }
 }

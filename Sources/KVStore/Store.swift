@@ -87,7 +87,7 @@ public final class Store: @unchecked Sendable {
         var commit = LeaseCommit(wrote: false, failure: nil)
         do { try keyspace.commit() } catch { commit.failure = error }
         commit.wrote = keyspace.endLease()
-        let delivers = keyspace.observer?.hasCommittedChanges ?? false
+        let delivers = keyspace.observer?.leaseEnding() ?? false
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
         lock.unlock()
         if delivers { keyspace.observer?.deliverCommittedChanges() }
@@ -170,6 +170,27 @@ public final class Store: @unchecked Sendable {
             overlapped = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent) != generation
         }
         return overlapped ? .overlapped : .read(result ?? nil)
+    }
+
+    /// The value `key` was given by its event of `revision`, read without the lock from the change log (nil when that
+    /// event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock is
+    /// needed; the slot keeps the read off a database being reopened.
+    public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
+        guard lockFreeReads.enter(slot) else { return nil }
+        defer { lockFreeReads.leave(slot) }
+        var historyKey = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision, into: &historyKey) }
+        let index: UInt32? = try historyKey.withUnsafeReadableBytes { storageKey in
+            try database.withValue(forKey: storageKey) { bytes in
+                bytes.count >= 4 ? bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : nil
+            } ?? nil
+        }
+        guard let index else { return nil }
+        var eventKey = ByteBuffer()
+        ChangeLogLayout.eventKey(revision: revision, index: index, into: &eventKey)
+        return try eventKey.withUnsafeReadableBytes { storageKey in
+            try database.withValue(forKey: storageKey) { ChangeLogLayout.decodeEvent(key: storageKey, value: $0)?.value } ?? nil
+        }
     }
 
     // MARK: Durability

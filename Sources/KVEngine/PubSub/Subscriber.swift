@@ -5,8 +5,15 @@ import Synchronization
 /// implements it: it writes the frame after the replies already produced, applies the output limits of Pub/Sub
 /// clients, and counts what waits for the socket.
 public protocol PushSink: AnyObject {
-    /// Delivers one frame; called on the connection's event loop.
+    /// Delivers one Pub/Sub message, under the Pub/Sub output limits; called on the connection's event loop.
     func deliver(_ frame: PushFrame)
+    /// Writes any other push (KV.WATCH frames) after what was written before it, with no limit of its own: the
+    /// caller watches `unsentBytes`. Called on the connection's event loop.
+    func push(_ frame: PushFrame)
+    /// Bytes written to the connection and not yet taken by the socket.
+    var unsentBytes: Int { get }
+    /// Closes the connection once everything written so far has been sent.
+    func closeAfterSending()
 }
 
 /// A connection's mailbox for Pub/Sub messages, safe to hand messages to from any thread.
@@ -36,6 +43,19 @@ final class Subscriber: Sendable {
     /// Stops deliveries; called on the event loop when the connection closes.
     func detach() {
         sink.value = nil
+    }
+
+    /// Writes a push that is not Pub/Sub; on the event loop.
+    func push(_ frame: PushFrame) {
+        sink.value?.push(frame)
+    }
+
+    /// Bytes the connection has not sent yet; on the event loop.
+    var unsentBytes: Int { sink.value?.unsentBytes ?? 0 }
+
+    /// Closes the connection once what was written is sent; on the event loop.
+    func closeAfterSending() {
+        sink.value?.closeAfterSending()
     }
 
 

@@ -1,0 +1,48 @@
+import KVStore
+import NIOCore
+
+/// What a watcher sends before its live events, read step by step from a LevelDB snapshot taken at its start
+/// revision: the log's events from `FROM` (a resumed watch), or the current value of every key it follows
+/// (`INITIAL`), followed by `kv.synced`.
+struct Replay {
+    enum Source {
+        case log(next: UInt64, position: (revision: UInt64, index: UInt32)?)
+        case initial(after: [UInt8]?)
+    }
+
+    let view: KeyspaceSnapshot
+    /// The watcher's start revision: the replay covers everything through it.
+    let through: UInt64
+    var source: Source
+    /// Entries read per step: enough to keep the socket busy, few enough to keep the event loop responsive.
+    static let step = 256
+
+    /// The frames of the next step, and whether the replay is complete.
+    mutating func next(watcher: Watcher) -> (frames: [PushFrame], done: Bool) {
+        switch source {
+        case .log(let from, let position):
+            let events = (try? view.events(from: from, after: position, through: through, limit: Self.step)) ?? []
+            if let last = events.last { source = .log(next: from, position: (last.revision, last.index)) }
+            let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
+            return (frames, events.count < Self.step)
+        case .initial(let after):
+            var frames: [PushFrame] = []
+            var last: [UInt8]?
+            let read = (try? view.entries(in: watcher.filter.range, after: after, limit: Self.step) { key, value, expireAt, revision in
+                last = Array(key)
+                guard watcher.filter.matches(key) else { return }
+                frames.append(WatchFrames.initialValue(
+                    id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
+                    expireAt: expireAt))
+            }) ?? 0
+            source = .initial(after: last ?? after)
+            return (frames, read < Self.step)
+        }
+    }
+
+    /// The frame that ends the replay: `kv.synced` after the initial values.
+    func completionFrame(watcher: Watcher) -> PushFrame? {
+        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through) }
+        return nil
+    }
+}
