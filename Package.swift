@@ -120,6 +120,15 @@ let package = Package(
             dependencies: ["KVSnapshot", "KVStore", "LevelDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KVEngineTests",
+            dependencies: [
+                "KVEngine", "KVStore", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The request path in-process: EmbeddedChannel connections to an engine over a temporary store and a clock
         // the tests move.
         .testTarget(

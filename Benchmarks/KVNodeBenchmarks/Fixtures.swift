@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KVEngine
 import KVSnapshot
+import KVStore
+import Logging
 import NIOCore
 
 /// The key redis-benchmark uses for `-r 1000000` (`key:__rand_int__` with 12 digits): 16 bytes.
@@ -34,4 +37,14 @@ func makeTemporaryDirectory(_ label: String) -> String {
 /// Removes a directory made by `makeTemporaryDirectory` and everything in it.
 func removeTemporaryDirectory(_ path: String) {
     try? FileSystem.removeDirectory(path)
+}
+
+/// An engine over a store in a new temporary directory, for benchmarks that need its command table.
+func makeBenchmarkEngine() -> Engine {
+    var configuration = ServerConfiguration()
+    configuration.dataDirectory = makeTemporaryDirectory("engine")
+    var logger = Logger(label: "kvnode-bench")
+    logger.logLevel = .warning
+    let store = try! Store.open(configuration: configuration)
+    return Engine(configuration: configuration, store: store, logger: logger)
 }

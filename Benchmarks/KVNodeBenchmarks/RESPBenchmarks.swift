@@ -1,4 +1,5 @@
 import Benchmark
+import KVEngine
 import KVServer
 import NIOCore
 import RESP
@@ -23,7 +24,8 @@ func registerRESPBenchmarks() {
         }
     }
 
-    let commands = CommandTable.standardTable
+    // The table an engine assembles (over a store in a temporary directory, kept for the process's life).
+    let commands = makeBenchmarkEngine().commandTable
     for name in ["GET", "set", "ZREVRANGEBYSCORE"] {
         Benchmark("CommandTable lookup \(name)", configuration: perOperation) { benchmark in
             let bytes = Array(name.utf8)

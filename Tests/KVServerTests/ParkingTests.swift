@@ -10,9 +10,16 @@ import Testing
 /// `TEST.BLOCKGET key timeout-ms`: the key's value at once if it exists; otherwise waits for it, replying null after
 /// the timeout (0 waits forever) — and never waits inside MULTI.
 private struct BlockingTestCommands: CommandFamily {
+    static let blockGet = CommandMetadata(
+        "test.blockget", arity: 3, flags: [.readonly], keys: (1, 1, 1), categories: [.read, .slow],
+        keySpecs: [
+            KeySpec(flags: [.readOnly, .access], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+        ],
+        doc: CommandDoc(summary: "Get the value of a key, waiting for it", since: "0.1.0", group: "test"))
+
     var commands: [CommandSpec] {
         [
-            CommandSpec("test.blockget", arity: 3, flags: [.readonly], keys: (1, 1, 1), categories: ["read", "slow"]) { ctx in
+            CommandSpec(Self.blockGet) { ctx in
                 let timeout = try ctx.integerArgument(2)
                 let found = try ctx.keyspace.read(ctx.argument(1)) { value, _ in ctx.reply.bulk(value) }
                 guard found == nil else { return }

@@ -73,10 +73,28 @@ public struct CommandTable: Sendable {
     static func subcommand(of spec: CommandSpec, named name: UnsafeRawBufferPointer) -> CommandSpec? {
         spec.subcommands.first { equalsIgnoringCase($0.name, name) }
     }
+
+    /// The row `arguments` name, as Redis's `lookupCommand`: the command, or its subcommand named by the next
+    /// argument when it has subcommands and one follows (nil when that subcommand does not exist).
+    func lookup(_ arguments: CommandArguments) -> CommandSpec? {
+        guard arguments.count > 0, let command = arguments.withArgument(0, { lookup($0) }) else { return nil }
+        guard arguments.count > 1 && !command.subcommands.isEmpty else { return command }
+        return arguments.withArgument(1) { Self.subcommand(of: command, named: $0) }
+    }
+
+    /// Looks up `get` or `client|list` (any case).
+    func lookup(fullName: String) -> CommandSpec? {
+        let parts = fullName.lowercased().split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+            .map(String.init)
+        guard let command = lookup(name: parts[0]) else { return nil }
+        guard parts.count == 2 else { return command }
+        return command.subcommands.first { $0.name == parts[1] }
+    }
 }
 
-/// A group of commands defined together, in one file under Commands/. A family that needs more than its
-/// `CommandContext` (the Pub/Sub hub, the snapshotter...) is given it when it is made.
+/// A group of commands defined together, in one file under Commands/: one `CommandSpec` row per command, naming its
+/// metadata (`CommandSpec(.get, handler: get)`). A family that needs more than its `CommandContext` (the Pub/Sub
+/// hub, the snapshotter...) is given it when it is made; every family is registered in `Engine.init`.
 public protocol CommandFamily {
     var commands: [CommandSpec] { get }
 }

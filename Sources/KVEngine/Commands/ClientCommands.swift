@@ -9,21 +9,14 @@ import Synchronization
 struct ClientCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let categories = ["slow", "connection"]
-    private static let flags: CommandFlags = [.noscript, .loading, .stale]
-    private static let adminCategories = ["admin", "slow", "dangerous", "connection"]
-    private static let adminFlags: CommandFlags = [.admin, .noscript, .loading, .stale]
-
     static let all: [CommandSpec] = [
-        CommandSpec("client", arity: -2, flags: [], categories: ["slow"], subcommands: [
-            CommandSpec("id", of: "client", arity: 2, flags: flags, categories: categories) { ctx in
-                ctx.reply.integer(ctx.session.id)
-            },
-            CommandSpec("setname", of: "client", arity: 3, flags: flags, categories: categories) { ctx in
+        CommandSpec(.client, subcommands: [
+            CommandSpec(.clientId) { ctx in ctx.reply.integer(ctx.session.id) },
+            CommandSpec(.clientSetname) { ctx in
                 try setName(ctx, to: Array(ctx.argument(2).readableBytesView))
                 ctx.reply.ok()
             },
-            CommandSpec("getname", of: "client", arity: 2, flags: flags, categories: categories) { ctx in
+            CommandSpec(.clientGetname) { ctx in
                 let name = ctx.session.name
                 if name.isEmpty {
                     ctx.reply.null()
@@ -31,36 +24,30 @@ struct ClientCommands: CommandFamily {
                     name.withUnsafeBytes { ctx.reply.bulk($0) }
                 }
             },
-            CommandSpec("setinfo", of: "client", arity: 4, flags: flags, categories: categories, handler: setInfo),
-            CommandSpec("info", of: "client", arity: 2, flags: flags, categories: categories) { ctx in
+            // SETINFO and NO-TOUCH are Redis 7.2's (CommandMetadata+kvnode.swift).
+            CommandSpec(.clientSetinfo, handler: setInfo),
+            CommandSpec(.clientInfo) { ctx in
                 ctx.reply.verbatim(ClientListFormat.line(for: ctx.session.handle, commandsBySlot: ctx.engine.commandsBySlot))
             },
-            CommandSpec("list", of: "client", arity: -2, flags: adminFlags, categories: adminCategories,
-                        handler: list),
-            CommandSpec("kill", of: "client", arity: -3, flags: adminFlags, categories: adminCategories,
-                        handler: ClientKill.run),
-            CommandSpec("reply", of: "client", arity: 3, flags: flags, categories: categories, handler: reply),
-            CommandSpec("no-evict", of: "client", arity: 3, flags: adminFlags, categories: adminCategories) { ctx in
+            CommandSpec(.clientList, handler: list),
+            CommandSpec(.clientKill, handler: ClientKill.run),
+            CommandSpec(.clientReply, handler: reply),
+            CommandSpec(.clientNoEvict) { ctx in
                 ctx.session.handle.setFlag(.noEvict, try onOff(ctx, 2))
                 ctx.reply.ok()
             },
-            CommandSpec("no-touch", of: "client", arity: 3, flags: flags, categories: categories) { ctx in
+            CommandSpec(.clientNoTouch) { ctx in
                 ctx.session.handle.setFlag(.noTouch, try onOff(ctx, 2))
                 ctx.reply.ok()
             },
-            CommandSpec("pause", of: "client", arity: -3, flags: adminFlags, categories: adminCategories,
-                        handler: pause),
-            CommandSpec("unpause", of: "client", arity: 2, flags: adminFlags, categories: adminCategories) { ctx in
+            CommandSpec(.clientPause, handler: pause),
+            CommandSpec(.clientUnpause) { ctx in
                 ctx.engine.pause.unpause()
                 for handle in ctx.engine.clients.all { handle.wakeIfPostponed() }
                 ctx.reply.ok()
             },
-            CommandSpec("getredir", of: "client", arity: 2, flags: flags, categories: categories) { ctx in
-                ctx.reply.integer(-1)  // no client-side caching redirection
-            },
-            CommandSpec("help", of: "client", arity: 2, flags: [.loading, .stale], categories: categories) { ctx in
-                HelpText.reply(to: ctx, command: "CLIENT", lines: helpLines)
-            },
+            CommandSpec(.clientGetredir) { ctx in ctx.reply.integer(-1) },  // no client-side caching redirection
+            CommandSpec(.clientHelp) { ctx in HelpText.reply(to: ctx, command: "CLIENT", lines: helpLines) },
         ]),
     ]
 

@@ -7,19 +7,14 @@ import Synchronization
 struct ConfigCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let flags: CommandFlags = [.admin, .noscript, .loading, .stale]
-    private static let categories = ["admin", "slow", "dangerous"]
-
     static let all: [CommandSpec] = [
-        CommandSpec("config", arity: -2, flags: [], categories: ["slow"], subcommands: [
-            CommandSpec("get", of: "config", arity: -3, flags: flags, categories: categories, handler: get),
-            CommandSpec("set", of: "config", arity: -4, flags: flags, categories: categories, handler: set),
-            CommandSpec("resetstat", of: "config", arity: 2, flags: flags.union(.keyspace), categories: categories,
-                        handler: resetStat),
-            CommandSpec("rewrite", of: "config", arity: 2, flags: flags, categories: categories) { _ in
-                throw CommandError("ERR The server is running without a config file")
-            },
-            CommandSpec("help", of: "config", arity: 2, flags: [.loading, .stale], categories: ["slow"]) { ctx in
+        CommandSpec(.config, subcommands: [
+            CommandSpec(.configGet, handler: get),
+            CommandSpec(.configSet, handler: set),
+            // RESETSTAT zeroes the keyspace's statistics under a lease.
+            CommandSpec(.configResetstat, kvnodeFlags: .keyspace, handler: resetStat),
+            CommandSpec(.configRewrite) { _ in throw CommandError("ERR The server is running without a config file") },
+            CommandSpec(.configHelp) { ctx in
                 HelpText.reply(to: ctx, command: "CONFIG", lines: [
                     "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
                     "SET <directive> <value>", "    Set the configuration <directive> to <value>.",

@@ -8,19 +8,12 @@ struct ConnectionCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec("ping", arity: -1, flags: [.fast, .allowedWhileSubscribed], categories: ["fast", "connection"], handler: ping),
-        CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], categories: ["fast", "connection"],
-                    handler: echo),
-        CommandSpec("quit", arity: -1, flags: [.allowBusy, .noAuth, .noscript, .loading, .stale, .fast,
-                                               .allowedWhileSubscribed, .transactionControl],
-                    categories: ["fast", "connection"], handler: quit),
-        CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy],
-                    categories: ["fast", "connection"], handler: hello),
-        CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], categories: ["fast", "connection"],
-                    handler: select),
-        CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy,
-                                               .allowedWhileSubscribed, .transactionControl],
-                    categories: ["fast", "connection"]) { ctx in
+        CommandSpec(.ping, kvnodeFlags: .allowedWhileSubscribed, handler: ping),
+        CommandSpec(.echo, handler: echo),
+        CommandSpec(.quit, kvnodeFlags: [.allowedWhileSubscribed, .transactionControl], handler: quit),
+        CommandSpec(.hello, handler: hello),
+        CommandSpec(.select, handler: select),
+        CommandSpec(.reset, kvnodeFlags: [.allowedWhileSubscribed, .transactionControl]) { ctx in
             ctx.session.resetConnectionState()
             ctx.reply.simpleString("RESET")
         },

@@ -16,22 +16,16 @@ import RESP
 struct CounterCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let flags: CommandFlags = [.write, .denyOOM, .fast]
-    private static let categories = ["write", "string", "fast"]
-
     static let all: [CommandSpec] = [
-        CommandSpec("incr", arity: 2, flags: flags, keys: (1, 1, 1), categories: categories) { try add($0, 1) },
-        CommandSpec("decr", arity: 2, flags: flags, keys: (1, 1, 1), categories: categories) { try add($0, -1) },
-        CommandSpec("incrby", arity: 3, flags: flags, keys: (1, 1, 1), categories: categories) { ctx in
-            try add(ctx, try ctx.integerArgument(2))
-        },
-        CommandSpec("decrby", arity: 3, flags: flags, keys: (1, 1, 1), categories: categories) { ctx in
+        CommandSpec(.incr) { try add($0, 1) },
+        CommandSpec(.decr) { try add($0, -1) },
+        CommandSpec(.incrby) { ctx in try add(ctx, try ctx.integerArgument(2)) },
+        CommandSpec(.decrby) { ctx in
             let decrement = try ctx.integerArgument(2)
             guard decrement != .min else { throw CommandError("ERR decrement would overflow") }
             try add(ctx, -decrement)
         },
-        CommandSpec("incrbyfloat", arity: 3, flags: flags, keys: (1, 1, 1), categories: categories,
-                    handler: incrbyfloat),
+        CommandSpec(.incrbyfloat, handler: incrbyfloat),
     ]
 
     /// Adds `increment` to the integer stored at the key (a missing key counts as 0) and replies the result.

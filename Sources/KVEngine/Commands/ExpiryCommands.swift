@@ -9,43 +9,19 @@ import RESP
 struct ExpiryCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let setFlags: CommandFlags = [.write, .fast]
-    private static let setCategories = ["keyspace", "write", "fast"]
-    private static let getFlags: CommandFlags = [.readonly, .fast]
-    private static let getCategories = ["keyspace", "read", "fast"]
-
     static let all: [CommandSpec] = [
-        CommandSpec("expire", arity: -3, flags: setFlags, keys: (1, 1, 1), categories: setCategories) {
-            try expire($0, unit: .seconds, name: "expire")
-        },
-        CommandSpec("pexpire", arity: -3, flags: setFlags, keys: (1, 1, 1), categories: setCategories) {
-            try expire($0, unit: .milliseconds, name: "pexpire")
-        },
-        CommandSpec("expireat", arity: -3, flags: setFlags, keys: (1, 1, 1), categories: setCategories) {
-            try expire($0, unit: .unixSeconds, name: "expireat")
-        },
-        CommandSpec("pexpireat", arity: -3, flags: setFlags, keys: (1, 1, 1), categories: setCategories) {
-            try expire($0, unit: .unixMilliseconds, name: "pexpireat")
-        },
-        CommandSpec("ttl", arity: 2, flags: getFlags, keys: (1, 1, 1), categories: getCategories) {
-            try timeToLive($0, milliseconds: false, absolute: false)
-        },
-        CommandSpec("pttl", arity: 2, flags: getFlags, keys: (1, 1, 1), categories: getCategories) {
-            try timeToLive($0, milliseconds: true, absolute: false)
-        },
-        CommandSpec("expiretime", arity: 2, flags: getFlags, keys: (1, 1, 1), categories: getCategories) {
-            try timeToLive($0, milliseconds: false, absolute: true)
-        },
-        CommandSpec("pexpiretime", arity: 2, flags: getFlags, keys: (1, 1, 1), categories: getCategories) {
-            try timeToLive($0, milliseconds: true, absolute: true)
-        },
-        CommandSpec("persist", arity: 2, flags: setFlags, keys: (1, 1, 1), categories: setCategories, handler: persist),
-        CommandSpec("getex", arity: -2, flags: [.write, .fast], keys: (1, 1, 1),
-                    categories: ["write", "string", "fast"], handler: getex),
-        CommandSpec("setex", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1),
-                    categories: ["write", "string", "slow"]) { try setex($0, unit: .seconds, name: "setex") },
-        CommandSpec("psetex", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1),
-                    categories: ["write", "string", "slow"]) { try setex($0, unit: .milliseconds, name: "psetex") },
+        CommandSpec(.expire) { try expire($0, unit: .seconds, name: "expire") },
+        CommandSpec(.pexpire) { try expire($0, unit: .milliseconds, name: "pexpire") },
+        CommandSpec(.expireat) { try expire($0, unit: .unixSeconds, name: "expireat") },
+        CommandSpec(.pexpireat) { try expire($0, unit: .unixMilliseconds, name: "pexpireat") },
+        CommandSpec(.ttl) { try timeToLive($0, milliseconds: false, absolute: false) },
+        CommandSpec(.pttl) { try timeToLive($0, milliseconds: true, absolute: false) },
+        CommandSpec(.expiretime) { try timeToLive($0, milliseconds: false, absolute: true) },
+        CommandSpec(.pexpiretime) { try timeToLive($0, milliseconds: true, absolute: true) },
+        CommandSpec(.persist, handler: persist),
+        CommandSpec(.getex, handler: getex),
+        CommandSpec(.setex) { try setex($0, unit: .seconds, name: "setex") },
+        CommandSpec(.psetex) { try setex($0, unit: .milliseconds, name: "psetex") },
     ]
 
     /// `EXPIRE key time [NX | XX | GT | LT]` and its millisecond and absolute forms. A key without an expiry counts

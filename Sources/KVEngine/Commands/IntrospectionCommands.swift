@@ -3,31 +3,19 @@ import Logging
 import NIOCore
 import RESP
 
-/// COMMAND and its subcommands, generated from the command table (plus the Redis reference data in
-/// `CommandReferences`), so every command shows up by itself.
+/// COMMAND and its subcommands, answered from the command table's rows, so every command shows up by itself.
 struct IntrospectionCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let flags: CommandFlags = [.loading, .stale]
-    private static let categories = ["slow", "connection"]
-
     static let all: [CommandSpec] = [
-        CommandSpec("command", arity: -1, flags: flags, categories: categories, subcommands: [
-            CommandSpec("count", of: "command", arity: 2, flags: flags, categories: categories) { ctx in
-                ctx.reply.integer(ctx.engine.commands.commands.count)
-            },
-            CommandSpec("info", of: "command", arity: -2, flags: flags, categories: categories, handler: info),
-            CommandSpec("docs", of: "command", arity: -2, flags: flags, categories: categories, handler: docs),
-            CommandSpec("list", of: "command", arity: -2, flags: flags, categories: categories, handler: list),
-            CommandSpec("getkeys", of: "command", arity: -4, flags: flags, categories: categories) { ctx in
-                try getKeys(ctx, withFlags: false)
-            },
-            CommandSpec("getkeysandflags", of: "command", arity: -4, flags: flags, categories: categories) { ctx in
-                try getKeys(ctx, withFlags: true)
-            },
-            CommandSpec("help", of: "command", arity: 2, flags: flags, categories: categories) { ctx in
-                HelpText.reply(to: ctx, command: "COMMAND", lines: helpLines)
-            },
+        CommandSpec(.command, subcommands: [
+            CommandSpec(.commandCount) { ctx in ctx.reply.integer(ctx.engine.commands.commands.count) },
+            CommandSpec(.commandInfo, handler: info),
+            CommandSpec(.commandDocs, handler: docs),
+            CommandSpec(.commandList, handler: list),
+            CommandSpec(.commandGetkeys) { ctx in try getKeys(ctx, withFlags: false) },
+            CommandSpec(.commandGetkeysandflags) { ctx in try getKeys(ctx, withFlags: true) },
+            CommandSpec(.commandHelp) { ctx in HelpText.reply(to: ctx, command: "COMMAND", lines: helpLines) },
         ], handler: describeAll),
     ]
 
@@ -57,24 +45,23 @@ struct IntrospectionCommands: CommandFamily {
     /// The 10-element description Redis 7 gives: name, arity, flags, first key, last key, step, ACL categories,
     /// tips, key specifications, subcommands.
     static func describe(_ command: CommandSpec, to ctx: CommandContext) {
-        let reference = CommandReferences.all[command.fullName]
+        let metadata = command.metadata
         ctx.reply.arrayHeader(10)
-        ctx.reply.bulk(command.fullName)
-        ctx.reply.integer(command.arity)
-        let flagNames = command.flags.names
+        ctx.reply.bulk(metadata.fullName)
+        ctx.reply.integer(metadata.arity)
+        let flagNames = metadata.flags.names
         ctx.reply.setHeader(flagNames.count)
         for flag in flagNames { ctx.reply.simpleString(flag) }
-        ctx.reply.integer(command.firstKey)
-        ctx.reply.integer(command.lastKey)
-        ctx.reply.integer(command.keyStep)
-        ctx.reply.setHeader(command.categories.count)
-        for category in command.categories { ctx.reply.simpleString("@" + category) }
-        let tips = reference?.tips ?? []
-        ctx.reply.setHeader(tips.count)
-        for tip in tips { ctx.reply.bulk(tip) }
-        let keySpecs = reference?.keySpecs ?? []
-        ctx.reply.setHeader(keySpecs.count)
-        for spec in keySpecs { spec.write(to: &ctx.reply) }
+        ctx.reply.integer(metadata.keys.first)
+        ctx.reply.integer(metadata.keys.last)
+        ctx.reply.integer(metadata.keys.step)
+        let categories = metadata.categories.names
+        ctx.reply.setHeader(categories.count)
+        for category in categories { ctx.reply.simpleString("@" + category) }
+        ctx.reply.setHeader(metadata.tips.count)
+        for tip in metadata.tips { ctx.reply.bulk(tip) }
+        ctx.reply.setHeader(metadata.keySpecs.count)
+        for spec in metadata.keySpecs { spec.write(to: &ctx.reply) }
         // Redis sends an array of subcommands, or an empty set when there are none.
         if command.subcommands.isEmpty {
             ctx.reply.setHeader(0)
@@ -93,13 +80,8 @@ struct IntrospectionCommands: CommandFamily {
         ctx.reply.mapHeader(commands.count)
         for command in commands {
             ctx.reply.bulk(command.fullName)
-            let doc = CommandReferences.all[command.fullName]?.doc
-            let subcommands = command.subcommands.map { ($0.fullName, CommandReferences.all[$0.fullName]?.doc) }
-            if let doc {
-                doc.write(to: &ctx.reply, subcommands: subcommands)
-            } else {
-                CommandDoc.write(nil, to: &ctx.reply)
-            }
+            command.metadata.doc.write(
+                to: &ctx.reply, subcommands: command.subcommands.map { ($0.fullName, $0.metadata.doc) })
         }
     }
 
@@ -113,8 +95,9 @@ struct IntrospectionCommands: CommandFamily {
             if ctx.argument(3, is: "module") {
                 filter = { _ in false }  // kvnode has no modules
             } else if ctx.argument(3, is: "aclcat") {
-                let category = value.lowercased()
-                filter = { $0.categories.contains(category) }
+                // An unknown category matches nothing, as in Redis.
+                let category = ACLCategories(name: value)
+                filter = { command in category.map { command.categories.contains($0) } ?? false }
             } else if ctx.argument(3, is: "pattern") {
                 let pattern = GlobPattern(value.lowercased().utf8)
                 filter = { pattern.matches($0.fullName.utf8) }
@@ -127,34 +110,31 @@ struct IntrospectionCommands: CommandFamily {
         for name in names { ctx.reply.bulk(name) }
     }
 
-    /// `COMMAND GETKEYS command arg ...`: the keys a command would touch, from its key positions;
-    /// `COMMAND GETKEYSANDFLAGS` adds each key's access flags from the command's first key specification.
+    /// `COMMAND GETKEYS command arg ...`: the keys the command would access, found from its row as access control
+    /// finds them; `COMMAND GETKEYSANDFLAGS` adds how each key is accessed. Checks and errors in Redis's order.
     static func getKeys(_ ctx: CommandContext, withFlags: Bool) throws {
-        let table = ctx.engine.commands
-        guard var command = ctx.request.withArgument(2, { table.lookup($0) }) else {
+        let arguments = CommandArguments(ctx.request, from: 2)
+        guard let command = ctx.engine.commands.lookup(arguments) else {
             throw CommandError("ERR Invalid command specified")
         }
-        if !command.subcommands.isEmpty, ctx.argumentCount > 3,
-            let sub = ctx.request.withArgument(3, { CommandTable.subcommand(of: command, named: $0) }) {
-            command = sub
-        }
-        let count = ctx.argumentCount - 2
-        guard command.accepts(argumentCount: count) else {
+        guard command.hasKeys else { throw CommandError("ERR The command has no key arguments") }
+        guard command.accepts(argumentCount: arguments.count) else {
             throw CommandError("ERR Invalid number of arguments specified for command")
         }
-        guard command.firstKey > 0 else { throw CommandError("ERR The command has no key arguments") }
-        let last = command.lastKey >= 0 ? command.lastKey : count + command.lastKey
-        let positions = Array(stride(from: command.firstKey, through: min(last, count - 1), by: max(command.keyStep, 1)))
-        let flags = CommandReferences.all[command.fullName]?.keySpecs.first?.flags ?? []
-        ctx.reply.arrayHeader(positions.count)
-        for position in positions {
+        let keys = command.keyPositions(in: arguments)
+        if keys.isEmpty && !command.flags.contains(.noMandatoryKeys) {
+            throw CommandError("ERR Invalid arguments specified for command")
+        }
+        ctx.reply.arrayHeader(keys.count)
+        for key in keys {
             if withFlags {
                 ctx.reply.arrayHeader(2)
-                ctx.reply.bulk(ctx.argument(position + 2))
+                ctx.reply.bulk(ctx.argument(key.position + 2))
+                let flags = key.flags.names
                 ctx.reply.setHeader(flags.count)
                 for flag in flags { ctx.reply.simpleString(flag) }
             } else {
-                ctx.reply.bulk(ctx.argument(position + 2))
+                ctx.reply.bulk(ctx.argument(key.position + 2))
             }
         }
     }
@@ -170,15 +150,4 @@ struct IntrospectionCommands: CommandFamily {
         "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
         "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command.",
     ]
-}
-
-extension CommandTable {
-    /// Looks up `get` or `client|list` (any case).
-    func lookup(fullName: String) -> CommandSpec? {
-        let parts = fullName.lowercased().split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-            .map(String.init)
-        guard let command = lookup(name: parts[0]) else { return nil }
-        guard parts.count == 2 else { return command }
-        return command.subcommands.first { $0.name == parts[1] }
-    }
 }

@@ -8,26 +8,17 @@ struct KeyCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec("del", arity: -2, flags: [.write], keys: (1, -1, 1),
-                    categories: ["keyspace", "write", "slow"], handler: del),
+        CommandSpec(.del, handler: del),
         // Deleting is synchronous either way: LevelDB frees the space in the background.
-        CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1),
-                    categories: ["keyspace", "write", "fast"], handler: del),
-        CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1),
-                    categories: ["keyspace", "read", "fast"], handler: exists),
+        CommandSpec(.unlink, handler: del),
+        CommandSpec(.exists, handler: exists),
         // No access times are kept, so TOUCH only counts the keys that exist.
-        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1),
-                    categories: ["keyspace", "read", "fast"], handler: exists),
-        CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1),
-                    categories: ["keyspace", "read", "fast"], handler: type),
-        CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1),
-                    categories: ["keyspace", "write", "slow"]) { try rename($0, onlyIfMissing: false) },
-        CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: (1, 2, 1),
-                    categories: ["keyspace", "write", "fast"]) { try rename($0, onlyIfMissing: true) },
-        CommandSpec("copy", arity: -3, flags: [.write, .denyOOM], keys: (1, 2, 1),
-                    categories: ["keyspace", "write", "slow"], handler: copy),
-        CommandSpec("randomkey", arity: 1, flags: [.readonly], categories: ["keyspace", "read", "slow"],
-                    handler: randomKey),
+        CommandSpec(.touch, handler: exists),
+        CommandSpec(.type, handler: type),
+        CommandSpec(.rename) { try rename($0, onlyIfMissing: false) },
+        CommandSpec(.renamenx) { try rename($0, onlyIfMissing: true) },
+        CommandSpec(.copy, handler: copy),
+        CommandSpec(.randomkey, handler: randomKey),
     ]
 
     static func del(_ ctx: CommandContext) throws {

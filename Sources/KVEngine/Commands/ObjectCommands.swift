@@ -7,42 +7,31 @@ import RESP
 struct ObjectCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let flags: CommandFlags = [.readonly]
-    private static let categories = ["keyspace", "read", "slow"]
     /// Redis shares the integers 0...9999 between keys and reports their reference count as INT_MAX.
     private static let sharedIntegers = 0..<10_000
     private static let sharedReferenceCount = Int(Int32.max)
 
     static let all: [CommandSpec] = [
-        CommandSpec("object", arity: -2, flags: [], categories: ["slow"], subcommands: [
-            CommandSpec("encoding", of: "object", arity: 3, flags: flags, keys: (2, 2, 1), categories: categories) {
-                ctx in
-                try reply(ctx) { value in ctx.reply.bulk(encoding(of: value)) }
-            },
-            CommandSpec("refcount", of: "object", arity: 3, flags: flags, keys: (2, 2, 1), categories: categories) {
-                ctx in
+        CommandSpec(.object, subcommands: [
+            CommandSpec(.objectEncoding) { ctx in try reply(ctx) { value in ctx.reply.bulk(encoding(of: value)) } },
+            CommandSpec(.objectRefcount) { ctx in
                 try reply(ctx) { value in
                     let shared = RESPInteger.parse(value).map { sharedIntegers.contains($0) } ?? false
                     ctx.reply.integer(shared ? sharedReferenceCount : 1)
                 }
             },
-            CommandSpec("idletime", of: "object", arity: 3, flags: flags, keys: (2, 2, 1), categories: categories) {
-                ctx in
+            CommandSpec(.objectIdletime) { ctx in
                 // kvnode does not record access times; every key reports as just used.
                 try reply(ctx) { _ in ctx.reply.integer(0) }
             },
-            CommandSpec("freq", of: "object", arity: 3, flags: flags, keys: (2, 2, 1), categories: categories) {
-                ctx in
+            CommandSpec(.objectFreq) { ctx in
                 let found = try ctx.keyspace.read(ctx.argument(2)) { _, _ in true }
                 guard found != nil else { return ctx.reply.null() }
                 throw CommandError(
                     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
                         + "switching between policies at runtime LRU and LFU data will take some time to adjust.")
             },
-            CommandSpec("help", of: "object", arity: 2, flags: [.loading, .stale], categories: ["keyspace", "slow"]) {
-                ctx in
-                HelpText.reply(to: ctx, command: "OBJECT", lines: helpLines)
-            },
+            CommandSpec(.objectHelp) { ctx in HelpText.reply(to: ctx, command: "OBJECT", lines: helpLines) },
         ]),
     ]
 

@@ -13,14 +13,10 @@ struct OrderedKeyspaceCommands: CommandFamily {
     var commands: [CommandSpec] {
         let (cursors, defaultLimit) = (scanCursors, keysDefaultLimit)
         return [
-            CommandSpec("keys", arity: -2, flags: [.readonly], categories: ["keyspace", "read", "slow", "dangerous"]) {
-                try Self.keys($0, defaultLimit: defaultLimit)
-            },
-            CommandSpec("pdel", arity: 2, flags: [.write], categories: ["keyspace", "write", "slow", "dangerous"],
-                        handler: Self.pdel),
-            CommandSpec("scan", arity: -2, flags: [.readonly], categories: ["keyspace", "read", "slow"]) {
-                try Self.scan($0, cursors: cursors)
-            },
+            // KEYS's metadata is kvnode's (its options), PDEL's is kvnode's own: both in CommandMetadata+kvnode.swift.
+            CommandSpec(.keys) { try Self.keys($0, defaultLimit: defaultLimit) },
+            CommandSpec(.pdel, handler: Self.pdel),
+            CommandSpec(.scan) { try Self.scan($0, cursors: cursors) },
         ]
     }
 

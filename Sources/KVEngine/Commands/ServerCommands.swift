@@ -8,15 +8,10 @@ struct ServerCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec("flushdb", arity: -1, flags: [.write], categories: ["keyspace", "write", "slow", "dangerous"],
-                    handler: flush),
-        CommandSpec("flushall", arity: -1, flags: [.write], categories: ["keyspace", "write", "slow", "dangerous"],
-                    handler: flush),
-        CommandSpec("dbsize", arity: 1, flags: [.readonly, .fast], categories: ["keyspace", "read", "fast"]) { ctx in
-            ctx.reply.integer(try ctx.keyspace.liveCount())
-        },
-        CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
-                    categories: ["admin", "slow", "dangerous"], handler: shutdown),
+        CommandSpec(.flushdb, handler: flush),
+        CommandSpec(.flushall, handler: flush),
+        CommandSpec(.dbsize) { ctx in ctx.reply.integer(try ctx.keyspace.liveCount()) },
+        CommandSpec(.shutdown, handler: shutdown),
     ]
 
     /// `FLUSHDB [ASYNC | SYNC]`; both modes remove every key before replying.

@@ -7,14 +7,15 @@ struct ServerStatusCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec("info", arity: -1, flags: [.loading, .stale, .keyspace], categories: ["slow", "dangerous"], handler: info),
-        CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], categories: ["fast"]) { ctx in
+        // INFO reads the keyspace's statistics under a lease.
+        CommandSpec(.info, kvnodeFlags: .keyspace, handler: info),
+        CommandSpec(.time) { ctx in
             let now = WallClock.microseconds()
             ctx.reply.arrayHeader(2)
             ctx.reply.bulk(decimal: Int(now / 1_000_000))
             ctx.reply.bulk(decimal: Int(now % 1_000_000))
         },
-        CommandSpec("wait", arity: 3, flags: [.noscript], categories: ["slow", "connection"], handler: wait),
+        CommandSpec(.wait, handler: wait),
     ]
 
     /// `INFO [section ...]`: a verbatim string in RESP3, a bulk string in RESP2.

@@ -11,16 +11,15 @@ import RESP
 struct SnapshotCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
-    private static let categories = ["admin", "slow", "dangerous"]
-
+    // Every snapshot takes its point-in-time view of the keyspace under a lease. SNAPSHOT and RAFTSNAPSHOT are
+    // kvnode's (CommandMetadata+kvnode.swift).
     static let all: [CommandSpec] = [
-        CommandSpec("snapshot", arity: 1, flags: [.admin, .noscript, .noMulti, .keyspace], categories: categories, handler: snapshot),
-        CommandSpec("raftsnapshot", arity: 1, flags: [.admin, .noscript, .noMulti, .keyspace], categories: categories, handler: snapshot),
-        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noMulti, .keyspace], categories: categories, handler: save),
-        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .keyspace], categories: categories, handler: bgsave),
-        CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], categories: ["admin", "fast", "dangerous"]) { ctx in
-            ctx.reply.integer(Int(ctx.engine.snapshots.lastSave))
-        },
+        CommandSpec(.snapshot, kvnodeFlags: .keyspace, handler: snapshot),
+        CommandSpec(.raftsnapshot, kvnodeFlags: .keyspace, handler: snapshot),
+        // Redis reports `no_async_loading` for SAVE and BGSAVE; kvnode never loads asynchronously, so it is true.
+        CommandSpec(.save, kvnodeFlags: .keyspace, handler: save),
+        CommandSpec(.bgsave, kvnodeFlags: .keyspace, handler: bgsave),
+        CommandSpec(.lastsave) { ctx in ctx.reply.integer(Int(ctx.engine.snapshots.lastSave)) },
     ]
 
     /// `SNAPSHOT`: replies with the new snapshot's directory once it is complete.

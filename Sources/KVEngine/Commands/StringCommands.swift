@@ -9,23 +9,22 @@ struct StringCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec("get", arity: 2, flags: [.readonly, .fast, .readsCommitted], keys: (1, 1, 1),
-                    categories: ["read", "string", "fast"], handler: get),
-        CommandSpec("set", arity: -3, flags: [.write, .denyOOM], keys: (1, 1, 1),
-                    categories: ["write", "string", "slow"], handler: set),
-        CommandSpec("mget", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1),
-                    categories: ["read", "string", "fast"], handler: mget),
-        CommandSpec("mset", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2),
-                    categories: ["write", "string", "slow"], handler: mset),
-        CommandSpec("setnx", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1),
-                    categories: ["write", "string", "fast"], handler: setnx),
-        CommandSpec("msetnx", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2),
-                    categories: ["write", "string", "slow"], handler: msetnx),
-        CommandSpec("getset", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1),
-                    categories: ["write", "string", "fast"], handler: getset),
-        CommandSpec("getdel", arity: 2, flags: [.write, .fast], keys: (1, 1, 1),
-                    categories: ["write", "string", "fast"], handler: getdel),
+        CommandSpec(.get, kvnodeFlags: .readsCommitted, handler: get),
+        CommandSpec(.set, keyFinder: setKeys, handler: set),
+        CommandSpec(.mget, handler: mget),
+        CommandSpec(.mset, handler: mset),
+        CommandSpec(.setnx, handler: setnx),
+        CommandSpec(.msetnx, handler: msetnx),
+        CommandSpec(.getset, handler: getset),
+        CommandSpec(.getdel, handler: getdel),
     ]
+
+    /// SET's key and how it is accessed, which depends on GET (Redis's `setGetKeys`): read and updated with GET,
+    /// overwritten without.
+    static func setKeys(_ arguments: CommandArguments) -> [KeyReference] {
+        let withGet = (3..<max(arguments.count, 3)).contains { arguments.argument($0, is: "get") }
+        return [KeyReference(position: 1, flags: withGet ? [.readWrite, .access, .update] : [.overwrite, .update])]
+    }
 
     static func get(_ ctx: CommandContext) throws {
         let found = try ctx.readKey(1) { value, _ in ctx.reply.bulk(value); return true }

@@ -13,14 +13,10 @@ struct StringRangeCommands: CommandFamily {
     var commands: [CommandSpec] {
         let settings = self.settings
         return [
-            CommandSpec("append", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1),
-                        categories: ["write", "string", "fast"]) { try Self.append($0, limit: settings.maxStringLength) },
-            CommandSpec("strlen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1),
-                        categories: ["read", "string", "fast"], handler: Self.strlen),
-            CommandSpec("getrange", arity: 4, flags: [.readonly], keys: (1, 1, 1),
-                        categories: ["read", "string", "slow"], handler: Self.getrange),
-            CommandSpec("setrange", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1),
-                        categories: ["write", "string", "slow"]) { try Self.setrange($0, limit: settings.maxStringLength) },
+            CommandSpec(.append) { try Self.append($0, limit: settings.maxStringLength) },
+            CommandSpec(.strlen, handler: Self.strlen),
+            CommandSpec(.getrange, handler: Self.getrange),
+            CommandSpec(.setrange) { try Self.setrange($0, limit: settings.maxStringLength) },
         ]
     }
 

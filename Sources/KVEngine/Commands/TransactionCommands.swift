@@ -10,22 +10,16 @@ import RESP
 struct TransactionCommands: CommandFamily {
     let watches: WatchRegistry
 
-    private static let flags: CommandFlags = [.noscript, .loading, .stale, .fast, .allowBusy]
-    private static let categories = ["fast", "transaction"]
-
     var commands: [CommandSpec] {
         let watches = self.watches
         return [
-            CommandSpec("multi", arity: 1, flags: Self.flags.union(.transactionControl), categories: Self.categories,
-                        handler: Self.multi),
+            CommandSpec(.multi, kvnodeFlags: .transactionControl, handler: Self.multi),
             // EXEC runs under a lease: its WATCH check and every queued command are one atomic step.
-            CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog, .transactionControl, .keyspace],
-                        categories: ["slow", "transaction"], handler: Self.exec),
-            CommandSpec("discard", arity: 1, flags: Self.flags.union(.transactionControl), categories: Self.categories,
-                        handler: Self.discard),
-            CommandSpec("watch", arity: -2, flags: Self.flags.union([.transactionControl, .keyspace]), keys: (1, -1, 1),
-                        categories: Self.categories) { try Self.watch($0, watches) },
-            CommandSpec("unwatch", arity: 1, flags: Self.flags, categories: Self.categories) { ctx in
+            CommandSpec(.exec, kvnodeFlags: [.transactionControl, .keyspace], handler: Self.exec),
+            CommandSpec(.discard, kvnodeFlags: .transactionControl, handler: Self.discard),
+            // WATCH reads each key's state under a lease.
+            CommandSpec(.watch, kvnodeFlags: [.transactionControl, .keyspace]) { try Self.watch($0, watches) },
+            CommandSpec(.unwatch) { ctx in
                 ctx.session.unwatchAll()
                 ctx.reply.ok()
             },

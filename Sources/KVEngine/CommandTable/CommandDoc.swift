@@ -1,34 +1,19 @@
 import RESP
 
-/// What Redis publishes about a command beyond the command table: its documentation (COMMAND DOCS) and the tips and
-/// key specifications COMMAND INFO reports. The data, per Redis command group, is generated from a Redis 7 server by
-/// `scripts/gen-command-reference`; see `CommandReferences.all`.
-struct CommandReference: Sendable {
-    let doc: CommandDoc
-    let tips: [String]
-    let keySpecs: [KeySpec]
-
-    init(_ doc: CommandDoc, tips: [String] = [], keySpecs: [KeySpec] = []) {
-        self.doc = doc
-        self.tips = tips
-        self.keySpecs = keySpecs
-    }
-}
-
 /// One command's COMMAND DOCS entry.
-struct CommandDoc: Sendable {
-    let summary: String
-    let since: String
-    let group: String
-    let complexity: String?
-    let docFlags: [String]
-    let deprecatedSince: String?
-    let replacedBy: String?
+public struct CommandDoc: Sendable {
+    public let summary: String
+    public let since: String
+    public let group: String
+    public let complexity: String?
+    public let docFlags: [String]
+    public let deprecatedSince: String?
+    public let replacedBy: String?
     /// (version, change) pairs.
-    let history: [(String, String)]
-    let arguments: [ArgumentDoc]
+    public let history: [(String, String)]
+    public let arguments: [ArgumentDoc]
 
-    init(
+    package init(
         summary: String, since: String, group: String, complexity: String? = nil, docFlags: [String] = [],
         deprecatedSince: String? = nil, replacedBy: String? = nil, history: [(String, String)] = [],
         arguments: [ArgumentDoc] = []
@@ -46,20 +31,20 @@ struct CommandDoc: Sendable {
 }
 
 /// One argument in COMMAND DOCS; blocks and one-of groups nest their arguments.
-struct ArgumentDoc: Sendable {
-    let name: String
-    let type: String
-    let displayText: String?
-    let keySpecIndex: Int?
-    let token: String?
-    let summary: String?
-    let since: String?
-    let deprecatedSince: String?
+public struct ArgumentDoc: Sendable {
+    public let name: String
+    public let type: String
+    public let displayText: String?
+    public let keySpecIndex: Int?
+    public let token: String?
+    public let summary: String?
+    public let since: String?
+    public let deprecatedSince: String?
     /// `optional`, `multiple`, `multiple_token`.
-    let flags: [String]
-    let arguments: [ArgumentDoc]
+    public let flags: [String]
+    public let arguments: [ArgumentDoc]
 
-    init(
+    package init(
         _ name: String, _ type: String, displayText: String? = nil, keySpecIndex: Int? = nil, token: String? = nil,
         summary: String? = nil, since: String? = nil, deprecatedSince: String? = nil, flags: [String] = [],
         arguments: [ArgumentDoc] = []
@@ -77,39 +62,11 @@ struct ArgumentDoc: Sendable {
     }
 }
 
-/// A Redis 7 key specification: where the keys of a command start and how to find the rest.
-struct KeySpec: Sendable {
-    enum BeginSearch: Sendable {
-        case index(Int)
-        case keyword(String, startFrom: Int)
-        case unknown
-    }
-
-    enum FindKeys: Sendable {
-        case range(lastKey: Int, keyStep: Int, limit: Int)
-        case keyNumber(keyNumberIndex: Int, firstKey: Int, keyStep: Int)
-        case unknown
-    }
-
-    let notes: String?
-    /// Access flags such as `RO`, `RW`, `access`, `update`.
-    let flags: [String]
-    let beginSearch: BeginSearch
-    let findKeys: FindKeys
-
-    init(notes: String? = nil, flags: [String], beginSearch: BeginSearch, findKeys: FindKeys) {
-        self.notes = notes
-        self.flags = flags
-        self.beginSearch = beginSearch
-        self.findKeys = findKeys
-    }
-}
-
 // MARK: Replies, in the shapes Redis sends them
 
 extension CommandDoc {
     /// Writes the doc map; `subcommands` adds a `subcommands` entry with their docs, as Redis does for containers.
-    func write(to reply: inout ReplyWriter, subcommands: [(name: String, doc: CommandDoc?)] = []) {
+    func write(to reply: inout ReplyWriter, subcommands: [(name: String, doc: CommandDoc)] = []) {
         var entries = 3
         for present in [complexity != nil, !docFlags.isEmpty, deprecatedSince != nil, replacedBy != nil,
                         !history.isEmpty, !arguments.isEmpty, !subcommands.isEmpty] where present {
@@ -145,14 +102,9 @@ extension CommandDoc {
             reply.mapHeader(subcommands.count)
             for (name, doc) in subcommands {
                 reply.bulk(name)
-                CommandDoc.write(doc, to: &reply)
+                doc.write(to: &reply)
             }
         }
-    }
-
-    /// Writes `doc`, or an empty map for a command without documentation.
-    static func write(_ doc: CommandDoc?, to reply: inout ReplyWriter) {
-        if let doc { doc.write(to: &reply) } else { reply.mapHeader(0) }
     }
 }
 
@@ -197,8 +149,9 @@ extension KeySpec {
         reply.mapHeader(notes == nil ? 3 : 4)
         if let notes { reply.field("notes", notes) }
         reply.bulk("flags")
-        reply.setHeader(flags.count)
-        for flag in flags { reply.simpleString(flag) }
+        let flagNames = flags.names
+        reply.setHeader(flagNames.count)
+        for flag in flagNames { reply.simpleString(flag) }
         reply.bulk("begin_search")
         switch beginSearch {
         case .index(let index):
