@@ -66,6 +66,8 @@ extension Store {
         var options = Options()
         options.writeBufferSize = configuration.writeBufferSize
         options.blockCacheSize = configuration.blockCacheSize
-        return try Store(directory: configuration.dataDirectory, durability: configuration.durability, options: options)
+        return try Store(
+            directory: configuration.dataDirectory, durability: configuration.durability, options: options,
+            logsChanges: configuration.changeLog)
     }
 }

@@ -5,14 +5,17 @@ import ServiceLifecycle
 
 /// Background upkeep of the store as a `Service`, on a thread of its own so no event loop or task waits for the
 /// disk: with `medium` durability it flushes the write-ahead log once a second (as Redis's background fsync thread
-/// does for `appendfsync everysec`), and while the store cannot persist it tries to recover once a second. It is the
-/// last service to stop, so the log is flushed after the last connection closes.
+/// does for `appendfsync everysec`), trims the change log to its retention, and while the store cannot persist it
+/// tries to recover once a second. It is the last service to stop, so the log is flushed after the last connection
+/// closes.
 public struct StoreMaintenance: Service {
     let store: Store
+    let retention: ChangeLogRetention
     let logger: Logger
 
-    public init(store: Store, logger: Logger) {
+    public init(store: Store, retention: ChangeLogRetention, logger: Logger) {
         self.store = store
+        self.retention = retention
         self.logger = logger
     }
 
@@ -38,6 +41,9 @@ public struct StoreMaintenance: Service {
             return
         }
         if store.durability == .medium { syncLogged() }
+        do { try store.trimChangeLog(retention) } catch {
+            logger.error("change log trim failed", metadata: ["error": "\(error)"])
+        }
     }
 
     private func syncLogged() {

@@ -52,6 +52,8 @@ public struct ChangeEvent: Sendable {
     public let value: ByteBuffer?
     /// The key's expiry after a `set` (0 for none).
     public let expireAt: Int64
+    /// The key's revisions after a `set` (its creation revision and version); `modified` is this event's revision.
+    public let keyRevision: KeyRevision?
     /// The key's revision before this event (its `modified`), 0 when it did not exist.
     public let previousRevision: UInt64
     /// Unix milliseconds of the command that made the event.
@@ -61,7 +63,8 @@ public struct ChangeEvent: Sendable {
 /// The change log's layout in LevelDB (docs/storage-format.md):
 /// ```
 ///   'r' + BE64 revision + BE32 index  →  [op u8][flags u8][time BE64][previous revision BE64]
-///                                        [key length varint][key][expireAt BE64, if flags & hasExpiry][value...]
+///                                        [key length varint][key][expireAt BE64, if flags & hasExpiry]
+///                                        [created BE64][version BE64], for a set][value...]
 ///   'h' + BE32 key length + key + BE64 revision  →  BE32 index        the key's events, for history and AT reads
 ///   'x' + BE64 revision  →  empty                                      revisions that flushed every key
 /// ```
@@ -102,7 +105,7 @@ enum ChangeLogLayout {
 
     static func encodeEvent(
         _ operation: ChangeOperation, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?, expireAt: Int64,
-        previousRevision: UInt64, time: Int64, into scratch: inout ByteBuffer
+        keyRevision: KeyRevision?, previousRevision: UInt64, time: Int64, into scratch: inout ByteBuffer
     ) {
         scratch.clear()
         scratch.writeInteger(operation.rawValue)
@@ -112,6 +115,10 @@ enum ChangeLogLayout {
         writeVarint(UInt64(key.count), into: &scratch)
         scratch.writeBytes(key)
         if expireAt > 0 { scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big) }
+        if operation == .set {
+            scratch.writeInteger(keyRevision?.created ?? 0, endianness: .big)
+            scratch.writeInteger(keyRevision?.version ?? 0, endianness: .big)
+        }
         if let value { scratch.writeBytes(value) }
     }
 
@@ -135,10 +142,17 @@ enum ChangeLogLayout {
         for offset in 1..<9 { revision = revision << 8 | UInt64(storageKey[offset]) }
         var index: UInt32 = 0
         for offset in 9..<13 { index = index << 8 | UInt32(storageKey[offset]) }
+        var keyRevision: KeyRevision?
+        if operation == .set {
+            guard let created = buffer.readInteger(endianness: .big, as: UInt64.self),
+                let version = buffer.readInteger(endianness: .big, as: UInt64.self)
+            else { return nil }
+            keyRevision = KeyRevision(created: created, modified: revision, version: version)
+        }
         return ChangeEvent(
             revision: revision, index: index, operation: operation, key: key,
-            value: operation == .set ? buffer : nil, expireAt: expireAt, previousRevision: previous,
-            time: Int64(bitPattern: time))
+            value: operation == .set ? buffer : nil, expireAt: expireAt, keyRevision: keyRevision,
+            previousRevision: previous, time: Int64(bitPattern: time))
     }
 
     static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {

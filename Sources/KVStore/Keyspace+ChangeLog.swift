@@ -19,11 +19,11 @@ extension Keyspace {
     /// Stages one event and its history entry.
     func logEvent(
         _ event: (revision: UInt64, index: UInt32), _ operation: ChangeOperation, key: UnsafeRawBufferPointer,
-        value: UnsafeRawBufferPointer?, expireAt: Int64, previousRevision: UInt64
+        value: UnsafeRawBufferPointer?, expireAt: Int64, keyRevision: KeyRevision? = nil, previousRevision: UInt64
     ) {
         ChangeLogLayout.encodeEvent(
-            operation, key: key, value: value, expireAt: expireAt, previousRevision: previousRevision, time: now,
-            into: &eventScratch)
+            operation, key: key, value: value, expireAt: expireAt, keyRevision: keyRevision,
+            previousRevision: previousRevision, time: now, into: &eventScratch)
         ChangeLogLayout.eventKey(revision: event.revision, index: event.index, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { k in eventScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
         logBytes &+= UInt64(keyScratch.readableBytes + eventScratch.readableBytes)
@@ -35,8 +35,8 @@ extension Keyspace {
         if let observer, observer.wantsChangeEvents {
             observer.changeLogged(ChangeEvent(
                 revision: event.revision, index: event.index, operation: operation, key: ByteBuffer(bytes: key),
-                value: value.map { ByteBuffer(bytes: $0) }, expireAt: expireAt, previousRevision: previousRevision,
-                time: now))
+                value: value.map { ByteBuffer(bytes: $0) }, expireAt: expireAt, keyRevision: keyRevision,
+                previousRevision: previousRevision, time: now))
         }
     }
 
@@ -76,6 +76,60 @@ extension Keyspace {
         committedLogBytes = logBytes
         commandRevision = nil
         eventIndex = 0
+    }
+
+    // MARK: Retention
+
+    /// Deletes the oldest revisions the retention no longer keeps, whole revisions at a time, up to about `limit`
+    /// events, with their history entries and flush markers, and moves the horizon past them in the same batch.
+    /// Takes no revision: it changes no data.
+    /// - Returns: the number of events deleted; fewer than `limit` means nothing more is due.
+    public func trimChangeLog(_ retention: ChangeLogRetention, limit: Int) throws -> Int {
+        assertLeased()
+        var deleted = 0
+        var horizon = oldestLoggedRevision
+        var start = ByteBuffer()
+        ChangeLogLayout.eventKey(revision: oldestLoggedRevision, index: 0, into: &start)
+        let iterator = database.makeIterator()
+        start.withUnsafeReadableBytes { iterator.seek($0) }
+        var scratch = ByteBuffer()
+        while iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix,
+            let event = ChangeLogLayout.decodeEvent(key: iterator.key, value: iterator.value)
+        {
+            // A revision goes whole: once started, its other events go too, whatever the limit.
+            let continuesRevision = deleted > 0 && event.revision == horizon
+            if !continuesRevision {
+                guard deleted < limit, isDue(event, retention) else { break }
+            }
+            let size = UInt64(iterator.key.count + iterator.value.count)
+            batch.delete(key: iterator.key)
+            event.key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: event.revision, into: &scratch) }
+            scratch.withUnsafeReadableBytes { batch.delete(key: $0) }
+            if event.operation == .flush {
+                ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes { batch.delete(key: $0) }
+            }
+            logBytes -= min(logBytes, size + UInt64(scratch.readableBytes + 4))
+            horizon = event.revision
+            deleted += 1
+            iterator.next()
+        }
+        try iterator.checkError()
+        guard deleted > 0 else { return 0 }
+        // The last revision seen was deleted whole: the log now starts after it.
+        oldestLoggedRevision = horizon &+ 1
+        withUnsafeBytes(of: oldestLoggedRevision.bigEndian) { encoded in
+            ChangeLogLayout.oldestKey.withUnsafeBytes { batch.put(key: $0, value: encoded) }
+        }
+        try commit()
+        return deleted
+    }
+
+    /// Whether the retention no longer keeps `event`'s revision.
+    private func isDue(_ event: ChangeEvent, _ retention: ChangeLogRetention) -> Bool {
+        if retention.maxRevisions > 0 && revision &- event.revision >= retention.maxRevisions { return true }
+        if retention.maxAgeMilliseconds > 0 && now &- event.time > retention.maxAgeMilliseconds { return true }
+        if retention.maxBytes > 0 && logBytes > retention.maxBytes { return true }
+        return false
     }
 
     // MARK: Reading
@@ -126,17 +180,18 @@ extension Keyspace {
     /// The value `key` had at `revision`: the latest of its events at or before it, unless a FLUSHDB came between.
     /// - Returns: the value and its expiry, or nil when the key did not exist then.
     /// - Throws: `CompactedRevisionError` when the log no longer holds what is needed to answer.
-    public func value(of key: ByteBuffer, at revision: UInt64) throws -> (value: ByteBuffer, expireAt: Int64, revision: UInt64)? {
+    public func value(of key: ByteBuffer, at revision: UInt64) throws -> (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)? {
         assertLeased()
         guard revision >= oldestLoggedRevision else { throw compacted() }
         if revision >= self.revision {
-            return try versionedValue(of: key).map { ($0.value, $0.expireAt, $0.revision.modified) }
+            return try versionedValue(of: key)
         }
         let latest = try history(of: key, from: revision, limit: 1, descending: true).first
         let flushedAfter = try latestFlush(atOrBefore: revision).map { flush in latest.map { flush > $0.revision } ?? true }
         if flushedAfter == true { return nil }
         if let latest {
-            return latest.operation == .set ? (latest.value ?? ByteBuffer(), latest.expireAt, latest.revision) : nil
+            guard latest.operation == .set else { return nil }
+            return (latest.value ?? ByteBuffer(), latest.expireAt, latest.keyRevision ?? .unknown)
         }
         // No retained event at or before `revision`: the key had none since the horizon, so what it holds now was
         // written before the horizon — unless it changed after `revision`, whose earlier value is gone.
@@ -145,7 +200,7 @@ extension Keyspace {
             return nil
         }
         guard current.revision.modified <= revision else { throw compacted() }
-        return (current.value, current.expireAt, current.revision.modified)
+        return current
     }
 
     /// The newest FLUSHDB revision at or before `revision`, or nil.

@@ -280,7 +280,7 @@ public final class Keyspace {
             value.withUnsafeReadableBytes { valueBytes in
                 if logsChanges {
                     logEvent(
-                        event, .set, key: keyBytes, value: valueBytes, expireAt: expireAt,
+                        event, .set, key: keyBytes, value: valueBytes, expireAt: expireAt, keyRevision: revision,
                         previousRevision: previous?.modified ?? 0)
                 }
                 StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)

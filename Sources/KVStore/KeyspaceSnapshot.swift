@@ -11,6 +11,8 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     public let takenAt: Int64
     /// The key count stored with the keyspace when the view was taken (expired keys not yet removed included).
     public let approximateKeyCount: Int
+    /// The store revision the view holds exactly (0 for a view of a database without revisions).
+    public let revision: UInt64
 
     private let tracker: SnapshotTracker?
 
@@ -24,6 +26,7 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
         snapshot = database.makeSnapshot()
         takenAt = now
         approximateKeyCount = try Self.storedKeyCount(snapshot)
+        revision = try Self.storedRevision(snapshot)
         self.tracker = tracker
         tracker?.live.wrappingAdd(1, ordering: .relaxed)
     }
@@ -56,6 +59,16 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             iterator.next()
         }
         try iterator.checkError()
+    }
+
+    private static func storedRevision(_ snapshot: Snapshot) throws -> UInt64 {
+        let iterator = snapshot.makeIterator()
+        iterator.seek(ChangeLogLayout.revisionKey)
+        guard iterator.isValid, iterator.key.elementsEqual(ChangeLogLayout.revisionKey) else {
+            try iterator.checkError()
+            return 0
+        }
+        return ChangeLogLayout.bigEndian64(iterator.value) ?? 0
     }
 
     func makeIterator() -> Iterator {

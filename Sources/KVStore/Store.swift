@@ -193,6 +193,20 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Trims the change log to `retention`, a chunk per lease so commands keep flowing, at most `maximum` events per
+    /// call (the next call goes on). Meant for a background thread.
+    /// - Returns: the number of events deleted.
+    @discardableResult
+    public func trimChangeLog(_ retention: ChangeLogRetention, maximum: Int = 100_000) throws -> Int {
+        var total = 0
+        while total < maximum {
+            let deleted = try withKeyspace { try $0.trimChangeLog(retention, limit: 1000) }
+            total += deleted
+            if deleted < 1000 { break }
+        }
+        return total
+    }
+
     // MARK: Durability
 
     /// Flushes LevelDB's write-ahead log: every write committed before this call is on disk when it returns. Never
