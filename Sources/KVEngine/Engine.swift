@@ -71,7 +71,8 @@ public final class Engine: Sendable {
         self.watchHub = WatchHub(
             outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval)
         self.keyspaceEvents = KeyspaceEventObserver(
-            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub)
+            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
+            eventsWaitForSync: store.durability == .high, durableSequence: { [store] in store.durableSequence })
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
@@ -93,6 +94,7 @@ public final class Engine: Sendable {
         var generator = SystemRandomNumberGenerator()
         self.runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
         store.observer = keyspaceEvents
+        store.onSync { [keyspaceEvents] sequence in keyspaceEvents.synced(upTo: sequence) }
     }
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.

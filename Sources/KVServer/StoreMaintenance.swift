@@ -40,7 +40,9 @@ public struct StoreMaintenance: Service {
             }
             return
         }
-        if store.durability == .medium { syncLogged() }
+        // With `high` every reply waits for its own fsync; this one covers writes no client waits for (the expiry
+        // sweeper's), so that what they owe watchers goes out within a second too.
+        if store.durability != .low { syncLogged() }
         do { try store.trimChangeLog(retention) } catch {
             logger.error("change log trim failed", metadata: ["error": "\(error)"])
         }

@@ -81,6 +81,8 @@ enum ChangeLogLayout {
     static let oldestKey: [UInt8] = [StorageLayout.metadataPrefix] + Array("logfrom".utf8)
     /// `m` + `logbytes`: the size of the log's entries (BE64), for retention by size.
     static let sizeKey: [UInt8] = [StorageLayout.metadataPrefix] + Array("logbytes".utf8)
+    /// Present while the server runs with `--change-log off`: revisions advance without events.
+    static let pausedKey: [UInt8] = [StorageLayout.metadataPrefix] + Array("logpaused".utf8)
 
     static func eventKey(revision: UInt64, index: UInt32, into scratch: inout ByteBuffer) {
         scratch.clear()

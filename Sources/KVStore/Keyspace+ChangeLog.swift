@@ -76,6 +76,44 @@ extension Keyspace {
         committedLogBytes = logBytes
         commandRevision = nil
         eventIndex = 0
+        let wasPaused = try database.get(ChangeLogLayout.pausedKey) != nil
+        if logsChanges && wasPaused {
+            try discardChangeLog()
+        } else if !logsChanges && !wasPaused {
+            // Revisions taken from now on have no events: mark the log so that turning it back on starts afresh.
+            try database.put(ChangeLogLayout.pausedKey, [1], sync: true)
+        }
+    }
+
+    /// Drops a log that has gaps, after a run with `--change-log off`: nothing older than the next revision can be
+    /// replayed faithfully, so the horizon moves to it and the stale entries go.
+    private func discardChangeLog() throws {
+        for prefix in [ChangeLogLayout.eventPrefix, ChangeLogLayout.historyPrefix, ChangeLogLayout.flushPrefix] {
+            let iterator = database.makeIterator()
+            iterator.seek([prefix])
+            let stale = WriteBatch()
+            var staged = 0
+            while iterator.isValid, iterator.key.first == prefix {
+                stale.delete(iterator.key)
+                staged += 1
+                if staged == 10_000 {
+                    try database.write(stale)
+                    stale.clear()
+                    staged = 0
+                }
+                iterator.next()
+            }
+            try iterator.checkError()
+            try database.write(stale)
+        }
+        oldestLoggedRevision = revision &+ 1
+        logBytes = 0
+        committedLogBytes = 0
+        let reset = WriteBatch()
+        withUnsafeBytes(of: oldestLoggedRevision.bigEndian) { reset.put(ChangeLogLayout.oldestKey, Array($0)) }
+        reset.put(ChangeLogLayout.sizeKey, [UInt8](repeating: 0, count: 8))
+        reset.delete(ChangeLogLayout.pausedKey)
+        try database.write(reset, sync: true)
     }
 
     // MARK: Retention
@@ -193,14 +231,33 @@ extension Keyspace {
             guard latest.operation == .set else { return nil }
             return (latest.value ?? ByteBuffer(), latest.expireAt, latest.keyRevision ?? .unknown)
         }
-        // No retained event at or before `revision`: the key had none since the horizon, so what it holds now was
-        // written before the horizon — unless it changed after `revision`, whose earlier value is gone.
+        // No retained event at or before `revision`. The key's next event says what it was before: absent (no
+        // previous revision) or written before the horizon, which is gone — unless a FLUSHDB came in between, which
+        // hides it.
+        let flushAfter = try firstFlush(after: revision)
+        if let next = try history(of: key, from: revision &+ 1, limit: 1, descending: false).first {
+            if let flushAfter, flushAfter < next.revision { throw compacted() }
+            guard next.previousRevision == 0 else { throw compacted() }
+            return nil
+        }
+        // No event since the horizon at all: what it holds now it held then, unless a FLUSHDB removed it since.
         guard let current = try versionedValue(of: key) else {
-            // Absent now and no event since the horizon: it did not exist at `revision` either.
+            if flushAfter != nil { throw compacted() }
             return nil
         }
         guard current.revision.modified <= revision else { throw compacted() }
         return current
+    }
+
+    /// The oldest FLUSHDB revision after `revision`, or nil.
+    func firstFlush(after revision: UInt64) throws -> UInt64? {
+        let iterator = database.makeIterator()
+        iterator.seek(ChangeLogLayout.flushKey(revision: revision &+ 1))
+        guard iterator.isValid, iterator.key.count == 9, iterator.key.first == ChangeLogLayout.flushPrefix else {
+            try iterator.checkError()
+            return nil
+        }
+        return ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[1...]))
     }
 
     /// The newest FLUSHDB revision at or before `revision`, or nil.

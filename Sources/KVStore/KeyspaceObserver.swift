@@ -25,9 +25,10 @@ public protocol KeyspaceObserver: AnyObject, Sendable {
     var wantsChangeEvents: Bool { get }
     /// A change-log event was staged (told before its commit, like the other changes).
     func changeLogged(_ event: ChangeEvent)
-    /// The lease ends (its last commit is done): what it committed becomes deliverable.
+    /// The lease ends (its last commit is done): what it committed becomes deliverable. `commitSequence` counts the
+    /// store's successful commits so far; `Store.onSync` reports how many are durable.
     /// - Returns: whether `deliverCommittedChanges` has something to deliver.
-    func leaseEnding() -> Bool
+    func leaseEnding(commitSequence: UInt64) -> Bool
     /// Publishes committed changes; called without the lock. Calls may come from several threads at once: the
     /// observer delivers in commit order.
     func deliverCommittedChanges()
@@ -39,6 +40,6 @@ extension KeyspaceObserver {
     public func changesDiscarded() {}
     public var wantsChangeEvents: Bool { false }
     public func changeLogged(_ event: ChangeEvent) {}
-    public func leaseEnding() -> Bool { false }
+    public func leaseEnding(commitSequence: UInt64) -> Bool { false }
     public func deliverCommittedChanges() {}
 }

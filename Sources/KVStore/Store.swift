@@ -40,6 +40,11 @@ public final class Store: @unchecked Sendable {
     private let logSyncer: LogSyncer
     /// Set when a commit has written data that has not been fsynced yet.
     private let unsynced = Atomic<Bool>(false)
+    /// Successful commits so far, and how many of them an fsync has made durable: a lease's observer is told the
+    /// first number, and `onSync` the second, so what must wait for durability can.
+    private let committedSequence = Atomic<UInt64>(0)
+    private let syncedSequence = Atomic<UInt64>(0)
+    private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
     private let lockFreeReads = LockFreeReadGate()
     /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
     private let snapshots = SnapshotTracker()
@@ -87,7 +92,9 @@ public final class Store: @unchecked Sendable {
         var commit = LeaseCommit(wrote: false, failure: nil)
         do { try keyspace.commit() } catch { commit.failure = error }
         commit.wrote = keyspace.endLease()
-        let delivers = keyspace.observer?.leaseEnding() ?? false
+        let sequence = UInt64(keyspace.commits)
+        committedSequence.store(sequence, ordering: .releasing)
+        let delivers = keyspace.observer?.leaseEnding(commitSequence: sequence) ?? false
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
         lock.unlock()
         if delivers { keyspace.observer?.deliverCommittedChanges() }
@@ -214,12 +221,32 @@ public final class Store: @unchecked Sendable {
     /// - Throws: `LogSyncError`; the store is then failing, as the writes may not be durable.
     public func sync() throws {
         unsynced.store(false, ordering: .relaxed)
+        let covered = committedSequence.load(ordering: .acquiring)
         do {
             try logSyncer.sync()
         } catch {
             health.recordFailure(error, at: clock.milliseconds())
             throw error
         }
+        var current = syncedSequence.load(ordering: .relaxed)
+        while current < covered {
+            let (exchanged, original) = syncedSequence.compareExchange(
+                expected: current, desired: covered, ordering: .relaxed)
+            if exchanged {
+                syncListener.withLockedValue { $0 }?(covered)
+                break
+            }
+            current = original
+        }
+    }
+
+    /// The commits an fsync has made durable (see `onSync`).
+    public var durableSequence: UInt64 { syncedSequence.load(ordering: .relaxed) }
+
+    /// Calls `listener` after each fsync with the number of commits it covers (the sequence a lease's observer was
+    /// given at `leaseEnding`): with `high` durability, what may only go out once durable waits for it.
+    public func onSync(_ listener: @escaping @Sendable (UInt64) -> Void) {
+        syncListener.withLockedValue { $0 = listener }
     }
 
     /// Flushes the write-ahead log if anything was written since the last flush.

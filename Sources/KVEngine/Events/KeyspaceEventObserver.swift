@@ -23,12 +23,20 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     let watches: WatchRegistry
     let waiters: KeyWaiters
     let watchers: WatchHub
+    /// With `high` durability watchers get events only once an fsync has made them durable (`Store.onSync`).
+    private let eventsWaitForSync: Bool
+    private let durableSequence: @Sendable () -> UInt64
+    /// Events waiting for their fsync, in commit order, with the commit sequence that must be durable first; used
+    /// under `deliveryLock`.
+    private var waitingForSync: [(sequence: UInt64, events: [ChangeEvent])] = []
 
     /// What a lease produced for others.
     private struct Deliveries {
         var notifications = NotificationBatch()
         var events: [ChangeEvent] = []
         var wakeUps: [ClientHandle] = []
+        /// The store's commit count when the lease ended.
+        var sequence: UInt64 = 0
 
         var isEmpty: Bool { notifications.isEmpty && events.isEmpty && wakeUps.isEmpty }
     }
@@ -53,11 +61,16 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     /// Held while publishing, so leases drained by different threads still go out in commit order.
     private let deliveryLock = NIOLock()
 
-    init(notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, watchers: WatchHub) {
+    init(
+        notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, watchers: WatchHub,
+        eventsWaitForSync: Bool, durableSequence: @escaping @Sendable () -> UInt64
+    ) {
         self.notifier = notifier
         self.watches = watches
         self.waiters = waiters
         self.watchers = watchers
+        self.eventsWaitForSync = eventsWaitForSync
+        self.durableSequence = durableSequence
     }
 
     var expiredKeys: Int { expiredCount.load(ordering: .relaxed) }
@@ -139,9 +152,10 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
         if !recorded.isEmpty { recorded = Deliveries() }
     }
 
-    func leaseEnding() -> Bool {
+    func leaseEnding(commitSequence: UInt64) -> Bool {
         guard !committed.isEmpty else { return false }
-        let lease = committed
+        var lease = committed
+        lease.sequence = commitSequence
         committed = Deliveries()
         outbox.withLockedValue { $0.append(lease) }
         return true
@@ -157,10 +171,33 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
             }
             for lease in leases {
                 lease.notifications.publish(through: notifier)
-                if !lease.events.isEmpty { watchers.publish(lease.events) }
+                if !lease.events.isEmpty {
+                    if eventsWaitForSync {
+                        waitingForSync.append((lease.sequence, lease.events))
+                    } else {
+                        watchers.publish(lease.events)
+                    }
+                }
                 for handle in lease.wakeUps { handle.wake() }
             }
+            if eventsWaitForSync { publishDurable(upTo: durableSequence()) }
         }
+    }
+
+    /// An fsync made the first `sequence` commits durable: their events may go to watchers now.
+    func synced(upTo sequence: UInt64) {
+        deliveryLock.withLock { publishDurable(upTo: sequence) }
+    }
+
+    /// Under `deliveryLock`.
+    private func publishDurable(upTo sequence: UInt64) {
+        var published = 0
+        for waiting in waitingForSync {
+            guard waiting.sequence <= sequence else { break }
+            watchers.publish(waiting.events)
+            published += 1
+        }
+        if published > 0 { waitingForSync.removeFirst(published) }
     }
 }
 
