@@ -82,6 +82,7 @@ public final class Engine: Sendable {
             OrderedKeyspaceCommands(scanCursors: scanCursors, keysDefaultLimit: configuration.keysDefaultLimit),
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
+            CompareAndSetCommands(),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
