@@ -84,6 +84,7 @@ public final class Engine: Sendable {
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub),
+            CompareAndSetCommands(),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
