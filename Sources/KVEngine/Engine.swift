@@ -70,9 +70,16 @@ public final class Engine: Sendable {
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
         self.watchHub = WatchHub(
             outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval)
+        let (syncRequests, syncRequester) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.syncRequests = syncRequests
+        var requestSync: (@Sendable () -> Void)?
+        if store.durability == .medium {
+            requestSync = { syncRequester.yield() }
+        }
         self.keyspaceEvents = KeyspaceEventObserver(
             notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
-            eventsWaitForSync: store.durability == .high, durableSequence: { [store] in store.durableSequence })
+            eventsWaitForSync: store.durability != .low, durableSequence: { [store] in store.durableSequence },
+            requestSync: requestSync)
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
@@ -97,6 +104,10 @@ public final class Engine: Sendable {
         store.observer = keyspaceEvents
         store.onSync { [keyspaceEvents] sequence in keyspaceEvents.synced(upTo: sequence) }
     }
+
+    /// Requests for a prompt fsync, coalesced: with `medium` durability, watch events waiting for one. The store's
+    /// maintenance service serves them on its own thread.
+    public let syncRequests: AsyncStream<Void>
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.
     func nextClientID() -> Int {

@@ -152,7 +152,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let server = KVNodeServer(engine: engine, group: group)
         let serviceGroup = ServiceGroup(
             services: [
-                StoreMaintenance(store: store, retention: configuration.changeLogRetention, logger: logger),
+                StoreMaintenance(
+                    store: store, retention: configuration.changeLogRetention, syncRequests: engine.syncRequests,
+                    logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
                 SavePointService(engine: engine),
                 server,

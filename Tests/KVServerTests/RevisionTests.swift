@@ -71,6 +71,25 @@ import Testing
         #expect(try client.send(["KV.HISTORY", "k"]).first?.hasPrefix("*2\r\n*3\r\n:4\r\n") == true)
     }
 
+    @Test(arguments: [Durability.medium, .high])
+    func aWatcherSeesAChangeOnlyOnceItIsDurable(durability: Durability) throws {
+        let server = try TestServer(durability: durability)
+        let watcher = try server.connect()
+        let writer = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        #expect(try watcher.send(["KV.WATCH", "KEY", "k"]) == [control("kv.watch", 1, 0)])
+        // The expiry sweeper's writes have no reply to fsync before: they too wait for the next fsync.
+        _ = try server.store.withKeyspace { try $0.set(ByteBuffer(string: "k"), value: ByteBuffer(string: "1")) }
+        #expect(try watcher.replies() == [])
+        try server.store.sync()
+        #expect(try watcher.replies() == [event(1, 1, "set", "k", "1")])
+        if durability == .high {
+            // A client's write at `high` is fsynced before its reply, and the event follows that fsync.
+            try writer.send(["SET", "k", "2"])
+            #expect(try watcher.replies() == [event(1, 2, "set", "k", "2")])
+        }
+    }
+
     @Test func aWatchReplaysThenFollowsWithoutAGapOrADuplicate() throws {
         let server = try TestServer()
         let watcher = try server.connect()
