@@ -113,11 +113,13 @@ final class SnapshotTracker: Sendable {
 }
 
 extension KeyspaceSnapshot {
-    /// Up to `limit` change-log events with revisions from `from` through `through`, in order, starting after
-    /// `position` (the last event of the previous call) when given.
+    /// About `limit` change-log events with revisions from `from` through `through`, in order, starting after
+    /// `position` (the last event of the previous call) when given. A revision is never split: the last one read is
+    /// read whole, so everything through it has been read.
+    /// - Returns: the events, and whether they reach `through` (nothing is left to read).
     public func events(
         from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int
-    ) throws -> [ChangeEvent] {
+    ) throws -> (events: [ChangeEvent], complete: Bool) {
         var start = ByteBuffer()
         if let position {
             ChangeLogLayout.eventKey(revision: position.revision, index: position.index &+ 1, into: &start)
@@ -128,16 +130,20 @@ extension KeyspaceSnapshot {
         var events: [ChangeEvent] = []
         let iterator = makeIterator()
         start.withUnsafeReadableBytes { iterator.seek($0) }
-        while events.count < limit, iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
+        while iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
             guard let event = ChangeLogLayout.decodeEvent(key: iterator.key, value: iterator.value) else {
                 throw CorruptRecordError(key: Array(iterator.key))
             }
             guard event.revision <= through else { break }
+            if events.count >= limit, let last = events.last, event.revision != last.revision {
+                try iterator.checkError()
+                return (events, false)
+            }
             events.append(event)
             iterator.next()
         }
         try iterator.checkError()
-        return events
+        return (events, true)
     }
 
     /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values,

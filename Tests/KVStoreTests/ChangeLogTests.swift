@@ -38,6 +38,25 @@ import Glibc
         }
     }
 
+    @Test func aReplayStepNeverSplitsARevision() throws {
+        try withTemporaryStore { store, _ in
+            try store.withKeyspace { ks in
+                try ks.set(bytes("a"), value: bytes("1"))
+                ks.beginCommand()
+                for key in ["b", "c", "d", "e"] { try ks.set(bytes(key), value: bytes("2")) }  // revision 2, 4 events
+                ks.beginCommand()
+                try ks.set(bytes("f"), value: bytes("3"))
+            }
+            let view = try store.withKeyspace { try $0.snapshot() }
+            let first = try view.events(from: 1, after: nil, through: 3, limit: 2)
+            #expect(first.events.map(\.revision) == [1, 2, 2, 2, 2] && !first.complete)
+            let position = (first.events.last!.revision, first.events.last!.index)
+            let rest = try view.events(from: 1, after: position, through: 3, limit: 2)
+            #expect(rest.events.map(\.revision) == [3] && rest.complete)
+            #expect(try view.events(from: 1, after: nil, through: 2, limit: 100).events.count == 5)
+        }
+    }
+
     @Test func deletesExpiriesAndFlushesAreEvents() throws {
         let clock = StoreClock.manual(at: 1_700_000_000_000)
         let path = makeTemporaryDirectory()

@@ -17,26 +17,31 @@ struct Replay {
     /// Entries read per step: enough to keep the socket busy, few enough to keep the event loop responsive.
     static let step = 256
 
-    /// The frames of the next step, and whether the replay is complete.
-    mutating func next(watcher: Watcher) -> (frames: [PushFrame], done: Bool) {
+    /// The frames of the next step; whether the replay is complete; and the revision through which the watcher has
+    /// now been sent everything (nil while INITIAL's values are incomplete: those resume only by starting again).
+    /// - Throws: when the snapshot cannot be read; the watcher must not go on as if the replay were complete.
+    mutating func next(watcher: Watcher) throws -> (frames: [PushFrame], done: Bool, sentThrough: UInt64?) {
         switch source {
         case .log(let from, let position):
-            let events = (try? view.events(from: from, after: position, through: through, limit: Self.step)) ?? []
+            let (events, complete) = try view.events(from: from, after: position, through: through, limit: Self.step)
             if let last = events.last { source = .log(next: from, position: (last.revision, last.index)) }
             let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
-            return (frames, events.count < Self.step)
+            // Revisions are read whole, so the last one read is complete.
+            let sentThrough = complete ? through : events.last.map(\.revision) ?? from &- 1
+            return (frames, complete, sentThrough)
         case .initial(let after):
             var frames: [PushFrame] = []
             var last: [UInt8]?
-            let read = (try? view.entries(in: watcher.filter.range, after: after, limit: Self.step) { key, value, expireAt, revision in
+            let read = try view.entries(in: watcher.filter.range, after: after, limit: Self.step) { key, value, expireAt, revision in
                 last = Array(key)
                 guard watcher.filter.matches(key) else { return }
                 frames.append(WatchFrames.initialValue(
                     id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
                     expireAt: expireAt))
-            }) ?? 0
+            }
             source = .initial(after: last ?? after)
-            return (frames, read < Self.step)
+            let done = read < Self.step
+            return (frames, done, done ? through : nil)
         }
     }
 

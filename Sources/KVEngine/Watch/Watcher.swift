@@ -105,6 +105,9 @@ final class Watcher: Sendable {
         ) { [weak self] _ in self?.progressTick() }
         if let replay {
             onLoop.value.replay = replay
+            // Until the replay sends something, a cut-off watcher resumes where it asked to start: FROM's revision,
+            // or (INITIAL) from the beginning, as 0 tells it.
+            if case .log(let from, _) = replay.source { onLoop.value.lastSent = from &- 1 } else { onLoop.value.lastSent = 0 }
             pump()
         } else {
             goLive()
@@ -119,9 +122,17 @@ final class Watcher: Sendable {
             eventLoop.scheduleTask(in: .milliseconds(5)) { self.pump() }
             return
         }
-        let (frames, done) = replay.next(watcher: self)
+        let step: (frames: [PushFrame], done: Bool, sentThrough: UInt64?)
+        do {
+            step = try replay.next(watcher: self)
+        } catch {
+            // Never carry on past events that could not be read: cut off, the client resumes from what it has.
+            return cutOff()
+        }
+        let (frames, done) = (step.frames, step.done)
         onLoop.value.replay = replay
         for frame in frames { subscriber.push(frame) }
+        if let sentThrough = step.sentThrough { onLoop.value.lastSent = sentThrough }
         if done {
             onLoop.value.replay = nil
             if let marker = replay.completionFrame(watcher: self) { subscriber.push(marker) }
