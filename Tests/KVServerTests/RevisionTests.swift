@@ -58,6 +58,30 @@ import Testing
         #expect(try client.send(["KV.GET", "k", "AT", "9"]) == ["-ERR revision 9 is in the future\r\n"])
     }
 
+    @Test func historyKeepsEveryEventOfAKeyWithinOneRevision() throws {
+        let server = try TestServer()
+        let client = try server.connect()
+        // A transaction that writes a key twice, and a SET that finds its key expired: two events of one key each.
+        try client.send(["MULTI"], ["SET", "k", "1"], ["SET", "k", "2"], ["EXEC"])
+        try client.send(["SET", "t", "a", "PX", "10"])
+        server.advance(milliseconds: 11)
+        try client.send(["SET", "t", "b"])
+        let set = { (revision: Int, value: String) in "*3\r\n:\(revision)\r\n$3\r\nset\r\n$1\r\n\(value)\r\n" }
+        #expect(try client.send(["KV.HISTORY", "k"]) == ["*2\r\n" + set(1, "1") + set(1, "2")])
+        #expect(try client.send(["KV.HISTORY", "k", "DESC"]) == ["*2\r\n" + set(1, "2") + set(1, "1")])
+        #expect(try client.send(["KV.HISTORY", "t"])
+            == ["*3\r\n" + set(2, "a") + "*3\r\n:3\r\n$7\r\nexpired\r\n$-1\r\n" + set(3, "b")])
+        // A read at the revision, and a later event's previous value, are what the revision left: its last event.
+        #expect(try client.send(["KV.GET", "k", "AT", "1"]).first?.hasPrefix("*10\r\n$5\r\nvalue\r\n$1\r\n2\r\n") == true)
+        let watcher = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        #expect(try watcher.send(["KV.WATCH", "KEY", "k", "PREVKV"]) == [control("kv.watch", 1, 3)])
+        try client.send(["SET", "k", "3"])
+        #expect(try watcher.replies() == [
+            ">7\r\n$8\r\nkv.event\r\n:1\r\n:4\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\n3\r\n$1\r\n2\r\n"
+        ])
+    }
+
     @Test func aCompactedRevisionIsAnErrorNamingTheOldestKept() throws {
         let server = try TestServer()
         let client = try server.connect()

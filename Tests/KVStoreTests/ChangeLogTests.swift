@@ -107,6 +107,25 @@ import Glibc
         }
     }
 
+    @Test func historyHoldsEveryEventOfAKeyInOneRevision() throws {
+        try withTemporaryStore { store, _ in
+            try store.withKeyspace { ks in
+                // Like MULTI; SET k 1; SET k 2; DEL k; EXEC: one revision, three events of one key.
+                try ks.set(bytes("k"), value: bytes("1"))
+                try ks.set(bytes("k"), value: bytes("2"))
+                #expect(try ks.delete(bytes("k")))
+                ks.beginCommand()
+                try ks.set(bytes("k"), value: bytes("3"))
+            }
+            try store.withKeyspace { ks in
+                let history = try ks.history(of: bytes("k"), from: nil, limit: 10, descending: false)
+                #expect(history.map { "\($0.revision):\($0.index):\($0.operation.name)" } == ["1:0:set", "1:1:set", "1:2:del", "2:0:set"])
+                #expect(try ks.history(of: bytes("k"), from: 1, limit: 2, descending: true).map(\.index) == [2, 1])
+                #expect(try ks.value(of: bytes("k"), at: 1) == nil)
+            }
+        }
+    }
+
     @Test func withoutTheLogRevisionsAreStillKept() throws {
         let path = makeTemporaryDirectory()
         defer { removeDirectory(path) }
