@@ -95,6 +95,17 @@ import Testing
         #expect(try client.send(["KV.HISTORY", "k"]).first?.hasPrefix("*2\r\n*3\r\n:4\r\n") == true)
     }
 
+    @Test func withTheChangeLogOffNothingAnswersFromIt() throws {
+        let server = try TestServer(logsChanges: false)
+        let client = try server.connect()
+        #expect(try client.send(["KV.SET", "k", "1"], ["KV.SET", "k", "2"]) == [":1\r\n", ":2\r\n"])
+        let off = { (command: String) in "-ERR \(command) needs the change log, which is off (--change-log off)\r\n" }
+        #expect(try client.send(["KV.HISTORY", "k"], ["KV.GET", "k", "AT", "1"], ["KV.WATCH", "KEY", "k"])
+            == [off("KV.HISTORY"), off("KV.GET AT"), off("KV.WATCH")])
+        // Revisions are kept: the current value still reports its own.
+        #expect(try client.send(["KV.GET", "k"]).first?.contains("$8\r\nrevision\r\n:2\r\n") == true)
+    }
+
     @Test func aWatchReplaysThenFollowsWithoutAGapOrADuplicate() throws {
         let server = try TestServer()
         let watcher = try server.connect()
