@@ -136,6 +136,22 @@ import Testing
         #expect(try watcher.replies() == [control("kv.watch", 1, 1), event(1, 1, "set", "k", "1"), event(1, 2, "set", "k", "2")])
     }
 
+    @Test func aWatcherCutOffBeforeItsReplayIsToldToResumeWhereItAsked() throws {
+        let server = try TestServer(watchOutputLimit: 1 << 20)
+        let watcher = try server.connect()
+        let writer = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        let big = String(repeating: "x", count: 400_000)
+        for _ in 1...3 { try writer.send(["SET", "k", big]) }
+        // The watch starts at 3; before its replay runs, more than the limit of new events piles up behind it.
+        var request = ByteBuffer()
+        request.writeString(RESP.command(["KV.WATCH", "KEY", "k", "FROM", "2"]))
+        try watcher.channel.writeInbound(request)
+        try writer.send(["SET", "k", big], ["SET", "k", big], ["SET", "k", big])
+        // It was sent nothing: the revision it can resume after is the one before its FROM, not its start.
+        #expect(try watcher.replies() == [control("kv.watch", 1, 3), control("kv.lagged", 1, 1)])
+    }
+
     @Test func initialSendsTheCurrentValuesThenAMarker() throws {
         let server = try TestServer()
         let watcher = try server.connect()

@@ -17,12 +17,16 @@ final class TestServer {
     /// The event loop every connection of the test shares; its time moves with `advance`.
     let loop = EmbeddedEventLoop()
 
-    init(families: [any CommandFamily] = [], durability: Durability = .low, logsChanges: Bool = true) throws {
+    init(
+        families: [any CommandFamily] = [], durability: Durability = .low, logsChanges: Bool = true,
+        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvnode-test-\(UUID())").path
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
         configuration.durability = durability
         configuration.changeLog = logsChanges
+        configuration.watchOutputLimit = watchOutputLimit
         store = try Store(directory: directory, durability: durability, clock: clock, logsChanges: logsChanges)
         var logger = Logger(label: "kvnode-test")
         logger.logLevel = .critical

@@ -107,6 +107,29 @@ import Glibc
         }
     }
 
+    @Test func snapshotReadsStopAtAByteBudget() throws {
+        try withTemporaryStore { store, _ in
+            let big = ByteBuffer(repeating: UInt8(ascii: "v"), count: 300_000)
+            try store.withKeyspace { ks in
+                for key in ["a", "b", "c", "d", "e"] {
+                    try ks.set(bytes(key), value: big)
+                    ks.beginCommand()
+                }
+            }
+            let view = try store.withKeyspace { try $0.snapshot() }
+            // Events of 300 KB: the one that reaches 1 MiB is the last of the step, whatever the count allows.
+            let first = try view.events(from: 1, after: nil, through: 5, limit: 256, maxBytes: 1 << 20)
+            #expect(first.map(\.revision) == [1, 2, 3, 4])
+            let rest = try view.events(from: 1, after: (4, 0), through: 5, limit: 256, maxBytes: 1 << 20)
+            #expect(rest.map(\.revision) == [5])
+            var keys: [String] = []
+            let visited = try view.entries(in: .all, after: nil, limit: 256, maxBytes: 500_000) { key, _, _, _ in
+                keys.append(String(decoding: key, as: UTF8.self))
+            }
+            #expect(visited == 2 && keys == ["a", "b"])
+        }
+    }
+
     @Test func historyHoldsEveryEventOfAKeyInOneRevision() throws {
         try withTemporaryStore { store, _ in
             try store.withKeyspace { ks in
