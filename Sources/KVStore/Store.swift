@@ -185,14 +185,21 @@ public final class Store: @unchecked Sendable {
     public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
         guard lockFreeReads.enter(slot) else { return nil }
         defer { lockFreeReads.leave(slot) }
-        var historyKey = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision, into: &historyKey) }
-        let index: UInt32? = try historyKey.withUnsafeReadableBytes { storageKey in
-            try database.withValue(forKey: storageKey) { bytes in
-                bytes.count >= 4 ? bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : nil
-            } ?? nil
+        // The key's last event of `revision` (a command can change a key more than once): the value it left.
+        var prefix = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
+        let prefixBytes = Array(prefix.readableBytesView)
+        let iterator = database.makeIterator()
+        withUnsafeBytes(of: (revision &+ 1).bigEndian) { iterator.seek(prefixBytes + $0) }
+        if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
+        guard iterator.isValid, iterator.key.starts(with: prefixBytes),
+            let entry = ChangeLogLayout.historyEntry(iterator.key, prefixLength: prefixBytes.count),
+            entry.revision == revision
+        else {
+            try iterator.checkError()
+            return nil
         }
-        guard let index else { return nil }
+        let index = entry.index
         var eventKey = ByteBuffer()
         ChangeLogLayout.eventKey(revision: revision, index: index, into: &eventKey)
         return try eventKey.withUnsafeReadableBytes { storageKey in

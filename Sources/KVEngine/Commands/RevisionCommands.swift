@@ -39,6 +39,7 @@ struct RevisionCommands: CommandFamily {
         }
         let found: (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)?
         if let at {
+            try requireChangeLog(keyspace, "KV.GET AT")
             guard at <= keyspace.revision else { throw CommandError("ERR revision \(at) is in the future") }
             found = try compactedAsError(keyspace) { try keyspace.value(of: key, at: at) }
         } else {
@@ -83,6 +84,7 @@ struct RevisionCommands: CommandFamily {
             index += 1
         }
         let keyspace = ctx.keyspace
+        try requireChangeLog(keyspace, "KV.HISTORY")
         let events = try compactedAsError(keyspace) {
             try keyspace.history(of: ctx.argument(1), from: from, limit: limit, descending: descending)
         }
@@ -202,9 +204,7 @@ struct RevisionCommands: CommandFamily {
         }
         if from != nil && initial { throw CommandError("ERR FROM and INITIAL cannot be combined") }
         let keyspace = ctx.keyspace
-        guard keyspace.logsChanges else {
-            throw CommandError("ERR KV.WATCH needs the change log, which is off (--change-log off)")
-        }
+        try requireChangeLog(keyspace, "KV.WATCH")
         if let from {
             guard from <= keyspace.revision &+ 1 else { throw CommandError("ERR revision \(from) is in the future") }
             if from < keyspace.oldestLoggedRevision { throw compactedError(keyspace) }
@@ -266,6 +266,14 @@ struct RevisionCommands: CommandFamily {
             throw CommandError(allowingZero ? "ERR revision must be a non-negative integer" : "ERR revision must be positive")
         }
         return UInt64(value)
+    }
+
+    /// What reads the change log refuses to answer while it is off: the log then misses every change since, so its
+    /// past would be wrong, not just incomplete.
+    private static func requireChangeLog(_ keyspace: Keyspace, _ command: String) throws {
+        guard keyspace.logsChanges else {
+            throw CommandError("ERR \(command) needs the change log, which is off (--change-log off)")
+        }
     }
 
     private static func compactedAsError<R>(_ keyspace: Keyspace, _ body: () throws -> R) throws -> R {

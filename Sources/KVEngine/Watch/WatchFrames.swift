@@ -8,7 +8,9 @@ import RESP
 ///   kv.event    id revision op key value [previous]  one change (value and previous null when absent)
 ///   kv.synced   id revision                          INITIAL's current values are all sent; live events follow
 ///   kv.progress id revision                          nothing more for this watch through `revision`
-///   kv.lagged   id revision                          cut off: resume with FROM revision + 1
+///   kv.lagged   id revision                          cut off: every event through `revision` was sent (and maybe
+///                                                    some of the next revision's); resume with FROM revision + 1.
+///                                                    0 when INITIAL's values were not all sent: start again
 ///   kv.unwatch  id remaining                         the watch ended
 /// ```
 enum WatchFrames {

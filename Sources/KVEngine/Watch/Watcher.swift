@@ -16,9 +16,10 @@ import Synchronization
 /// ```
 /// Events at or before R never reach the watcher from the live feed (the replay has them, or it asked for none), so
 /// the seam has neither gap nor duplicate. Frames go to the connection's push sink on its event loop; a watcher whose
-/// connection backs up past the output limit is cut off with `kv.lagged` naming the last revision it was sent, and its
-/// connection closes once that is written: the client resumes with `FROM` that revision + 1, losing nothing, since the
-/// log, not a buffer, holds the events.
+/// connection backs up past the output limit is cut off with `kv.lagged` naming the last revision whose events it was
+/// all sent (a replay step can end inside a revision), and its connection closes once that is written: the client
+/// resumes with `FROM` that revision + 1, losing nothing, since the log, not a buffer, holds the events. A replay
+/// reads a bounded number of bytes per step and waits while the connection is backed up, so it holds little memory.
 final class Watcher: Sendable {
     let id: Int
     let filter: WatchFilter
@@ -104,10 +105,9 @@ final class Watcher: Sendable {
             initialDelay: hub.progressInterval, delay: hub.progressInterval
         ) { [weak self] _ in self?.progressTick() }
         if let replay {
+            // Until the replay has sent them, the revisions through `start` are not the watcher's to resume after.
+            onLoop.value.lastSent = replay.sentBeforeStart
             onLoop.value.replay = replay
-            // Until the replay sends something, a cut-off watcher resumes where it asked to start: FROM's revision,
-            // or (INITIAL) from the beginning, as 0 tells it.
-            if case .log(let from, _) = replay.source { onLoop.value.lastSent = from &- 1 } else { onLoop.value.lastSent = 0 }
             pump()
         } else {
             goLive()
@@ -122,18 +122,18 @@ final class Watcher: Sendable {
             eventLoop.scheduleTask(in: .milliseconds(5)) { self.pump() }
             return
         }
-        let step: (frames: [PushFrame], done: Bool, sentThrough: UInt64?)
+        let step: Replay.Step
         do {
             step = try replay.next(watcher: self)
         } catch {
-            // Never carry on past events that could not be read: cut off, the client resumes from what it has.
-            return cutOff()
+            // The rest of the replay cannot be read: end the watch where it stands rather than go on with a gap.
+            cutOff()
+            return
         }
-        let (frames, done) = (step.frames, step.done)
         onLoop.value.replay = replay
-        for frame in frames { subscriber.push(frame) }
-        if let sentThrough = step.sentThrough { onLoop.value.lastSent = sentThrough }
-        if done {
+        for frame in step.frames { subscriber.push(frame) }
+        if let sentThrough = step.sentThrough { onLoop.value.lastSent = max(onLoop.value.lastSent, sentThrough) }
+        if step.done {
             onLoop.value.replay = nil
             if let marker = replay.completionFrame(watcher: self) { subscriber.push(marker) }
             goLive()
