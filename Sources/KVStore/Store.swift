@@ -44,6 +44,9 @@ public final class Store: @unchecked Sendable {
     /// first number, and `onSync` the second, so what must wait for durability can.
     private let committedSequence = Atomic<UInt64>(0)
     private let syncedSequence = Atomic<UInt64>(0)
+    /// The same two marks as store revisions: the last committed, and the last an fsync has made durable.
+    private let committedRevision = Atomic<UInt64>(0)
+    private let syncedRevision = Atomic<UInt64>(0)
     private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
     private let lockFreeReads = LockFreeReadGate()
     /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
@@ -64,6 +67,9 @@ public final class Store: @unchecked Sendable {
         logSyncer = LogSyncer(directory: directory)
         keyspace = try Keyspace(
             database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
+        // What LevelDB recovered from its files is on disk.
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
+        syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
     }
 
     /// Told of every change: WATCH, keyspace notifications, statistics. Set once, before the store is shared.
@@ -93,6 +99,7 @@ public final class Store: @unchecked Sendable {
         do { try keyspace.commit() } catch { commit.failure = error }
         commit.wrote = keyspace.endLease()
         let sequence = UInt64(keyspace.commits)
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
         committedSequence.store(sequence, ordering: .releasing)
         let delivers = keyspace.observer?.leaseEnding(commitSequence: sequence) ?? false
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
@@ -229,11 +236,19 @@ public final class Store: @unchecked Sendable {
     public func sync() throws {
         unsynced.store(false, ordering: .relaxed)
         let covered = committedSequence.load(ordering: .acquiring)
+        let coveredRevision = committedRevision.load(ordering: .relaxed)
         do {
             try logSyncer.sync()
         } catch {
             health.recordFailure(error, at: clock.milliseconds())
             throw error
+        }
+        var synced = syncedRevision.load(ordering: .relaxed)
+        while synced < coveredRevision {
+            let (exchanged, original) = syncedRevision.compareExchange(
+                expected: synced, desired: coveredRevision, ordering: .relaxed)
+            if exchanged { break }
+            synced = original
         }
         var current = syncedSequence.load(ordering: .relaxed)
         while current < covered {
@@ -246,6 +261,9 @@ public final class Store: @unchecked Sendable {
             current = original
         }
     }
+
+    /// The newest revision an fsync has made durable (revisions before the store opened are).
+    public var durableRevision: UInt64 { syncedRevision.load(ordering: .relaxed) }
 
     /// The commits an fsync has made durable (see `onSync`).
     public var durableSequence: UInt64 { syncedSequence.load(ordering: .relaxed) }
@@ -294,6 +312,7 @@ public final class Store: @unchecked Sendable {
             do {
                 database = try Database(path: directory, options: options)
                 try keyspace.reopen(on: database)
+                syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
                 isOpen = true
                 lockFreeReads.open()
                 health.recordRecovery()

@@ -125,6 +125,28 @@ import Testing
         #expect(try client.send(["KV.GET", "k"]).first?.contains("$8\r\nrevision\r\n:2\r\n") == true)
     }
 
+    @Test func aWatchSendsNothingBeyondTheDurableRevision() throws {
+        let server = try TestServer(durability: .medium)
+        let watcher = try server.connect()
+        let other = try server.connect()
+        let writer = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        _ = try other.send(["HELLO", "3"])
+        try writer.send(["SET", "k", "1"])
+        try server.store.sync()
+        try writer.send(["SET", "k", "2"])  // acknowledged, not yet durable
+        // A replay stops short of what is not durable: nothing past the acknowledgement until the fsync.
+        #expect(try watcher.send(["KV.WATCH", "KEY", "k", "FROM", "1"]) == [control("kv.watch", 1, 2)])
+        // A watch from now announces the durable revision, and the newer change follows once it is durable.
+        #expect(try other.send(["KV.WATCH", "KEY", "k"]) == [control("kv.watch", 1, 1)])
+        server.advance(milliseconds: 5)
+        #expect(try watcher.replies() == [] && other.replies() == [])
+        try server.store.sync()
+        server.advance(milliseconds: 200)
+        #expect(try watcher.replies() == [event(1, 1, "set", "k", "1"), event(1, 2, "set", "k", "2")])
+        #expect(try other.replies() == [event(1, 2, "set", "k", "2")])
+    }
+
     @Test func aWatchReplaysThenFollowsWithoutAGapOrADuplicate() throws {
         let server = try TestServer()
         let watcher = try server.connect()

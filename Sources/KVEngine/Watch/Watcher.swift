@@ -98,15 +98,26 @@ final class Watcher: Sendable {
 
     // MARK: On the event loop
 
-    /// Starts the watcher: the acknowledgement, then the replay (when asked), then live events.
-    func begin(replay: Replay?) {
+    /// Starts the watcher: the replay (when asked), then live events; first, with `medium` or `high` durability, waits
+    /// until everything through its start revision is durable, so it never sends what a crash could take back.
+    func begin(replay: Replay?, retryDelay: TimeAmount = .milliseconds(1)) {
         eventLoop.preconditionInEventLoop()
+        // Until the replay has sent them, the revisions through `start` are not the watcher's to resume after (a
+        // cut-off before it begins names the revision before its FROM).
+        if let replay { onLoop.value.lastSent = replay.sentBeforeStart }
+        guard !isEnded else { return }
+        if let durability = hub.durability, durability.durableRevision() < start {
+            durability.requestSync()
+            // Usually one fsync away; backs off while fsyncs fail (the store is then refusing writes).
+            eventLoop.scheduleTask(in: retryDelay) {
+                self.begin(replay: replay, retryDelay: min(retryDelay * 2, .milliseconds(100)))
+            }
+            return
+        }
         onLoop.value.progress = eventLoop.scheduleRepeatedTask(
             initialDelay: hub.progressInterval, delay: hub.progressInterval
         ) { [weak self] _ in self?.progressTick() }
         if let replay {
-            // Until the replay has sent them, the revisions through `start` are not the watcher's to resume after.
-            onLoop.value.lastSent = replay.sentBeforeStart
             onLoop.value.replay = replay
             pump()
         } else {
