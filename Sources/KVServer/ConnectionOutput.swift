@@ -140,6 +140,8 @@ final class ConnectionOutput: PushSink {
         scheduleFlush()
     }
 
+    var protocolVersion: ProtocolVersion { session.reply.version }
+
     var unsentBytes: Int {
         guard let channel = context?.channel else { return 0 }
         let buffered = channel.isWritable ? 0 : (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0

@@ -221,7 +221,7 @@ struct RevisionCommands: CommandFamily {
         }
         let view = from != nil || initial ? try keyspace.snapshot() : nil
         let watcher = ctx.session.addWatcher(filter: filter, includePrevious: includePrevious, start: start, hub: hub)
-        push(WatchFrames.watching(id: watcher.id, revision: announced), ctx)
+        push(WatchFrames.watching(id: watcher.id, revision: announced, ctx.reply.version), ctx)
         var replay: Replay?
         if let view, let from {
             replay = Replay(view: view, through: start, source: .log(next: from, position: nil))
@@ -242,12 +242,12 @@ struct RevisionCommands: CommandFamily {
             ids = ctx.session.watcherIDs
         }
         if ids.isEmpty {
-            push(WatchFrames.unwatched(id: 0, remaining: 0), ctx)
+            push(WatchFrames.unwatched(id: 0, remaining: 0, ctx.reply.version), ctx)
         }
         for id in ids {
             ctx.session.removeWatcher(id)
             let remaining = ctx.session.watcherIDs.count
-            push(WatchFrames.unwatched(id: id, remaining: remaining), ctx)
+            push(WatchFrames.unwatched(id: id, remaining: remaining, ctx.reply.version), ctx)
         }
     }
 

@@ -60,7 +60,7 @@ struct Replay {
                 guard watcher.filter.matches(key) else { return }
                 frames.append(WatchFrames.initialValue(
                     id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
-                    expireAt: expireAt))
+                    expireAt: expireAt, watcher.protocolVersion))
             }
             source = .initial(after: last ?? after)
             let done = read < Self.step && bytes < Self.stepBytes
@@ -70,7 +70,7 @@ struct Replay {
 
     /// The frame that ends the replay: `kv.synced` after the initial values.
     func completionFrame(watcher: Watcher) -> PushFrame? {
-        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through) }
+        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through, watcher.protocolVersion) }
         return nil
     }
 }

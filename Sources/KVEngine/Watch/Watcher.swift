@@ -65,6 +65,9 @@ final class Watcher: Sendable {
 
     var eventLoop: any EventLoop { subscriber.eventLoop }
 
+    /// The protocol of the watcher's connection; on its event loop.
+    var protocolVersion: ProtocolVersion { subscriber.protocolVersion }
+
     // MARK: Live feed (any thread)
 
     /// Takes the events of one lease that match; called in commit order.
@@ -178,7 +181,7 @@ final class Watcher: Sendable {
     private func cutOff() {
         state.withLockedValue { $0 = .ended }
         let lastSent = onLoop.value.lastSent
-        subscriber.push(WatchFrames.lagged(id: id, lastSent: lastSent))
+        subscriber.push(WatchFrames.lagged(id: id, lastSent: lastSent, subscriber.protocolVersion))
         stop()
         subscriber.closeAfterSending()
     }
@@ -202,7 +205,7 @@ final class Watcher: Sendable {
         let revision = max(start, hub.offeredRevision, onLoop.value.lastSent)
         eventLoop.execute {
             guard !self.isEnded else { return }
-            self.subscriber.push(WatchFrames.progress(id: self.id, revision: revision))
+            self.subscriber.push(WatchFrames.progress(id: self.id, revision: revision, self.subscriber.protocolVersion))
         }
     }
 
@@ -210,7 +213,8 @@ final class Watcher: Sendable {
 
     func frame(for event: ChangeEvent) -> PushFrame {
         let previous = includePrevious ? previousValue(of: event) : nil
-        return WatchFrames.event(id: id, event, previous: includePrevious ? .some(previous) : .none)
+        return WatchFrames.event(
+            id: id, event, previous: includePrevious ? .some(previous) : .none, subscriber.protocolVersion)
     }
 
     /// The value the key had before `event`, read from the log (nil when it had none, or the log no longer has it).
