@@ -212,16 +212,9 @@ struct RevisionCommands: CommandFamily {
         // Under this lease no commit can come between the revision the watcher starts at, the snapshot its replay
         // reads, and its registration for live events.
         let start = keyspace.revision
-        var announced = start
-        if from == nil && !initial, let durable = hub.durability?.durableRevision(), durable < start {
-            // A watch from now announces a durable revision, one a client can resume after whatever happens; the
-            // newer changes come as a replay once they are durable too.
-            from = durable &+ 1
-            announced = durable
-        }
         let view = from != nil || initial ? try keyspace.snapshot() : nil
         let watcher = ctx.session.addWatcher(filter: filter, includePrevious: includePrevious, start: start, hub: hub)
-        push(WatchFrames.watching(id: watcher.id, revision: announced, ctx.reply.version), ctx)
+        push(WatchFrames.watching(id: watcher.id, revision: start, ctx.reply.version), ctx)
         var replay: Replay?
         if let view, let from {
             replay = Replay(view: view, through: start, source: .log(next: from, position: nil))
