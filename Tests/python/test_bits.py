@@ -679,3 +679,19 @@ def test_redis_cli(server):
     assert cli("--no-raw", "BITFIELD", "k", "OVERFLOW", "FAIL", "INCRBY", "u2", "8", "3", "GET", "u16", "0") == \
         "1) (nil)\n2) (integer) 65471\n"
     assert cli("SETBIT", "k", "-1", "1") == "ERR bit offset is not an integer or out of range\n\n"
+
+
+@pytest.mark.kvnode_only
+def test_bit_writes_take_revisions_and_no_ops_do_not(r2):
+    """kvnode's change log (KV.HISTORY): each write is a `set` event with the whole new value, an emptied BITOP
+    destination a `del`; a SETBIT or BITFIELD that changes nothing takes no revision."""
+    r2.setbit("k", 1, 1)
+    r2.setbit("k", 1, 1)
+    r2.bitfield("k").set("u8", 0, 64).execute()
+    r2.bitfield("k").incrby("u8", 0, 1).execute()
+    r2.bitop("NOT", "n", "k")
+    r2.bitop("AND", "n", "missing")
+    assert [entry[1:] for entry in r2.execute_command("KV.HISTORY", "k")] == [[b"set", b"@"], [b"set", b"A"]]
+    assert [entry[1:] for entry in r2.execute_command("KV.HISTORY", "n")] == [[b"set", b"\xbe"], [b"del", None]]
+    revisions = [entry[0] for entry in r2.execute_command("KV.HISTORY", "k") + r2.execute_command("KV.HISTORY", "n")]
+    assert revisions == sorted(revisions) and len(set(revisions)) == 4
