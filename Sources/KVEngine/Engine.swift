@@ -94,6 +94,7 @@ public final class Engine: Sendable {
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
+            BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
