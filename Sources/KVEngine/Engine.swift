@@ -28,6 +28,8 @@ public final class Engine: Sendable {
     let watches = WatchRegistry()
     /// Connections whose command waits for keys.
     let keyWaiters = KeyWaiters()
+    /// KV.WATCH watchers.
+    let watchHub: WatchHub
     /// The store's observer: WATCH invalidation, notifications, expiry counts.
     let keyspaceEvents: KeyspaceEventObserver
     /// Settings CONFIG SET may change while the server runs.
@@ -66,7 +68,20 @@ public final class Engine: Sendable {
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
-        self.keyspaceEvents = KeyspaceEventObserver(notifier: notifier, watches: watches, waiters: keyWaiters)
+        let (syncRequests, syncRequester) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.syncRequests = syncRequests
+        self.watchHub = WatchHub(
+            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval,
+            durability: store.durability == .low ? nil : WatchDurability(
+                durableRevision: { [store] in store.durableRevision }, requestSync: { syncRequester.yield() }))
+        var requestSync: (@Sendable () -> Void)?
+        if store.durability == .medium {
+            requestSync = { syncRequester.yield() }
+        }
+        self.keyspaceEvents = KeyspaceEventObserver(
+            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
+            eventsWaitForSync: store.durability != .low, durableSequence: { [store] in store.durableSequence },
+            requestSync: requestSync)
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
@@ -77,6 +92,9 @@ public final class Engine: Sendable {
             OrderedKeyspaceCommands(scanCursors: scanCursors, keysDefaultLimit: configuration.keysDefaultLimit),
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
+            RevisionCommands(hub: watchHub),
+            CompareAndSetCommands(),
+            BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
@@ -87,7 +105,12 @@ public final class Engine: Sendable {
         var generator = SystemRandomNumberGenerator()
         self.runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
         store.observer = keyspaceEvents
+        store.onSync { [keyspaceEvents] sequence in keyspaceEvents.synced(upTo: sequence) }
     }
+
+    /// Requests for a prompt fsync, coalesced: with `medium` durability, watch events waiting for one. The store's
+    /// maintenance service serves them on its own thread.
+    public let syncRequests: AsyncStream<Void>
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.
     func nextClientID() -> Int {

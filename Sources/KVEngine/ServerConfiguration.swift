@@ -46,6 +46,16 @@ public struct ServerConfiguration: Sendable {
     /// Output limit of Pub/Sub clients (`client-output-buffer-limit pubsub`).
     public var pubsubOutputLimit = OutputBufferLimit.pubsubDefault
 
+    /// Whether changes go to the change log (`--change-log on|off`): KV.WATCH, KV.HISTORY and reads at a past revision
+    /// need it; revisions are kept either way.
+    public var changeLog = true
+    /// How much of the change log is kept (`--change-log-max-mb`, `--change-log-max-age`, `--change-log-max-revisions`).
+    public var changeLogRetention = ChangeLogRetention()
+    /// Unsent bytes beyond which a KV.WATCH watcher is cut off with `kv.lagged` (`kv-watch-output-limit`).
+    public var watchOutputLimit = 32 << 20
+    /// How often an idle watcher is told the revision it is caught up to (the hidden `--watch-progress-interval-ms`).
+    public var watchProgressInterval = TimeAmount.seconds(10)
+
     public init() {}
 }
 
@@ -56,6 +66,8 @@ extension Store {
         var options = Options()
         options.writeBufferSize = configuration.writeBufferSize
         options.blockCacheSize = configuration.blockCacheSize
-        return try Store(directory: configuration.dataDirectory, durability: configuration.durability, options: options)
+        return try Store(
+            directory: configuration.dataDirectory, durability: configuration.durability, options: options,
+            logsChanges: configuration.changeLog)
     }
 }

@@ -110,22 +110,60 @@ final class ConnectionOutput: PushSink {
             context.close(promise: nil)
             return
         }
-        if session.reply.buffer.readableBytes > 0 {
-            // Replies already produced (e.g. before an awaited reply) go out before the message, as in Redis.
-            session.countSent(session.reply.buffer.readableBytes)
-            context.write(NIOAny(session.reply.buffer), promise: nil)
-            reuseReplyBuffer()
-        }
+        // Replies already produced (e.g. before an awaited reply) go out before the message, as in Redis.
+        writePendingReplies(context)
         session.countSent(frame.readableBytes)
         context.write(NIOAny(frame), promise: nil)
         session.setUnsentBytes(unsent)
-        // One flush per turn of the event loop: messages queued behind this one go out in the same write.
-        if !flushScheduled {
-            flushScheduled = true
-            context.eventLoop.assumeIsolated().execute {
-                self.flushScheduled = false
-                self.context?.flush()
-            }
+        scheduleFlush()
+    }
+
+    /// Writes the replies produced so far, so that what follows goes out after them.
+    private func writePendingReplies(_ context: ChannelHandlerContext) {
+        guard session.reply.buffer.readableBytes > 0 else { return }
+        session.countSent(session.reply.buffer.readableBytes)
+        context.write(NIOAny(session.reply.buffer), promise: nil)
+        reuseReplyBuffer()
+    }
+
+    func push(_ frame: PushFrame) {
+        let bytes = session.reply.version == .resp3 ? frame.resp3 : frame.resp2
+        if session.holdPushDuringCommand(bytes) { return }
+        if isFilling || isHeldForSync {
+            session.reply.buffer.writeImmutableBuffer(bytes)
+            return
+        }
+        guard let context else { return }
+        writePendingReplies(context)
+        session.countSent(bytes.readableBytes)
+        context.write(NIOAny(bytes), promise: nil)
+        scheduleFlush()
+    }
+
+    var protocolVersion: ProtocolVersion { session.reply.version }
+
+    var unsentBytes: Int {
+        guard let channel = context?.channel else { return 0 }
+        let buffered = channel.isWritable ? 0 : (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        return buffered + session.reply.buffer.readableBytes
+    }
+
+    func closeAfterSending() {
+        guard let context else { return }
+        let channel = context.channel
+        // Written in order: once the empty write completes, everything before it has gone to the socket.
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(ByteBuffer()), promise: sent)
+        sent.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// One flush per turn of the event loop: frames queued behind this one go out in the same write.
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
         }
     }
 

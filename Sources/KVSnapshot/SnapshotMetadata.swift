@@ -1,8 +1,10 @@
 /// meta.json: what a snapshot directory holds, so a reader can check state.bin before trusting it.
 /// ```json
 /// {"id": "1763712522000-1", "created_at_ms": 1763712522000, "format_version": 1, "key_count": 200000,
-///  "size": 12345678, "uncompressed_size": 45678901, "checksum": "crc32:0a1b2c3d"}
+///  "size": 12345678, "uncompressed_size": 45678901, "checksum": "crc32:0a1b2c3d", "revision": 4711}
 /// ```
+/// `revision` is the store revision the view holds exactly: the snapshot plus the change log from `revision + 1`
+/// rebuild any later state. It is absent (read as 0) in snapshots written before revisions were kept.
 public struct SnapshotMetadata: Sendable, Equatable {
     /// The snapshot directory's name.
     public var id: String
@@ -17,8 +19,13 @@ public struct SnapshotMetadata: Sendable, Equatable {
     public var uncompressedSize: Int
     /// CRC-32 (zlib's, as in gzip) of the whole state.bin file.
     public var crc32: UInt32
+    /// The store revision the snapshot holds (0 when unknown).
+    public var revision: UInt64
 
-    public init(id: String, createdAt: Int64, formatVersion: Int, keyCount: Int, size: Int, uncompressedSize: Int, crc32: UInt32) {
+    public init(
+        id: String, createdAt: Int64, formatVersion: Int, keyCount: Int, size: Int, uncompressedSize: Int, crc32: UInt32,
+        revision: UInt64 = 0
+    ) {
         self.id = id
         self.createdAt = createdAt
         self.formatVersion = formatVersion
@@ -26,6 +33,7 @@ public struct SnapshotMetadata: Sendable, Equatable {
         self.size = size
         self.uncompressedSize = uncompressedSize
         self.crc32 = crc32
+        self.revision = revision
     }
 
     /// The checksum as meta.json spells it: `crc32:` and 8 lower-case hex digits.
@@ -44,7 +52,8 @@ public struct SnapshotMetadata: Sendable, Equatable {
           "key_count": \(keyCount),
           "size": \(size),
           "uncompressed_size": \(uncompressedSize),
-          "checksum": "\(checksumText)"
+          "checksum": "\(checksumText)",
+          "revision": \(revision)
         }
 
         """
@@ -75,7 +84,8 @@ public struct SnapshotMetadata: Sendable, Equatable {
         self.init(
             id: try string("id"), createdAt: try integer("created_at_ms"), formatVersion: Int(try integer("format_version")),
             keyCount: Int(try integer("key_count")), size: Int(try integer("size")),
-            uncompressedSize: Int(try integer("uncompressed_size")), crc32: crc)
+            uncompressedSize: Int(try integer("uncompressed_size")), crc32: crc,
+            revision: fields["revision"].flatMap { if case .integer(let value) = $0 { UInt64(value) } else { nil } } ?? 0)
     }
 }
 

@@ -129,7 +129,7 @@ public struct SnapshotStore: Sendable {
         let metadata = SnapshotMetadata(
             id: id.description, createdAt: keyspace.takenAt, formatVersion: Int(SnapshotFormat.version),
             keyCount: writer.recordCount, size: writer.fileSize, uncompressedSize: writer.uncompressedSize,
-            crc32: writer.fileCRC)
+            crc32: writer.fileCRC, revision: keyspace.revision)
         let metadataPath = temporary + "/" + Self.metadataFileName
         let fd = try FileSystem.createForWriting(metadataPath)
         do {

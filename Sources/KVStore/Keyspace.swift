@@ -24,9 +24,29 @@ public final class Keyspace {
 
     /// A write of this batch that LevelDB has not seen yet.
     enum PendingEntry {
-        case record(value: ByteBuffer, expireAt: Int64)
+        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision)
         case deleted
     }
+
+    // MARK: Revisions (see Keyspace+ChangeLog.swift)
+
+    /// The last revision made, this lease's uncommitted ones included: +1 for every command that changes data.
+    public internal(set) var revision: UInt64 = 0
+    var committedRevision: UInt64 = 0
+    /// The running command's revision once it has written; nil before its first write.
+    var commandRevision: UInt64?
+    /// The next event's index within `commandRevision`.
+    var eventIndex: UInt32 = 0
+    /// Whether changes go to the change log (`--change-log`); revisions are kept either way.
+    public let logsChanges: Bool
+    /// The oldest revision the change log holds; older ones are compacted.
+    public internal(set) var oldestLoggedRevision: UInt64 = 1
+    /// Bytes of the change log's entries, this lease's uncommitted ones included.
+    public internal(set) var logBytes: UInt64 = 0
+    var committedLogBytes: UInt64 = 0
+    /// The revisions of the key looked up last, so the write that follows a command's read does not read again.
+    var lastLookup: (key: ByteBuffer, revision: KeyRevision)?
+    var eventScratch = ByteBuffer()
 
     /// The batch's writes by key: reads and iterations consult it before LevelDB.
     private(set) var pending = PendingWrites()
@@ -76,7 +96,10 @@ public final class Keyspace {
     /// Counts the snapshots taken, which keep the database from being reopened while they live.
     let snapshots: SnapshotTracker
 
-    init(database: Database, health: PersistenceHealth, clock: StoreClock, snapshots: SnapshotTracker) throws {
+    init(
+        database: Database, health: PersistenceHealth, clock: StoreClock, snapshots: SnapshotTracker, logsChanges: Bool
+    ) throws {
+        self.logsChanges = logsChanges
         self.database = database
         self.health = health
         self.clock = clock
@@ -97,7 +120,13 @@ public final class Keyspace {
         expiringKeys = 0
         expireAtSum = 0
         try loadExpiryStatistics()
-        if try database.get(StorageLayout.formatKey) == nil {
+        try loadChangeLogState()
+        let format = try database.get(StorageLayout.formatKey)?.first
+        if let format, format > StorageLayout.formatVersion {
+            throw StoreFormatError(found: format)
+        }
+        if format != StorageLayout.formatVersion {
+            // Version 1 records (no revisions) stay readable as they are; new writes carry revisions.
             try database.put(StorageLayout.formatKey, [StorageLayout.formatVersion])
         }
     }
@@ -127,12 +156,22 @@ public final class Keyspace {
         isLeased = true
         now = clock.milliseconds()
         wroteInLease = false
+        beginCommand()
     }
 
     /// - Returns: whether any commit of the lease reached LevelDB.
     func endLease() -> Bool {
         isLeased = false
+        lastLookup = nil
         return wroteInLease
+    }
+
+    /// Starts a command: the writes it makes from now on share one revision (an EXEC's queued commands share the
+    /// EXEC's). The command engine calls it before each command it runs under a lease; a lease starts one too.
+    public func beginCommand() {
+        commandRevision = nil
+        eventIndex = 0
+        lastLookup = nil
     }
 
     /// Traps in debug builds when the keyspace is used outside a lease (an escaped reference).
@@ -162,30 +201,40 @@ public final class Keyspace {
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
-            case .record(let value, let expireAt):
+            case .record(let value, let expireAt, let revision):
                 if RecordFormat.hasExpired(expireAt, at: now) {
-                    try expire(key, at: expireAt)
+                    try expire(key, at: expireAt, revision: revision)
                     return nil
                 }
+                lastLookup = (key, revision)
                 return try value.withUnsafeReadableBytes { try body($0, expireAt) }
             }
         }
-        var expiredAt: Int64 = 0
+        var expired: (at: Int64, revision: KeyRevision)?
+        var found: KeyRevision?
         let result: R?? = try key.withUnsafeReadableBytes { keyBytes in
             StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
             return try keyScratch.withUnsafeReadableBytes { storageKey in
                 try database.withValue(forKey: storageKey) { record -> R? in
-                    guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
+                    guard let (expireAt, revision, value) = RecordFormat.decodeWithRevision(record) else { return nil }
                     if RecordFormat.hasExpired(expireAt, at: now) {
-                        expiredAt = expireAt
+                        expired = (expireAt, revision)
                         return nil
                     }
+                    found = revision
                     return try body(value, expireAt)
                 }
             }
         }
-        if expiredAt > 0 { try expire(key, at: expiredAt) }
+        if let found { lastLookup = (key, found) }
+        if let expired { try expire(key, at: expired.at, revision: expired.revision) }
         return result ?? nil
+    }
+
+    /// The revisions of a live key, or nil when it does not exist. Not counted as a hit or miss.
+    public func revision(of key: ByteBuffer) throws -> KeyRevision? {
+        if let cached = lastLookup, cached.key == key { return cached.revision }
+        return try lookup(key) { _, _ in () }.flatMap { lastLookup?.revision }
     }
 
     /// Whether `key` exists and has not expired.
@@ -214,18 +263,28 @@ public final class Keyspace {
     /// lookup.
     public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
         assertLeased()
+        let previous = previousExpiry == nil ? nil : try revision(of: key) ?? .unknown
         if expireAt > 0 && expireAt <= now {
             // Setting an expiry in the past is a delete, as in Redis.
             if let previousExpiry {
-                try remove(key, previousExpiry: previousExpiry)
+                try remove(key, previousExpiry: previousExpiry, previous: previous ?? .unknown, operation: .delete)
                 observer?.keyModified(key)
             }
             return
         }
+        let event = nextEvent()
+        let revision = KeyRevision(
+            created: previous?.created ?? event.revision, modified: event.revision,
+            version: (previous?.version ?? 0) &+ 1)
         key.withUnsafeReadableBytes { keyBytes in
             value.withUnsafeReadableBytes { valueBytes in
+                if logsChanges {
+                    logEvent(
+                        event, .set, key: keyBytes, value: valueBytes, expireAt: expireAt, keyRevision: revision,
+                        previousRevision: previous?.modified ?? 0)
+                }
                 StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
-                RecordFormat.encode(value: valueBytes, expireAt: expireAt, into: &recordScratch)
+                RecordFormat.encode(value: valueBytes, expireAt: expireAt, revision: revision, into: &recordScratch)
                 keyScratch.withUnsafeReadableBytes { k in
                     recordScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) }
                 }
@@ -238,7 +297,8 @@ public final class Keyspace {
                 }
             }
         }
-        pending[key] = .record(value: value, expireAt: expireAt)
+        pending[key] = .record(value: value, expireAt: expireAt, revision: revision)
+        lastLookup = (key, revision)
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil {
             count += 1
@@ -252,7 +312,7 @@ public final class Keyspace {
     @discardableResult
     public func delete(_ key: ByteBuffer) throws -> Bool {
         guard let previousExpiry = try expiry(of: key) else { return false }
-        try remove(key, previousExpiry: previousExpiry)
+        try remove(key, previousExpiry: previousExpiry, previous: try revision(of: key) ?? .unknown, operation: .delete)
         observer?.keyModified(key)
         return true
     }
@@ -285,7 +345,7 @@ public final class Keyspace {
                 iterator.next()
             }
             try iterator.checkError()
-            for (key, expireAt) in chunk { try remove(key, previousExpiry: expireAt) }
+            for (key, expireAt) in chunk { try remove(key, previousExpiry: expireAt, previous: nil, operation: nil) }
             try commit()
         } while chunk.count == chunkSize
         // Index entries without a record (none are expected) go too; they carry no statistics.
@@ -296,28 +356,42 @@ public final class Keyspace {
             iterator.next()
         }
         try iterator.checkError()
-        // Told before the last commit, which writes at least the key count (zero): observers hear of it when it lands.
+        // One event for the whole flush, and a marker that AT reads consult; told before the last commit, which writes
+        // at least the key count (zero), so observers hear of it when it lands.
+        logFlush()
         observer?.keyspaceCleared(removedKeys: removedKeys)
         try commit()
         expiryIndexStart = [StorageLayout.expiryPrefix]
     }
 
-    private func remove(_ key: ByteBuffer, previousExpiry: Int64) throws {
+    /// Deletes a key's record and expiry entry, and logs the deletion as `operation` (nil: FLUSHDB logs one event for
+    /// every key instead).
+    private func remove(
+        _ key: ByteBuffer, previousExpiry: Int64, previous: KeyRevision?, operation: ChangeOperation?
+    ) throws {
         key.withUnsafeReadableBytes { keyBytes in
+            if let operation, logsChanges {
+                logEvent(
+                    nextEvent(), operation, key: keyBytes, value: nil, expireAt: 0,
+                    previousRevision: previous?.modified ?? 0)
+            } else if operation != nil {
+                _ = nextEvent()
+            }
             StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
             keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             if previousExpiry > 0 { deleteExpiryEntry(keyBytes, expireAt: previousExpiry) }
         }
         pending[key] = .deleted
+        if lastLookup?.key == key { lastLookup = nil }
         trackExpiry(from: previousExpiry, to: 0)
         count -= 1
     }
 
     /// Deletes a key found expired by a read. While the store is failing nothing can be written: the key is only
     /// reported missing, and goes once writes are accepted again.
-    func expire(_ key: ByteBuffer, at expireAt: Int64) throws {
+    func expire(_ key: ByteBuffer, at expireAt: Int64, revision: KeyRevision) throws {
         guard !health.isFailing else { return }
-        try remove(key, previousExpiry: expireAt)
+        try remove(key, previousExpiry: expireAt, previous: revision, operation: .expire)
         observer?.keyExpired(key)
     }
 
@@ -356,6 +430,7 @@ public final class Keyspace {
             }
         }
         let expiryStatistics = stageExpiryStatisticsIfChanged()
+        stageChangeLogState()
         guard batch.count > 0 else {
             // Changes told without a write of their own (FLUSHDB of an empty range) are committed all the same.
             observer?.changesCommitted()
@@ -372,6 +447,8 @@ public final class Keyspace {
         committedCount = count
         committedExpiryStatistics = expiryStatistics
         expiryStatisticsUnpersisted = false
+        committedRevision = revision
+        committedLogBytes = logBytes
         batch.clear()
         pending.removeAll()
         wroteInLease = true
@@ -386,6 +463,12 @@ public final class Keyspace {
         pending.removeAll()
         count = committedCount
         (expiringKeys, expireAtSum) = committedExpiryStatistics
+        // The revisions taken by the discarded writes are given back: the log never shows a gap for them.
+        revision = committedRevision
+        logBytes = committedLogBytes
+        commandRevision = nil
+        eventIndex = 0
+        lastLookup = nil
         // The sweep may have advanced past entries whose deletion was just discarded.
         expiryIndexStart = [StorageLayout.expiryPrefix]
         discards += 1

@@ -54,7 +54,7 @@ extension Keyspace {
             }
             if stepsStored { step() }
             overlayIndex += 1
-            guard case .record(let value, let expireAt) = pendingKey!.entry, !isExpired(expireAt) else { continue }
+            guard case .record(let value, let expireAt, _) = pendingKey!.entry, !isExpired(expireAt) else { continue }
             let proceed = try pendingKey!.key.withUnsafeReadableBytes { key in
                 try value.withUnsafeReadableBytes { try body(key, $0, expireAt) }
             }

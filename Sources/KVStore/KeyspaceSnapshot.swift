@@ -1,4 +1,5 @@
 import LevelDB
+import NIOCore
 import Synchronization
 
 /// A point-in-time, read-only view of the user keyspace, for exports that run without the store's lock (SNAPSHOT,
@@ -10,6 +11,8 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     public let takenAt: Int64
     /// The key count stored with the keyspace when the view was taken (expired keys not yet removed included).
     public let approximateKeyCount: Int
+    /// The store revision the view holds exactly (0 for a view of a database without revisions).
+    public let revision: UInt64
 
     private let tracker: SnapshotTracker?
 
@@ -23,6 +26,7 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
         snapshot = database.makeSnapshot()
         takenAt = now
         approximateKeyCount = try Self.storedKeyCount(snapshot)
+        revision = try Self.storedRevision(snapshot)
         self.tracker = tracker
         tracker?.live.wrappingAdd(1, ordering: .relaxed)
     }
@@ -55,6 +59,20 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             iterator.next()
         }
         try iterator.checkError()
+    }
+
+    private static func storedRevision(_ snapshot: Snapshot) throws -> UInt64 {
+        let iterator = snapshot.makeIterator()
+        iterator.seek(ChangeLogLayout.revisionKey)
+        guard iterator.isValid, iterator.key.elementsEqual(ChangeLogLayout.revisionKey) else {
+            try iterator.checkError()
+            return 0
+        }
+        return ChangeLogLayout.bigEndian64(iterator.value) ?? 0
+    }
+
+    func makeIterator() -> Iterator {
+        snapshot.makeIterator()
     }
 
     private static func storedKeyCount(_ snapshot: Snapshot) throws -> Int {
@@ -92,4 +110,74 @@ extension Keyspace {
 /// How many `KeyspaceSnapshot`s of a store are alive: the store cannot reopen its database under them.
 final class SnapshotTracker: Sendable {
     let live = Atomic<Int>(0)
+}
+
+extension KeyspaceSnapshot {
+    /// About `limit` change-log events (or `maxBytes` of their keys and values) with revisions from `from` through
+    /// `through`, in order, starting after `position` (the last event of the previous call) when given. A revision is
+    /// never split: the last one read is read whole, so everything through it has been read.
+    /// - Returns: the events, and whether they reach `through` (nothing is left to read).
+    public func events(
+        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int,
+        maxBytes: Int = .max
+    ) throws -> (events: [ChangeEvent], complete: Bool) {
+        var start = ByteBuffer()
+        if let position {
+            ChangeLogLayout.eventKey(revision: position.revision, index: position.index &+ 1, into: &start)
+            if position.index == .max { ChangeLogLayout.eventKey(revision: position.revision &+ 1, index: 0, into: &start) }
+        } else {
+            ChangeLogLayout.eventKey(revision: from, index: 0, into: &start)
+        }
+        var events: [ChangeEvent] = []
+        var bytes = 0
+        let iterator = makeIterator()
+        start.withUnsafeReadableBytes { iterator.seek($0) }
+        while iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
+            guard let event = ChangeLogLayout.decodeEvent(key: iterator.key, value: iterator.value) else {
+                throw CorruptRecordError(key: Array(iterator.key))
+            }
+            guard event.revision <= through else { break }
+            if events.count >= limit || bytes >= maxBytes, let last = events.last, event.revision != last.revision {
+                try iterator.checkError()
+                return (events, false)
+            }
+            events.append(event)
+            bytes += event.key.readableBytes + (event.value?.readableBytes ?? 0)
+            iterator.next()
+        }
+        try iterator.checkError()
+        return (events, true)
+    }
+
+    /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values,
+    /// expiry and revisions; no more once the keys and values given to `body` reach `maxBytes`.
+    /// - Returns: how many keys it visited.
+    public func entries(
+        in range: KeyRange, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision) throws -> Void
+    ) throws -> Int {
+        var bounded = range
+        if let after { bounded.restrict(after: after) }
+        let iterator = makeIterator()
+        iterator.seek([StorageLayout.keyPrefix] + (bounded.lower?.key ?? []))
+        var visited = 0
+        var bytes = 0
+        while visited < limit, bytes < maxBytes, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+            let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
+            guard bounded.isBelowUpper(key) else { break }
+            if bounded.contains(key) {  // not the excluded lower bound itself
+                guard let (expireAt, revision, value) = RecordFormat.decodeWithRevision(iterator.value) else {
+                    throw CorruptRecordError(key: Array(key))
+                }
+                visited += 1
+                if !RecordFormat.hasExpired(expireAt, at: takenAt) {
+                    bytes += key.count + value.count
+                    try body(key, value, expireAt, revision)
+                }
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return visited
+    }
 }

@@ -6,9 +6,10 @@ import NIOCore
 /// ```
 ///   'k' + key                        user key → record (flags, optional expiry, value)
 ///   'e' + expireAt (BE u64 ms) + key  expiry index, ordered by time, for the background sweeper
-///   'm' + name                       internal metadata (format version, key count)
+///   'm' + name                       internal metadata (format version, key count, revision)
+///   'r', 'h', 'x'                    the change log, its per-key index and flush markers (`ChangeLogLayout`)
 /// ```
-/// Bytes other than these are reserved for later keyspaces (change log, indexes).
+/// Bytes other than these are reserved for later keyspaces (indexes, other value types).
 public enum StorageLayout {
     /// Namespace of user keys.
     public static let keyPrefix = UInt8(ascii: "k")
@@ -17,8 +18,9 @@ public enum StorageLayout {
     /// Namespace of internal metadata.
     public static let metadataPrefix = UInt8(ascii: "m")
 
-    /// Version of this layout, stored under `m` + `format`; bumped on incompatible changes.
-    public static let formatVersion: UInt8 = 1
+    /// Version of this layout, stored under `m` + `format`; bumped on incompatible changes. Version 2 added
+    /// revisions to records and the change log; version 1 records read as having no revisions.
+    public static let formatVersion: UInt8 = 2
 
     static let formatKey: [UInt8] = [metadataPrefix] + Array("format".utf8)
     static let keyCountKey: [UInt8] = [metadataPrefix] + Array("keys".utf8)
@@ -50,13 +52,17 @@ public enum StorageLayout {
     }
 }
 
-/// The value stored under a user key: a flags byte, the expiry time when the flag says so, then the value.
+/// The value stored under a user key: a flags byte, the expiry time and the key's revisions when the flags say so,
+/// then the value.
 /// ```
-///   [flags u8][expireAt BE i64, if flags & hasExpiry][value bytes ...]
+///   [flags u8][expireAt BE i64, if flags & hasExpiry][created BE u64, modified BE u64, version BE u64, if flags &
+///   hasRevision][value bytes ...]
 /// ```
-/// The high bits of `flags` are reserved for a type tag (0 = string) when more types arrive.
+/// Records written before revisions were kept have no revisions (`KeyRevision.unknown`). The high bits of `flags` are
+/// reserved for a type tag (0 = string) when more types arrive.
 public enum RecordFormat {
     @usableFromInline static let hasExpiry: UInt8 = 0x01
+    @usableFromInline static let hasRevision: UInt8 = 0x02
 
     /// Whether a key with expiry `expireAt` (0 for none) is gone at `now`. As Redis's `keyIsExpired` (`now > when`), a
     /// key lives through its expiry millisecond; a write that sets a time already reached deletes it (`<=`, as Redis's
@@ -65,32 +71,52 @@ public enum RecordFormat {
         expireAt > 0 && expireAt < now
     }
 
-    /// Header length for a record with or without an expiry.
-    @inlinable static func headerLength(hasExpiry: Bool) -> Int { hasExpiry ? 9 : 1 }
-
     /// Splits a stored record into its expiry (0 for none) and value. Returns nil for a record too short to be valid.
     @inlinable
     static func decode(_ record: UnsafeRawBufferPointer) -> (expireAt: Int64, value: UnsafeRawBufferPointer)? {
+        decodeWithRevision(record).map { ($0.expireAt, $0.value) }
+    }
+
+    /// Splits a stored record into its expiry, revisions and value. Returns nil for a record too short to be valid.
+    @inlinable
+    static func decodeWithRevision(
+        _ record: UnsafeRawBufferPointer
+    ) -> (expireAt: Int64, revision: KeyRevision, value: UnsafeRawBufferPointer)? {
         guard let flags = record.first else { return nil }
-        if flags & hasExpiry == 0 {
-            return (0, UnsafeRawBufferPointer(rebasing: record[1...]))
+        var offset = 1
+        var expireAt: Int64 = 0
+        if flags & hasExpiry != 0 {
+            guard record.count >= offset + 8 else { return nil }
+            expireAt = Int64(bitPattern: bigEndian64(record, at: offset))
+            offset += 8
         }
-        guard record.count >= 9 else { return nil }
-        var expireAt: UInt64 = 0
-        for index in 1..<9 { expireAt = expireAt << 8 | UInt64(record[index]) }
-        return (Int64(bitPattern: expireAt), UnsafeRawBufferPointer(rebasing: record[9...]))
+        var revision = KeyRevision.unknown
+        if flags & hasRevision != 0 {
+            guard record.count >= offset + 24 else { return nil }
+            revision = KeyRevision(
+                created: bigEndian64(record, at: offset), modified: bigEndian64(record, at: offset + 8),
+                version: bigEndian64(record, at: offset + 16))
+            offset += 24
+        }
+        return (expireAt, revision, UnsafeRawBufferPointer(rebasing: record[offset...]))
+    }
+
+    @inlinable
+    static func bigEndian64(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// Writes a whole record into `scratch`, replacing its contents.
     @inlinable
-    static func encode(value: UnsafeRawBufferPointer, expireAt: Int64, into scratch: inout ByteBuffer) {
+    static func encode(
+        value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision, into scratch: inout ByteBuffer
+    ) {
         scratch.clear()
-        if expireAt > 0 {
-            scratch.writeInteger(hasExpiry)
-            scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big)
-        } else {
-            scratch.writeInteger(UInt8(0))
-        }
+        scratch.writeInteger((expireAt > 0 ? hasExpiry : 0) | hasRevision)
+        if expireAt > 0 { scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big) }
+        scratch.writeInteger(revision.created, endianness: .big)
+        scratch.writeInteger(revision.modified, endianness: .big)
+        scratch.writeInteger(revision.version, endianness: .big)
         scratch.writeBytes(value)
     }
 }

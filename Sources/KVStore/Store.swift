@@ -40,14 +40,24 @@ public final class Store: @unchecked Sendable {
     private let logSyncer: LogSyncer
     /// Set when a commit has written data that has not been fsynced yet.
     private let unsynced = Atomic<Bool>(false)
+    /// Successful commits so far, and how many of them an fsync has made durable: a lease's observer is told the
+    /// first number, and `onSync` the second, so what must wait for durability can.
+    private let committedSequence = Atomic<UInt64>(0)
+    private let syncedSequence = Atomic<UInt64>(0)
+    /// The same two marks as store revisions: the last committed, and the last an fsync has made durable.
+    private let committedRevision = Atomic<UInt64>(0)
+    private let syncedRevision = Atomic<UInt64>(0)
+    private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
     private let lockFreeReads = LockFreeReadGate()
     /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
     private let snapshots = SnapshotTracker()
 
     /// Opens (or creates) the store in `directory`.
     /// - Throws: `LevelDBError` when LevelDB cannot open the directory, for example because another process holds it.
+    /// - Parameter logsChanges: whether changes go to the change log (revisions are kept either way).
     public init(
-        directory: String, durability: Durability, options: Options = Options(), clock: StoreClock = .system
+        directory: String, durability: Durability, options: Options = Options(), clock: StoreClock = .system,
+        logsChanges: Bool = true
     ) throws {
         self.directory = directory
         self.durability = durability
@@ -55,7 +65,11 @@ public final class Store: @unchecked Sendable {
         self.clock = clock
         database = try Database(path: directory, options: options)
         logSyncer = LogSyncer(directory: directory)
-        keyspace = try Keyspace(database: database, health: health, clock: clock, snapshots: snapshots)
+        keyspace = try Keyspace(
+            database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
+        // What LevelDB recovered from its files is on disk.
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
+        syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
     }
 
     /// Told of every change: WATCH, keyspace notifications, statistics. Set once, before the store is shared.
@@ -84,7 +98,10 @@ public final class Store: @unchecked Sendable {
         var commit = LeaseCommit(wrote: false, failure: nil)
         do { try keyspace.commit() } catch { commit.failure = error }
         commit.wrote = keyspace.endLease()
-        let delivers = keyspace.observer?.hasCommittedChanges ?? false
+        let sequence = UInt64(keyspace.commits)
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
+        committedSequence.store(sequence, ordering: .releasing)
+        let delivers = keyspace.observer?.leaseEnding(commitSequence: sequence) ?? false
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
         lock.unlock()
         if delivers { keyspace.observer?.deliverCommittedChanges() }
@@ -169,6 +186,48 @@ public final class Store: @unchecked Sendable {
         return overlapped ? .overlapped : .read(result ?? nil)
     }
 
+    /// The value `key` was given by its event of `revision`, read without the lock from the change log (nil when that
+    /// event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock is
+    /// needed; the slot keeps the read off a database being reopened.
+    public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
+        guard lockFreeReads.enter(slot) else { return nil }
+        defer { lockFreeReads.leave(slot) }
+        // The key's last event of `revision` (a command can change a key more than once): the value it left.
+        var prefix = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
+        let prefixBytes = Array(prefix.readableBytesView)
+        let iterator = database.makeIterator()
+        withUnsafeBytes(of: (revision &+ 1).bigEndian) { iterator.seek(prefixBytes + $0) }
+        if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
+        guard iterator.isValid, iterator.key.starts(with: prefixBytes),
+            let entry = ChangeLogLayout.historyEntry(iterator.key, prefixLength: prefixBytes.count),
+            entry.revision == revision
+        else {
+            try iterator.checkError()
+            return nil
+        }
+        let index = entry.index
+        var eventKey = ByteBuffer()
+        ChangeLogLayout.eventKey(revision: revision, index: index, into: &eventKey)
+        return try eventKey.withUnsafeReadableBytes { storageKey in
+            try database.withValue(forKey: storageKey) { ChangeLogLayout.decodeEvent(key: storageKey, value: $0)?.value } ?? nil
+        }
+    }
+
+    /// Trims the change log to `retention`, a chunk per lease so commands keep flowing, at most `maximum` events per
+    /// call (the next call goes on). Meant for a background thread.
+    /// - Returns: the number of events deleted.
+    @discardableResult
+    public func trimChangeLog(_ retention: ChangeLogRetention, maximum: Int = 100_000) throws -> Int {
+        var total = 0
+        while total < maximum {
+            let deleted = try withKeyspace { try $0.trimChangeLog(retention, limit: 1000) }
+            total += deleted
+            if deleted < 1000 { break }
+        }
+        return total
+    }
+
     // MARK: Durability
 
     /// Flushes LevelDB's write-ahead log: every write committed before this call is on disk when it returns. Never
@@ -176,12 +235,43 @@ public final class Store: @unchecked Sendable {
     /// - Throws: `LogSyncError`; the store is then failing, as the writes may not be durable.
     public func sync() throws {
         unsynced.store(false, ordering: .relaxed)
+        let covered = committedSequence.load(ordering: .acquiring)
+        let coveredRevision = committedRevision.load(ordering: .relaxed)
         do {
             try logSyncer.sync()
         } catch {
             health.recordFailure(error, at: clock.milliseconds())
             throw error
         }
+        var synced = syncedRevision.load(ordering: .relaxed)
+        while synced < coveredRevision {
+            let (exchanged, original) = syncedRevision.compareExchange(
+                expected: synced, desired: coveredRevision, ordering: .relaxed)
+            if exchanged { break }
+            synced = original
+        }
+        var current = syncedSequence.load(ordering: .relaxed)
+        while current < covered {
+            let (exchanged, original) = syncedSequence.compareExchange(
+                expected: current, desired: covered, ordering: .relaxed)
+            if exchanged {
+                syncListener.withLockedValue { $0 }?(covered)
+                break
+            }
+            current = original
+        }
+    }
+
+    /// The newest revision an fsync has made durable (revisions before the store opened are).
+    public var durableRevision: UInt64 { syncedRevision.load(ordering: .relaxed) }
+
+    /// The commits an fsync has made durable (see `onSync`).
+    public var durableSequence: UInt64 { syncedSequence.load(ordering: .relaxed) }
+
+    /// Calls `listener` after each fsync with the number of commits it covers (the sequence a lease's observer was
+    /// given at `leaseEnding`): with `high` durability, what may only go out once durable waits for it.
+    public func onSync(_ listener: @escaping @Sendable (UInt64) -> Void) {
+        syncListener.withLockedValue { $0 = listener }
     }
 
     /// Flushes the write-ahead log if anything was written since the last flush.
@@ -222,6 +312,7 @@ public final class Store: @unchecked Sendable {
             do {
                 database = try Database(path: directory, options: options)
                 try keyspace.reopen(on: database)
+                syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
                 isOpen = true
                 lockFreeReads.open()
                 health.recordRecovery()

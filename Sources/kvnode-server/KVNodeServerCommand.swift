@@ -55,6 +55,25 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         valueName: "ms"))
     var expirySweepInterval = 100
 
+    @Option(help: "Keep the change log (on) for KV.WATCH, KV.HISTORY and KV.GET AT, or not (off); revisions are kept either way.")
+    var changeLog: Switch = .on
+
+    @Option(help: "Most MiB of change log kept; older revisions are compacted away (0: no size limit).")
+    var changeLogMaxMb = 1024
+
+    @Option(help: "Oldest change log entries kept, in seconds (0: no age limit; default 7 days).")
+    var changeLogMaxAge = 7 * 24 * 3600
+
+    @Option(help: "Most revisions of change log kept (0: no limit).")
+    var changeLogMaxRevisions = 0
+
+    @Option(help: "MiB of unsent KV.WATCH events after which a watcher is cut off (it resumes with FROM).")
+    var watchOutputLimitMb = 32
+
+    /// Milliseconds between `kv.progress` messages to an idle watcher; hidden, for tests that cannot wait 10 s.
+    @Option(help: .hidden)
+    var watchProgressIntervalMs = 10_000
+
     @Option(help: ArgumentHelp(
         "Redis's save points: take a snapshot when at least CHANGES keys changed and more than SECONDS passed since "
             + "the last one, e.g. \"3600 1 300 100\"; empty = never (the default; also CONFIG SET save).",
@@ -79,6 +98,13 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
+        guard changeLogMaxMb >= 0, changeLogMaxAge >= 0, changeLogMaxRevisions >= 0 else {
+            throw ValidationError("--change-log-max-mb, --change-log-max-age and --change-log-max-revisions must be 0 or more")
+        }
+        guard watchOutputLimitMb >= 1 else { throw ValidationError("--watch-output-limit-mb must be at least 1") }
+        guard watchProgressIntervalMs >= 1 else {
+            throw ValidationError("--watch-progress-interval-ms must be at least 1")
+        }
         guard SavePoints(save) != nil else {
             throw ValidationError("--save takes \"<seconds> <changes>\" pairs (seconds >= 1, changes >= 0), or \"\"")
         }
@@ -113,6 +139,12 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.scanCursorTableSize = scanCursorTableSize
         configuration.snapshotKeep = snapshotKeep
         configuration.expirySweepInterval = .milliseconds(expirySweepInterval)
+        configuration.changeLog = changeLog == .on
+        configuration.changeLogRetention.maxBytes = UInt64(changeLogMaxMb) << 20
+        configuration.changeLogRetention.maxAgeMilliseconds = Int64(changeLogMaxAge) * 1000
+        configuration.changeLogRetention.maxRevisions = UInt64(changeLogMaxRevisions)
+        configuration.watchOutputLimit = watchOutputLimitMb << 20
+        configuration.watchProgressInterval = .milliseconds(Int64(watchProgressIntervalMs))
         configuration.savePoints = SavePoints(save)!
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 
@@ -128,7 +160,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let server = KVNodeServer(engine: engine, group: group)
         let serviceGroup = ServiceGroup(
             services: [
-                StoreMaintenance(store: store, logger: logger),
+                StoreMaintenance(
+                    store: store, retention: configuration.changeLogRetention, syncRequests: engine.syncRequests,
+                    logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
                 SavePointService(engine: engine),
                 server,
@@ -172,4 +206,9 @@ struct ListenAddress {
 }
 
 extension Durability: ExpressibleByArgument {}
+
+/// `on` or `off`.
+enum Switch: String, ExpressibleByArgument {
+    case on, off
+}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -4,50 +4,81 @@ import NIOCore
 import Synchronization
 
 /// The store's one observer: what each committed change means for WATCH, keyspace notifications, connections waiting
-/// for keys, INFO's `expired_keys` and the save points' change count.
+/// for keys, KV.WATCH watchers, INFO's `expired_keys` and the save points' change count.
 ///
-/// During a lease it only records, and only what someone wants: the keys changed while any key is watched, and the
-/// notifications of enabled classes (`new` and `expired` from the keyspace, the rest from commands through
-/// `notify`), in the order they happen. When the commit succeeds — still under the store's lock — WATCHes are
-/// invalidated and the notifications move to an outbox; they are published after the lock is released, in commit
-/// order. A discarded commit drops what it recorded: a client is never told of a change that did not happen.
+/// It moves what it learns through three stages:
+/// ```
+///   recorded (since the last commit) ──commit──► committed (this lease) ──lease ends──► outbox ──after the lock──► out
+///                └──commit fails: dropped
+/// ```
+/// During a lease it only records, and only what someone wants: the keys changed while any key is watched or waited
+/// for, the notifications of enabled classes (`new` and `expired` from the keyspace, the rest from commands through
+/// `notify`), and the change-log events while anyone watches with KV.WATCH. At a successful commit — still under the
+/// store's lock — WATCHes are invalidated. When the lease ends its notifications, events and wake-ups move to the
+/// outbox, which is published after the lock is released, one lease at a time in commit order: a revision committed in
+/// several batches reaches watchers whole, and a client is never told of a change that did not happen.
 final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
-    // @unchecked: the `Recorded` state is used only by the lease holder; the outbox has its own lock.
+    // @unchecked: `recorded` and `committed` are used only by the lease holder; the outbox has its own lock.
     let notifier: KeyspaceNotifier
     let watches: WatchRegistry
     let waiters: KeyWaiters
+    let watchers: WatchHub
+    /// With `medium` and `high` durability watchers get events only once an fsync has made them durable
+    /// (`Store.onSync`): a crash must never take back a revision a watcher has seen, or the revision would be reused
+    /// for another change.
+    private let eventsWaitForSync: Bool
+    private let durableSequence: @Sendable () -> UInt64
+    /// Asks for an fsync soon when events wait for one (`medium`; with `high` the writer's own reply fsyncs).
+    private let requestSync: (@Sendable () -> Void)?
+    /// Events waiting for their fsync, in commit order, with the commit sequence that must be durable first; used
+    /// under `deliveryLock`.
+    private var waitingForSync: [(sequence: UInt64, events: [ChangeEvent])] = []
 
-    /// What the current lease changed since its last commit.
-    private struct Recorded {
-        var modifiedKeys: [ByteBuffer] = []
-        var cleared = false
-        var expired = 0
-        var keyChanges = 0
+    /// What a lease produced for others.
+    private struct Deliveries {
         var notifications = NotificationBatch()
+        var events: [ChangeEvent] = []
+        var wakeUps: [ClientHandle] = []
+        /// The store's commit count when the lease ended.
+        var sequence: UInt64 = 0
+
+        var isEmpty: Bool { notifications.isEmpty && events.isEmpty && wakeUps.isEmpty }
     }
-    private var recorded = Recorded()
-    /// Keys removed because their expiry passed (INFO `expired_keys`); written under the store's lock.
+
+    /// Changed since the last commit.
+    private var recordedKeys: [ByteBuffer] = []
+    private var recordedCleared = false
+    private var recordedExpired = 0
+    private var recordedKeyChanges = 0
+    private var recorded = Deliveries()
+    /// Committed during this lease.
+    private var committed = Deliveries()
+
+    /// Keys removed because their expiry passed (INFO `expired_keys`).
     private let expiredCount = Atomic<Int>(0)
     /// Keys written or deleted by commands since the server started, as Redis's `server.dirty` counts them (MSET of
     /// three keys adds 3, FLUSHDB and FLUSHALL the number of keys they removed; expiry adds nothing). Never reset: a
     /// snapshot records the count it contains, and `rdb_changes_since_last_save` is the difference (`Snapshotter`).
     private let keyChangeCount = Atomic<Int>(0)
 
-    private let outbox = NIOLockedValueBox<(notifications: [NotificationBatch], wakeUps: [ClientHandle])>(([], []))
-    private let outboxHasBatches = Atomic<Bool>(false)
-    /// Held while publishing, so batches drained by different threads still go out in commit order.
+    private let outbox = NIOLockedValueBox<[Deliveries]>([])
+    /// Held while publishing, so leases drained by different threads still go out in commit order.
     private let deliveryLock = NIOLock()
 
-    init(notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters) {
+    init(
+        notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, watchers: WatchHub,
+        eventsWaitForSync: Bool, durableSequence: @escaping @Sendable () -> UInt64,
+        requestSync: (@Sendable () -> Void)?
+    ) {
         self.notifier = notifier
         self.watches = watches
         self.waiters = waiters
+        self.watchers = watchers
+        self.eventsWaitForSync = eventsWaitForSync
+        self.durableSequence = durableSequence
+        self.requestSync = requestSync
     }
 
-    /// Whether changed keys are recorded: someone watches or waits for keys.
-    @inline(__always) private var recordsKeys: Bool { watches.isWatching || waiters.isWaiting }
-
-    /// Keys removed because their expiry passed.
     var expiredKeys: Int { expiredCount.load(ordering: .relaxed) }
 
     /// Committed key changes since start-up; read under a lease, it counts exactly the commands completed so far.
@@ -60,6 +91,9 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     // MARK: Recording (under the store's lock)
 
+    /// Whether changed keys are recorded: someone watches or waits for keys.
+    @inline(__always) private var recordsKeys: Bool { watches.isWatching || waiters.isWaiting }
+
     /// A command's notification: recorded if its class is enabled.
     func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
         guard notifier.publishes(type) else { return }
@@ -71,37 +105,43 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     func keyModified(_ key: ByteBuffer) {
-        recorded.keyChanges &+= 1
-        if recordsKeys { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
+        recordedKeyChanges &+= 1
+        if recordsKeys { recordedKeys.append(ByteBuffer(buffer: key)) }
     }
 
     func keyExpired(_ key: ByteBuffer) {
-        recorded.expired += 1
-        if recordsKeys { recorded.modifiedKeys.append(ByteBuffer(buffer: key)) }
+        recordedExpired += 1
+        if recordsKeys { recordedKeys.append(ByteBuffer(buffer: key)) }
         notify(.expired, "expired", key: key)
     }
 
     func keyspaceCleared(removedKeys: Int) {
-        recorded.cleared = true
-        recorded.keyChanges &+= removedKeys
+        recordedCleared = true
+        recordedKeyChanges &+= removedKeys
+    }
+
+    var wantsChangeEvents: Bool { watchers.isWatching }
+
+    func changeLogged(_ event: ChangeEvent) {
+        recorded.events.append(event)
     }
 
     func changesCommitted() {
-        if !recorded.modifiedKeys.isEmpty {
-            watches.keysModified(recorded.modifiedKeys)
-            let waiting = waiters.isWaiting ? waiters.waiters(of: recorded.modifiedKeys) : []
-            if !waiting.isEmpty {
-                outbox.withLockedValue { $0.wakeUps.append(contentsOf: waiting) }
-                outboxHasBatches.store(true, ordering: .relaxed)
-            }
+        if !recordedKeys.isEmpty {
+            watches.keysModified(recordedKeys)
+            if waiters.isWaiting { recorded.wakeUps.append(contentsOf: waiters.waiters(of: recordedKeys)) }
         }
-        if recorded.cleared { watches.keyspaceCleared() }
-        if recorded.expired > 0 { expiredCount.wrappingAdd(recorded.expired, ordering: .relaxed) }
-        if recorded.keyChanges > 0 { keyChangeCount.wrappingAdd(recorded.keyChanges, ordering: .relaxed) }
-        if !recorded.notifications.isEmpty {
-            let batch = recorded.notifications
-            outbox.withLockedValue { $0.notifications.append(batch) }
-            outboxHasBatches.store(true, ordering: .relaxed)
+        if recordedCleared { watches.keyspaceCleared() }
+        if recordedExpired > 0 { expiredCount.wrappingAdd(recordedExpired, ordering: .relaxed) }
+        if recordedKeyChanges > 0 { keyChangeCount.wrappingAdd(recordedKeyChanges, ordering: .relaxed) }
+        if !recorded.isEmpty {
+            if committed.isEmpty {
+                swap(&committed, &recorded)
+            } else {
+                committed.notifications.append(contentsOf: recorded.notifications)
+                committed.events.append(contentsOf: recorded.events)
+                committed.wakeUps.append(contentsOf: recorded.wakeUps)
+            }
         }
         discardRecorded()
     }
@@ -111,27 +151,62 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     private func discardRecorded() {
-        if !recorded.modifiedKeys.isEmpty { recorded.modifiedKeys.removeAll(keepingCapacity: true) }
-        recorded.cleared = false
-        recorded.expired = 0
-        recorded.keyChanges = 0
-        if !recorded.notifications.isEmpty { recorded.notifications = NotificationBatch() }
+        if !recordedKeys.isEmpty { recordedKeys.removeAll(keepingCapacity: true) }
+        recordedCleared = false
+        recordedExpired = 0
+        recordedKeyChanges = 0
+        if !recorded.isEmpty { recorded = Deliveries() }
+    }
+
+    func leaseEnding(commitSequence: UInt64) -> Bool {
+        guard !committed.isEmpty else { return false }
+        var lease = committed
+        lease.sequence = commitSequence
+        committed = Deliveries()
+        outbox.withLockedValue { $0.append(lease) }
+        return true
     }
 
     // MARK: Delivery (after the lock)
 
-    var hasCommittedChanges: Bool { outboxHasBatches.load(ordering: .relaxed) }
-
     func deliverCommittedChanges() {
         deliveryLock.withLock {
-            let (batches, wakeUps) = outbox.withLockedValue { outbox in
-                defer { outbox = ([], []) }
-                outboxHasBatches.store(false, ordering: .relaxed)
+            let leases = outbox.withLockedValue { outbox in
+                defer { outbox.removeAll() }
                 return outbox
             }
-            for batch in batches { batch.publish(through: notifier) }
-            for handle in wakeUps { handle.wake() }
+            for lease in leases {
+                lease.notifications.publish(through: notifier)
+                if !lease.events.isEmpty {
+                    if eventsWaitForSync {
+                        waitingForSync.append((lease.sequence, lease.events))
+                    } else {
+                        watchers.publish(lease.events)
+                    }
+                }
+                for handle in lease.wakeUps { handle.wake() }
+            }
+            if eventsWaitForSync {
+                publishDurable(upTo: durableSequence())
+                if !waitingForSync.isEmpty { requestSync?() }
+            }
         }
+    }
+
+    /// An fsync made the first `sequence` commits durable: their events may go to watchers now.
+    func synced(upTo sequence: UInt64) {
+        deliveryLock.withLock { publishDurable(upTo: sequence) }
+    }
+
+    /// Under `deliveryLock`.
+    private func publishDurable(upTo sequence: UInt64) {
+        var published = 0
+        for waiting in waitingForSync {
+            guard waiting.sequence <= sequence else { break }
+            watchers.publish(waiting.events)
+            published += 1
+        }
+        if published > 0 { waitingForSync.removeFirst(published) }
     }
 }
 
@@ -146,6 +221,12 @@ struct NotificationBatch: Sendable {
         let offset = keys.writerIndex
         keys.writeImmutableBuffer(key)
         entries.append((type, event, offset, key.readableBytes))
+    }
+
+    mutating func append(contentsOf other: NotificationBatch) {
+        for entry in other.entries {
+            append(entry.type, entry.event, key: other.keys.getSlice(at: entry.offset, length: entry.length)!)
+        }
     }
 
     func publish(through notifier: KeyspaceNotifier) {

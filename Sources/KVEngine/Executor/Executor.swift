@@ -163,7 +163,10 @@ public struct Executor: Sendable {
     /// caused, and the commit bookkeeping.
     private func runTopLevel(_ spec: CommandSpec, _ session: Session, lease: Keyspace?, replies: inout UncommittedReplies) {
         let mark = session.reply.buffer.writerIndex
-        if let lease { replies.commandStarting(spec, at: mark, lease) }
+        if let lease {
+            lease.beginCommand()  // its writes, however many, are one revision
+            replies.commandStarting(spec, at: mark, lease)
+        }
         execute(spec, session: session, lease: lease)
         // A command that completed (did not ask to wait) is done with any wait of an earlier run.
         if !session.waitRequested { session.keyWait = nil }

@@ -61,6 +61,7 @@ extension Session {
     /// RESET: back to a fresh connection's state (no MULTI or WATCH, RESP2, no name, replies on), keeping the id.
     func resetConnectionState() {
         stopWaiting()
+        removeAllWatchers()
         transaction = nil
         unwatchAll()
         PubSubCommands.unsubscribeAll(self)
@@ -87,6 +88,7 @@ extension Session {
     func disconnected() {
         engine.clients.unregister(handle)
         PubSubCommands.unsubscribeAll(self)
+        removeAllWatchers()
         // The sink (the connection's output) refers back to this session: let it go.
         subscriber.detach()
         transaction = nil

@@ -65,9 +65,16 @@ public final class Session {
     /// This connection's mailbox for Pub/Sub messages.
     let subscriber: Subscriber
 
-    /// Whether the connection subscribes to anything (in RESP2 this restricts the commands it may send).
+    /// KV.WATCH watches, by id.
+    private(set) var watchers: [Int: Watcher] = [:] {
+        didSet { handle.setFlag(.watching, !watchers.isEmpty) }
+    }
+    private var lastWatchID = 0
+
+    /// Whether the connection subscribes to anything or watches (in RESP2 this restricts the commands it may send).
     var isSubscribed: Bool {
         !channelSubscriptions.isEmpty || !patternSubscriptions.isEmpty || !shardSubscriptions.isEmpty
+            || !watchers.isEmpty
     }
 
     /// Scratch space for LevelDB keys of lock-free reads.
@@ -134,6 +141,33 @@ public protocol ConnectionControl: Sendable {
     /// Asks the connection to run its parked request again, from any thread (CLIENT UNPAUSE; later a push to a key
     /// a blocked client waits on).
     func wake()
+}
+
+// MARK: KV.WATCH
+
+extension Session {
+    /// Starts a watch of this connection (registered for live events at once; `Watcher.begin` sends it).
+    func addWatcher(filter: WatchFilter, includePrevious: Bool, start: UInt64, hub: WatchHub) -> Watcher {
+        lastWatchID += 1
+        let watcher = Watcher(
+            id: lastWatchID, filter: filter, includePrevious: includePrevious, start: start, hub: hub,
+            store: engine.store, subscriber: subscriber, readerSlot: loop.readerSlot)
+        watchers[watcher.id] = watcher
+        hub.add(watcher)
+        return watcher
+    }
+
+    func removeWatcher(_ id: Int) {
+        guard let watcher = watchers.removeValue(forKey: id) else { return }
+        let loop = watcher.eventLoop
+        if loop.inEventLoop { watcher.stop() } else { loop.execute { watcher.stop() } }
+    }
+
+    var watcherIDs: [Int] { watchers.keys.sorted() }
+
+    func removeAllWatchers() {
+        for id in watcherIDs { removeWatcher(id) }
+    }
 }
 
 // MARK: What the network layer reports

@@ -1,12 +1,22 @@
 import NIOCore
+import RESP
 import Synchronization
 
 /// Where a connection's out-of-band messages go (Pub/Sub messages, later watch events). The network layer
 /// implements it: it writes the frame after the replies already produced, applies the output limits of Pub/Sub
 /// clients, and counts what waits for the socket.
 public protocol PushSink: AnyObject {
-    /// Delivers one frame; called on the connection's event loop.
+    /// Delivers one Pub/Sub message, under the Pub/Sub output limits; called on the connection's event loop.
     func deliver(_ frame: PushFrame)
+    /// Writes any other push (KV.WATCH frames) after what was written before it, with no limit of its own: the
+    /// caller watches `unsentBytes`. Called on the connection's event loop.
+    func push(_ frame: PushFrame)
+    /// Bytes written to the connection and not yet taken by the socket.
+    var unsentBytes: Int { get }
+    /// Closes the connection once everything written so far has been sent.
+    func closeAfterSending()
+    /// The protocol the connection speaks now, for frames built for it alone.
+    var protocolVersion: ProtocolVersion { get }
 }
 
 /// A connection's mailbox for Pub/Sub messages, safe to hand messages to from any thread.
@@ -36,6 +46,22 @@ final class Subscriber: Sendable {
     /// Stops deliveries; called on the event loop when the connection closes.
     func detach() {
         sink.value = nil
+    }
+
+    /// Writes a push that is not Pub/Sub; on the event loop.
+    func push(_ frame: PushFrame) {
+        sink.value?.push(frame)
+    }
+
+    /// The connection's protocol; on the event loop.
+    var protocolVersion: ProtocolVersion { sink.value?.protocolVersion ?? .resp3 }
+
+    /// Bytes the connection has not sent yet; on the event loop.
+    var unsentBytes: Int { sink.value?.unsentBytes ?? 0 }
+
+    /// Closes the connection once what was written is sent; on the event loop.
+    func closeAfterSending() {
+        sink.value?.closeAfterSending()
     }
 
 
