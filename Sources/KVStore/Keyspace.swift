@@ -449,18 +449,33 @@ public final class Keyspace {
         expiryStatisticsUnpersisted = false
         committedRevision = revision
         committedLogBytes = logBytes
-        batch.clear()
-        pending.removeAll()
+        clearStaging()
         wroteInLease = true
         commits += 1
         observer?.changesCommitted()
         return true
     }
 
+    /// Largest staging memory (batch, scratch buffers) kept between commits: a bigger write's is given back, so one
+    /// 100 MB value does not hold several times its size for the life of the server.
+    static let retainedStagingBytes = 1 << 20
+
+    /// Empties the batch and the overlay after a commit or a discard.
+    private func clearStaging() {
+        batch.clear(retainedBytes: Self.retainedStagingBytes)
+        pending.removeAll()
+        Self.release(&eventScratch)
+        Self.release(&keyScratch)
+        Self.release(&recordScratch)
+    }
+
+    private static func release(_ scratch: inout ByteBuffer) {
+        if scratch.capacity > retainedStagingBytes { scratch = ByteBuffer() }
+    }
+
     /// Forgets every write staged since the last commit, as if the commands that made them never ran.
     private func discardPending() {
-        batch.clear()
-        pending.removeAll()
+        clearStaging()
         count = committedCount
         (expiringKeys, expireAtSum) = committedExpiryStatistics
         // The revisions taken by the discarded writes are given back: the log never shows a gap for them.
