@@ -6,8 +6,13 @@ import RESP
 
 /// Everything the server is started with. Every limit is a setting, with Redis's default where Redis has one.
 public struct ServerConfiguration: Sendable {
-    /// Address to listen on.
-    public var host = "127.0.0.1"
+    /// Addresses to listen on (`--bind`, Redis's `bind`); the first is `--addr`'s host unless `--bind` is given.
+    public var bindAddresses = ["127.0.0.1"]
+    /// The first address listened on.
+    public var host: String {
+        get { bindAddresses.first ?? "127.0.0.1" }
+        set { bindAddresses = [newValue] }
+    }
     public var port = 6379
     /// Directory of the LevelDB database (and later snapshots).
     public var dataDirectory = "./data"
@@ -56,7 +61,25 @@ public struct ServerConfiguration: Sendable {
     /// How often an idle watcher is told the revision it is caught up to (`kv-watch-progress-interval`).
     public var watchProgressInterval = TimeAmount.seconds(10)
 
+    /// SHA-256 of `requirepass`, the default user's password; only the hash is kept (`setRequirePass`).
+    public private(set) var requirePassHash: String?
+    /// `aclfile`: where ACL SAVE writes users and ACL LOAD (and start-up) reads them.
+    public var aclFile: String?
+    /// `protected-mode`: refuse connections from outside the loopback interface while the default user has no
+    /// password (Redis's default: on).
+    public var protectedMode = true
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    public var aclLogMaxLength = 128
+    /// `acl-pubsub-default`: whether new users may use every channel (`allchannels`) or none (`resetchannels`,
+    /// Redis 7's default).
+    public var aclPubsubDefaultAllChannels = false
+
     public init() {}
+
+    /// Sets `requirepass`; an empty password means none (`nopass`).
+    public mutating func setRequirePass(_ password: String) {
+        requirePassHash = password.isEmpty ? nil : SHA256.hexDigest(Array(password.utf8))
+    }
 }
 
 

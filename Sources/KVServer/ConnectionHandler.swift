@@ -229,6 +229,14 @@ private struct ChannelConnection: ConnectionControl {
         channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Wake()) }
     }
 
+    /// Redis's `islocalClient`: a Unix socket, 127.0.0.1 or ::1 (and 127.0.0.1 as an IPv4-mapped address, which is
+    /// how it arrives on a dual-stack socket bound to `::`).
+    var isLoopback: Bool {
+        guard let address = channel.remoteAddress else { return false }
+        if case .unixDomainSocket = address { return true }
+        return ["127.0.0.1", "::1", "::ffff:127.0.0.1"].contains(address.ipAddress ?? "")
+    }
+
     private static func describe(_ address: SocketAddress?) -> String {
         guard let address else { return "?:0" }
         if case .unixDomainSocket = address { return "\(address.pathname ?? ""):0" }

@@ -24,15 +24,15 @@ public final class KVNodeServer: Service, Sendable {
             ? DurableReplyGroups(store: engine.store, logger: engine.logger) : nil
     }
 
-    /// Completes with the listening address once the server is bound (useful with port 0).
+    /// Completes with the (first) listening address once the server is bound (useful with port 0).
     public var localAddress: EventLoopFuture<SocketAddress> { bound.futureResult }
 
     public func run() async throws {
         let quiesce = ServerQuiescingHelper(group: group)
         let (engine, durableReplies) = (self.engine, self.durableReplies)
-        let channel: any Channel
+        var channels: [any Channel] = []
         do {
-            channel = try await ServerBootstrap(group: group)
+            let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 511)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
@@ -53,12 +53,16 @@ public final class KVNodeServer: Service, Sendable {
                             ConnectionHandler(engine: engine, durableReplies: durableReplies))
                     }
                 }
-                .bind(host: engine.configuration.host, port: engine.configuration.port)
-                .get()
+            // Every `bind` address, as Redis listens on each.
+            for host in engine.configuration.bindAddresses {
+                channels.append(try await bootstrap.bind(host: host, port: engine.configuration.port).get())
+            }
         } catch {
+            for channel in channels { try? await channel.close() }
             bound.fail(error)
             throw error
         }
+        let channel = channels[0]
         bound.succeed(channel.localAddress!)
         let sampling = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: Engine.sampleInterval) { _ in
             engine.sampleRates()
@@ -67,7 +71,9 @@ public final class KVNodeServer: Service, Sendable {
         // Closed connections free their buffers; make sure the pages go back to the OS (see FreedMemory).
         let freedMemoryReturns = FreedMemory.scheduleReturns(on: group.next(), engine: engine)
         defer { freedMemoryReturns.cancel() }
-        engine.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
+        for channel in channels {
+            engine.logger.info("ready to accept connections", metadata: ["address": "\(channel.localAddress!)"])
+        }
 
         let allClosed = group.next().makePromise(of: Void.self)
         try await withGracefulShutdownHandler {

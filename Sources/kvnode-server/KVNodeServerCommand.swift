@@ -1,6 +1,7 @@
 import ArgumentParser
 import KVEngine
 import KVServer
+import KVSnapshot
 import KVStore
 import Logging
 import NIOCore
@@ -18,6 +19,44 @@ struct KVNodeServerCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on, as HOST:PORT.")
     var addr = "127.0.0.1:6379"
+
+    @Option(help: ArgumentHelp(
+        "Addresses to listen on instead of --addr's host, as Redis's bind: several separated by spaces, or the "
+            + "option repeated.",
+        valueName: "addresses"))
+    var bind: [String] = []
+
+    @Option(help: "Port to listen on instead of --addr's port.")
+    var port: Int?
+
+    @Option(help: ArgumentHelp(
+        "Refuse connections from outside the loopback interface while the default user has no password (Redis's "
+            + "protected mode; CONFIG SET protected-mode).",
+        valueName: "yes|no"))
+    var protectedMode: YesNo = .yes
+
+    @Option(help: ArgumentHelp(
+        "The default user's password (Redis's requirepass); only its SHA-256 is kept.", valueName: "password"))
+    var requirepass: String?
+
+    @Option(help: ArgumentHelp(
+        "A user and its ACL rules, like a redis.conf `user` line without the keyword, e.g. "
+            + "\"alice on >secret ~app:* +@read\"; repeatable. Not together with --aclfile.",
+        valueName: "name rules"))
+    var user: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "The ACL file (Redis's aclfile): users are loaded from it at start-up and by ACL LOAD, written by ACL SAVE.",
+        valueName: "path"))
+    var aclfile: String?
+
+    @Option(help: "Entries ACL LOG keeps (acllog-max-len).")
+    var acllogMaxLen = 128
+
+    @Option(help: ArgumentHelp(
+        "Channels new users may use: none until granted (resetchannels, Redis 7's default) or all (allchannels).",
+        valueName: "resetchannels|allchannels"))
+    var aclPubsubDefault: PubSubDefault = .resetchannels
 
     @Option(help: "Directory of the data (LevelDB database).")
     var data = "./data"
@@ -92,6 +131,11 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         guard ListenAddress(addr) != nil else {
             throw ValidationError("--addr must be HOST:PORT, e.g. 127.0.0.1:6379")
         }
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if !bind.isEmpty && bind.allSatisfy({ $0.split(separator: " ").isEmpty }) {
+            throw ValidationError("--bind needs at least one address")
+        }
+        guard acllogMaxLen >= 0 else { throw ValidationError("--acllog-max-len must be 0 or more") }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
         guard changeLogMaxMb >= 0, changeLogMaxAge >= 0, changeLogMaxRevisions >= 0 else {
@@ -122,7 +166,14 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         let listen = ListenAddress(addr)!
         configuration.host = listen.host
-        configuration.port = listen.port
+        configuration.port = port ?? listen.port
+        let bound = bind.flatMap { $0.split(separator: " ").map(String.init) }
+        if !bound.isEmpty { configuration.bindAddresses = bound }
+        configuration.protectedMode = protectedMode == .yes
+        if let requirepass { configuration.setRequirePass(requirepass) }
+        configuration.aclFile = aclfile.map { FileSystem.absolutePath($0) }
+        configuration.aclLogMaxLength = acllogMaxLen
+        configuration.aclPubsubDefaultAllChannels = aclPubsubDefault == .allchannels
         configuration.dataDirectory = data
         configuration.durability = durability
         if let ioThreads { configuration.eventLoopCount = ioThreads }
@@ -149,6 +200,13 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopCount)
         let engine = Engine(configuration: configuration, store: store, logger: logger)
+        do {
+            try engine.loadUsers(user)
+        } catch {
+            logger.critical("\(error.message)")
+            try? store.close()
+            throw ExitCode(1)
+        }
         let server = KVNodeServer(engine: engine, group: group)
         let serviceGroup = ServiceGroup(
             services: [
@@ -200,5 +258,15 @@ extension Durability: ExpressibleByArgument {}
 /// `on` or `off`.
 enum Switch: String, ExpressibleByArgument {
     case on, off
+}
+
+/// `yes` or `no`, as Redis's boolean settings.
+enum YesNo: String, ExpressibleByArgument {
+    case yes, no
+}
+
+/// `acl-pubsub-default`'s values.
+enum PubSubDefault: String, ExpressibleByArgument {
+    case resetchannels, allchannels
 }
 extension Logger.Level: @retroactive ExpressibleByArgument {}

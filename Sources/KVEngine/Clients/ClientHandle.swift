@@ -13,11 +13,14 @@ final class ClientHandle: Sendable {
         static let closeASAP = Flags(rawValue: 1 << 2)
     }
 
-    /// What CLIENT SETNAME and CLIENT SETINFO set; changed rarely, so a lock is fine.
+    /// What CLIENT SETNAME, CLIENT SETINFO and AUTH set; changed rarely, so a lock is fine.
     struct Identity: Sendable {
         var name: [UInt8] = []
         var libraryName: [UInt8] = []
         var libraryVersion: [UInt8] = []
+        /// The user the connection runs as (CLIENT LIST `user`, CLIENT KILL USER, closing a deleted user's
+        /// connections).
+        var user: ACLUser
     }
 
     let id: Int
@@ -46,10 +49,11 @@ final class ClientHandle: Sendable {
     let isPostponed = Synchronization.Atomic<Bool>(false)
     /// Reply bytes produced but not yet taken by the socket (CLIENT LIST `omem`), published by the network layer.
     let outputBytes = Synchronization.Atomic<Int>(0)
-    let identity = NIOLockedValueBox(Identity())
+    let identity: NIOLockedValueBox<Identity>
 
-    init(id: Int, connection: any ConnectionControl) {
+    init(id: Int, connection: any ConnectionControl, user: ACLUser) {
         self.id = id
+        self.identity = NIOLockedValueBox(Identity(user: user))
         self.connection = connection
         address = connection.remoteAddress
         localAddress = connection.localAddress
@@ -87,6 +91,9 @@ final class ClientHandle: Sendable {
         Subscriptions(packed: subscriptions.load(ordering: .relaxed))
     }
 
+    /// The user the connection runs as.
+    var user: ACLUser { identity.withLockedValue { $0.user } }
+
     var flags: Flags {
         get { Flags(rawValue: flagBits.load(ordering: .relaxed)) }
     }
@@ -98,6 +105,9 @@ final class ClientHandle: Sendable {
             flagBits.bitwiseAnd(~flag.rawValue, ordering: .relaxed)
         }
     }
+
+    /// Whether the peer is on the loopback interface (protected mode).
+    var isLoopback: Bool { connection.isLoopback }
 
     /// Closes the connection from any thread; the close runs later on the connection's own event loop.
     func kill() {

@@ -41,7 +41,7 @@ enum ClientListFormat {
             ("tot-mem", String(queryBuffer + queuedBytes + output)),
             ("events", "r"),
             ("cmd", command ?? "NULL"),
-            ("user", "default"),
+            ("user", identity.user.nameText),
             ("redir", "-1"),
             ("resp", String(handle.protocolVersion.load(ordering: .relaxed))),
             ("lib-name", text(identity.libraryName)),

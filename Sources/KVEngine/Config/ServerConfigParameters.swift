@@ -6,12 +6,41 @@ import NIOConcurrencyHelpers
 /// kvnode cannot change at run time are immutable; Redis settings kvnode does not implement accept only the value
 /// that describes kvnode (`appendonly no`, `maxmemory 0`, `maxmemory-policy noeviction`).
 enum ServerConfigParameters {
-    static let all: [ConfigParameter] = network + limits + persistence + memory + notifications + storage
+    static let all: [ConfigParameter] = network + security + limits + persistence + memory + notifications + storage
 
     static let network: [ConfigParameter] = [
-        ConfigParameter("bind", mutability: .immutable) { $0.configuration.host },
+        ConfigParameter("bind", mutability: .immutable) { $0.configuration.bindAddresses.joined(separator: " ") },
         ConfigParameter("port", mutability: .immutable) { String($0.configuration.port) },
         ConfigParameter("io-threads", mutability: .immutable) { String($0.configuration.eventLoopCount) },
+    ]
+
+    /// Authentication, users and protected mode (AccessControl/).
+    static let security: [ConfigParameter] = [
+        // Only the SHA-256 of the password is kept (Redis returns the clear text): CONFIG GET shows it as a `#<hash>`
+        // rule, or nothing when the default user has no password.
+        ConfigParameter("requirepass", get: { server in
+            let rules = server.access.defaultUser.rules
+            return rules.isNoPass ? "" : rules.passwords.first.map { "#\($0)" } ?? ""
+        }) { server, text in
+            { server.access.setDefaultPassword(Array(text.utf8)) }
+        },
+        ConfigParameter("protected-mode", get: { $0.access.protectedMode.load(ordering: .relaxed) ? "yes" : "no" }) {
+            server, text in
+            let on = try ConfigParameter.parseBoolean(text)
+            return { server.access.protectedMode.store(on, ordering: .relaxed) }
+        },
+        ConfigParameter("aclfile", mutability: .immutable) { $0.access.aclFile ?? "" },
+        ConfigParameter("acllog-max-len", get: { String($0.access.logMaxLength.load(ordering: .relaxed)) }) {
+            server, text in
+            let value = try ConfigParameter.parseInteger(text, in: 0...Int.max)
+            return { server.access.logMaxLength.store(value, ordering: .relaxed) }
+        },
+        ConfigParameter("acl-pubsub-default", get: {
+            $0.access.newUsersAllowAllChannels.load(ordering: .relaxed) ? "allchannels" : "resetchannels"
+        }) { server, text in
+            let value = try ConfigParameter.parseEnumeration(text, ["allchannels", "resetchannels"])
+            return { server.access.newUsersAllowAllChannels.store(value == "allchannels", ordering: .relaxed) }
+        },
     ]
 
     static let limits: [ConfigParameter] = [

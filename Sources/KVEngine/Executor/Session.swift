@@ -44,6 +44,14 @@ public final class Session {
     /// Set by a command that asked to wait during its run; the executor parks it afterwards.
     var waitRequested = false
 
+    /// Who the connection is: `default` until AUTH or HELLO AUTH chooses another user.
+    private(set) var user: ACLUser
+    /// Whether the connection has authenticated, or started so because the default user needs no password.
+    private(set) var authenticated: Bool
+    /// `user` once authenticated, `ACLUser.unauthenticated` before: the executor's whole access check on the fast
+    /// path is this user's `allowsEverything`.
+    private(set) var accessGate: ACLUser
+
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false
     /// MULTI's queue; nil outside a transaction.
@@ -83,7 +91,12 @@ public final class Session {
     public init(engine: Engine, eventLoop: any EventLoop, connection: any ConnectionControl, allocator: ByteBufferAllocator) {
         self.engine = engine
         self.eventLoop = eventLoop
-        let handle = ClientHandle(id: engine.nextClientID(), connection: connection)
+        let user = engine.access.defaultUser
+        let authenticated = engine.access.newConnectionsAuthenticated
+        self.user = user
+        self.authenticated = authenticated
+        self.accessGate = authenticated ? user : .unauthenticated
+        let handle = ClientHandle(id: engine.nextClientID(), connection: connection, user: user)
         self.handle = handle
         self.loop = engine.loopResources(for: eventLoop)
         self.decoder = RequestDecoder(limits: engine.configuration.decoderLimits)
@@ -107,6 +120,14 @@ public final class Session {
         }
         statistics.add(1, to: result == nil ? .keyspaceMisses : .keyspaceHits)  // the keyspace counts the others
         return result
+    }
+
+    /// Makes the connection run as `user` (AUTH, HELLO AUTH, RESET).
+    func setUser(_ user: ACLUser, authenticated: Bool) {
+        self.user = user
+        self.authenticated = authenticated
+        accessGate = authenticated ? user : .unauthenticated
+        handle.identity.withLockedValue { $0.user = user }
     }
 
     /// Name set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
@@ -134,6 +155,8 @@ public protocol ConnectionControl: Sendable {
     var remoteAddress: String { get }
     /// The listening address as `ip:port` (CLIENT LIST `laddr`).
     var localAddress: String { get }
+    /// Whether the peer is on the loopback interface or a Unix socket (protected mode lets only those in).
+    var isLoopback: Bool { get }
     /// Closes the connection, from any thread; the close happens on the connection's own event loop.
     func close()
     /// Asks the connection to run its parked request again, from any thread (CLIENT UNPAUSE; later a push to a key
