@@ -55,11 +55,12 @@ def kvnode_bin() -> str:
 
 
 def ping_raw(host: str, port: int, timeout: float = 1.0) -> bool:
-    """PING over a bare socket: readiness must not depend on HELLO/RESP3 working."""
+    """PING over a bare socket: readiness must not depend on HELLO/RESP3 working. A server that requires a password
+    answers -NOAUTH, which says it is up just as well."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
