@@ -90,7 +90,8 @@ public final class Engine: Sendable {
         let table = CommandTable(families: standard + families)
         self.commands = table
         self.access = AccessControl(
-            table: table, configuration: configuration, clients: clients, pubsub: pubsub, logger: logger)
+            table: table, configuration: configuration, clients: clients, pubsub: pubsub, watchers: watchHub,
+            logger: logger)
         var bySlot = [CommandSpec?](repeating: nil, count: CommandSpec.slotCount)
         for spec in table.commands + table.commands.flatMap(\.subcommands) { bySlot[spec.statisticsSlot] = spec }
         self.commandsBySlot = bySlot

@@ -398,6 +398,16 @@ def test_losing_channel_permissions_closes_subscribers(admin, server):
     plain.close()
 
 
+def test_shard_channels_need_permission(admin, server):
+    admin.cmd("ACL", "SETUSER", "sh", "on", ">pw", "+@pubsub", "resetchannels", "&orders:*")
+    c = connect_as(server, "sh")
+    assert c.cmd("SPUBLISH", "orders:1", "m") == b":0\r\n"
+    assert c.cmd("SPUBLISH", "other", "m") == NOPERM_CHANNEL
+    assert c.cmd("SSUBSCRIBE", "orders:1", "other") == NOPERM_CHANNEL
+    assert c.cmd("SSUBSCRIBE", "orders:1") == b"*3\r\n$10\r\nssubscribe\r\n$8\r\norders:1\r\n:1\r\n"
+    c.close()
+
+
 def test_keyspace_notification_channels_need_permission():
     with start_server("--notify-keyspace-events", "KEA") as srv:
         admin = Admin(srv)
@@ -573,6 +583,26 @@ def test_pattern_commands_inside_multi(admin, server):
               b"This command is no longer allowed for the following reason: no permission to touch the specified keys"
     assert c.cmd("EXEC") == b"*2\r\n" + changed + b"\r\n*0\r\n"
     c.close()
+
+
+@pytest.mark.kvnode_only
+def test_losing_read_access_closes_a_watch(admin, server):
+    """As a subscriber that loses its channels is closed, a KV.WATCH whose keys its user may no longer read all of
+    is closed: it must not keep delivering their values."""
+    admin.cmd("ACL", "SETUSER", "w", "on", ">pw", "+@all", "~app:*", "~other:*")
+    watching, idle = connect_as(server, "w"), connect_as(server, "w")
+    assert watching.cmd("KV.WATCH", "PREFIX", "app:")[:1] == b"*"
+    admin.cmd("ACL", "SETUSER", "w", "resetkeys", "~app:x*", "~other:*")
+    assert watching.read_until_closed() == b"", "app:y is outside app:x*"
+    assert idle.cmd("PING") == b"+PONG\r\n", "connections without a watch stay"
+    admin.cmd("ACL", "SETUSER", "w", "resetkeys", "~*")
+    again = connect_as(server, "w")
+    assert again.cmd("KV.WATCH", "PATTERN", "other:*")[:1] == b"*"
+    assert admin.cmd("ACL", "SETUSER", "w", "resetkeys", "%R~other:*") == b"+OK\r\n"
+    admin.cmd("SET", "other:1", "v")
+    assert b"other:1" in again.reply(), "still allowed: the watch goes on"
+    idle.close()
+    again.close()
 
 
 @pytest.mark.kvnode_only

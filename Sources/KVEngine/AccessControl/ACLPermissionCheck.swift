@@ -1,4 +1,5 @@
 import KVStore
+import NIOCore
 
 /// Why access control refused a command, and which argument it stopped at.
 enum ACLDenial: Equatable {
@@ -111,14 +112,32 @@ enum ACLPermissionCheck {
 
     /// Whether every key the scope could reach is allowed with the access it needs.
     private static func covers(_ scope: KeyPatternReference, _ arguments: CommandArguments, _ selector: ACLSelector) -> Bool {
-        let access = KeyAccess(keySpecFlags: scope.flags)
-        return arguments.withArgument(scope.position) { argument in
-            let allowed = selector.keyPatterns.filter { $0.access.isSuperset(of: access) }.map(\.glob)
-            switch scope.kind {
-            case .key: return allowsKey(argument, access: access, in: selector)
-            case .prefix: return GlobInclusion.isCovered(prefix: Array(argument), by: allowed)
-            case .glob: return GlobInclusion.isCovered(GlobPattern(argument), by: allowed)
-            }
+        arguments.withArgument(scope.position) { argument in
+            covers(scope.kind, Array(argument), access: KeyAccess(keySpecFlags: scope.flags), selector)
         }
+    }
+
+    /// Whether every key `argument` reaches as a key, prefix or glob may be accessed as `access`.
+    static func covers(
+        _ kind: KeyPatternReference.Kind, _ argument: [UInt8], access: KeyAccess, _ selector: ACLSelector
+    ) -> Bool {
+        if selector.flags.contains(.allKeys) { return true }
+        let allowed = selector.keyPatterns.filter { $0.access.isSuperset(of: access) }.map(\.glob)
+        switch kind {
+        case .key: return argument.withUnsafeBytes { allowsKey($0, access: access, in: selector) }
+        case .prefix: return GlobInclusion.isCovered(prefix: argument, by: allowed)
+        case .glob: return GlobInclusion.isCovered(GlobPattern(argument), by: allowed)
+        }
+    }
+
+    /// Whether some selector of `rules` may read every key `filter` follows (a KV.WATCH kept after its user's rules
+    /// change).
+    static func allowsWatching(_ filter: WatchFilter, _ rules: UserRules) -> Bool {
+        let (kind, argument): (KeyPatternReference.Kind, [UInt8]) = switch filter {
+        case .key(let key): (.key, Array(key.readableBytesView))
+        case .prefix(let prefix): (.prefix, Array(prefix.readableBytesView))
+        case .pattern(let glob): (.glob, glob.pattern)
+        }
+        return rules.selectors.contains { covers(kind, argument, access: .read, $0) }
     }
 }

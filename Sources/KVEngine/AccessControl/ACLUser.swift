@@ -59,26 +59,48 @@ struct UserRules: Sendable {
 final class ACLUser: Sendable {
     /// The name, as given (any bytes but spaces and NUL).
     let name: [UInt8]
-    private let state: NIOLockedValueBox<UserRules>
+    private let state: NIOLockedValueBox<(rules: UserRules, revision: UInt64)>
+    /// Counts rule changes, so a connection can keep its copy of the rules until they change: checking a command
+    /// then costs one atomic load, not a lock shared by every connection of the user.
+    private let revision = Synchronization.Atomic<UInt64>(0)
     /// Whether the root selector allows every command, key and channel: the executor's fast path reads only this.
     private let unrestricted: Synchronization.Atomic<Bool>
     private let deleted = Synchronization.Atomic<Bool>(false)
 
     init(name: [UInt8], rules: UserRules) {
         self.name = name
-        self.state = NIOLockedValueBox(rules)
+        self.state = NIOLockedValueBox((rules, 0))
         self.unrestricted = Synchronization.Atomic(rules.root.allowsEverything)
     }
 
     var nameText: String { String(decoding: name, as: UTF8.self) }
 
     /// The current rules (a copy).
-    var rules: UserRules { state.withLockedValue { $0 } }
+    var rules: UserRules { state.withLockedValue { $0.rules } }
 
     /// Replaces the rules; connections of this user follow from their next command.
     func replaceRules(_ rules: UserRules) {
-        state.withLockedValue { $0 = rules }
-        unrestricted.store(rules.root.allowsEverything, ordering: .relaxed)
+        state.withLockedValue { state in
+            state = (rules, state.revision &+ 1)
+            revision.store(state.revision, ordering: .releasing)
+            unrestricted.store(rules.root.allowsEverything, ordering: .relaxed)
+        }
+    }
+
+    /// The rules, from `cache` while they have not changed since it was taken (then updated).
+    func rules(cachedIn cache: inout RulesCache?) -> UserRules {
+        let current = revision.load(ordering: .acquiring)
+        if let cache, cache.user === self, cache.revision == current { return cache.rules }
+        let (rules, revision) = state.withLockedValue { $0 }
+        cache = RulesCache(user: self, revision: revision, rules: rules)
+        return rules
+    }
+
+    /// A connection's copy of its user's rules and the revision it is of.
+    struct RulesCache {
+        let user: ACLUser
+        let revision: UInt64
+        let rules: UserRules
     }
 
     /// Whether nothing needs checking for this user: one relaxed load on every command.

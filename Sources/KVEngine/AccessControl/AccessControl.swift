@@ -34,11 +34,12 @@ final class AccessControl: Sendable {
     private let defaultUserIsNoPass = Synchronization.Atomic<Bool>(true)
     private let clients: ClientRegistry
     private let pubsub: PubSubHub
+    private let watchers: WatchHub
     private let logger: Logger
 
     init(
         table: CommandTable, configuration: ServerConfiguration, clients: ClientRegistry, pubsub: PubSubHub,
-        logger: Logger
+        watchers: WatchHub, logger: Logger
     ) {
         self.index = ACLCommandIndex(table: table)
         self.aclFile = configuration.aclFile
@@ -47,6 +48,7 @@ final class AccessControl: Sendable {
         self.newUsersAllowAllChannels = Synchronization.Atomic(configuration.aclPubsubDefaultAllChannels)
         self.clients = clients
         self.pubsub = pubsub
+        self.watchers = watchers
         self.logger = logger
         let language = ACLRules(index: index, newSelectorsAllowAllChannels: configuration.aclPubsubDefaultAllChannels)
         var rules = language.defaultUser()
@@ -92,7 +94,8 @@ final class AccessControl: Sendable {
     }
 
     /// ACL SETUSER: applies `arguments` to the user `name` (created if new), all or nothing.
-    /// - Returns: connections to close: subscribers of this user whose channels it may no longer use.
+    /// - Returns: connections to close: subscribers of this user whose channels it may no longer use, and watchers
+    ///   (KV.WATCH) of keys it may no longer read.
     func setUser(_ name: [UInt8], _ arguments: [[UInt8]]) throws(CommandError) -> [ClientHandle] {
         guard !ACLRules.hasSpaces(name) else { throw CommandError("ERR Usernames can't contain spaces or null characters") }
         let merged: [[UInt8]]
@@ -121,7 +124,8 @@ final class AccessControl: Sendable {
         }
         existing.replaceRules(rules)
         if existing === defaultUser { defaultUserChanged() }
-        return subscribersLosingChannels(of: existing, rules)
+        let losing = subscribersLosingChannels(of: existing, rules) + watchersLosingKeys(of: existing, rules)
+        return Array(Dictionary(losing.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }).values)
     }
 
     /// ACL DELUSER: removes the users named (never `default`).
@@ -277,6 +281,18 @@ final class AccessControl: Sendable {
                 !allowed.contains { $0.pattern.elementsEqual(pattern.readableBytesView) }
             }
             return channelDenied || patternDenied
+        }
+    }
+
+    /// Connections of `user` with a KV.WATCH following keys its new rules do not let it read all of (kvnode's
+    /// counterpart of closing a subscriber that lost its channels: a watch must not keep delivering values).
+    private func watchersLosingKeys(of user: ACLUser, _ rules: UserRules) -> [ClientHandle] {
+        guard watchers.isWatching else { return [] }
+        let candidates = connections(of: [user])
+        guard !candidates.isEmpty else { return [] }
+        let watched = watchers.filters(ofClients: Set(candidates.map(\.id)))
+        return candidates.filter { handle in
+            watched[handle.id]?.contains { !ACLPermissionCheck.allowsWatching($0, rules) } ?? false
         }
     }
 

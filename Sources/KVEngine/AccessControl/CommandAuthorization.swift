@@ -17,7 +17,8 @@ extension AccessControl {
             session.closeAfterReply = true
             return CommandError("NOPERM this user has no permissions to run the '\(spec.fullName)' command")
         }
-        guard let denial = ACLPermissionCheck.check(user.rules, spec, CommandArguments(session.request)) else { return nil }
+        let rules = user.rules(cachedIn: &session.rulesCache)
+        guard let denial = ACLPermissionCheck.check(rules, spec, CommandArguments(session.request)) else { return nil }
         record(denial, spec, session.request, session)
         switch denial {
         case .command:
@@ -31,7 +32,8 @@ extension AccessControl {
 
     /// EXEC checks each queued command again, as Redis does, in case the rules changed since it was queued.
     func reauthorizeQueued(_ spec: CommandSpec, _ request: Request, _ session: Session) -> CommandError? {
-        guard let denial = ACLPermissionCheck.check(session.user.rules, spec, CommandArguments(request)) else {
+        let rules = session.user.rules(cachedIn: &session.rulesCache)
+        guard let denial = ACLPermissionCheck.check(rules, spec, CommandArguments(request)) else {
             return nil
         }
         record(denial, spec, request, session)

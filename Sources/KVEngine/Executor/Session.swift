@@ -49,8 +49,11 @@ public final class Session {
     /// Whether the connection has authenticated, or started so because the default user needs no password.
     private(set) var authenticated: Bool
     /// `user` once authenticated, `ACLUser.unauthenticated` before: the executor's whole access check on the fast
-    /// path is this user's `allowsEverything`.
-    private(set) var accessGate: ACLUser
+    /// path is this user's `allowsEverything`. Unowned, so reading it costs no reference counting: `user` (or the
+    /// static sentinel) keeps its target alive.
+    private(set) unowned(unsafe) var accessGate: ACLUser
+    /// This connection's copy of its user's rules, taken again only when they change.
+    var rulesCache: ACLUser.RulesCache?
 
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false
