@@ -6,7 +6,7 @@
 # (the default swift:6.3 tag is Ubuntu 24.04, whose newer glibc would not load on bookworm).
 FROM swift:6.3-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libleveldb-dev zlib1g-dev \
+ && apt-get install -y --no-install-recommends libleveldb-dev zlib1g-dev libxxhash-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve packages in their own layer: source edits then don't refetch dependencies.
@@ -24,7 +24,7 @@ RUN swift build -c release --static-swift-stdlib --product kvnode-server \
 # --- runtime -----------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 zlib1g \
+ && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 zlib1g libxxhash0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home kvnode \
  && mkdir -p /data && chown kvnode:kvnode /data

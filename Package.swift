@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "LevelDB", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
         // gzip for snapshots; Debian's zlib1g-dev.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // XXH3 for DIGEST and the IFDEQ/IFDNE conditions; Debian's libxxhash-dev.
+        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
         .target(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "KVEngine",
             dependencies: [
-                "RESP", "KVStore", "LevelDB", "KVSnapshot",
+                "RESP", "KVStore", "LevelDB", "KVSnapshot", "CXXHash",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,8 +8,9 @@ export REPO_ROOT
 # CI runs with no stdin and no TTY: never let apt or pip prompt.
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Debian packages the Swift build links against: CLevelDB -> libleveldb, CZlib (snapshots' gzip) -> zlib.
-BUILD_PACKAGES=(libleveldb-dev zlib1g-dev)
+# Debian packages the Swift build links against: CLevelDB -> libleveldb, CZlib (snapshots' gzip) -> zlib,
+# CXXHash (DIGEST and SET IFDEQ/IFDNE's XXH3) -> libxxhash.
+BUILD_PACKAGES=(libleveldb-dev zlib1g-dev libxxhash-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -70,11 +70,20 @@ public final class Engine: Sendable {
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
+        let (syncRequests, syncRequester) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.syncRequests = syncRequests
         self.watchHub = WatchHub(
-            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval)
+            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval,
+            durability: store.durability == .low ? nil : WatchDurability(
+                durableRevision: { [store] in store.durableRevision }, requestSync: { syncRequester.yield() }))
+        var requestSync: (@Sendable () -> Void)?
+        if store.durability == .medium {
+            requestSync = { syncRequester.yield() }
+        }
         self.keyspaceEvents = KeyspaceEventObserver(
             notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
-            eventsWaitForSync: store.durability == .high, durableSequence: { [store] in store.durableSequence })
+            eventsWaitForSync: store.durability != .low, durableSequence: { [store] in store.durableSequence },
+            requestSync: requestSync)
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
@@ -86,6 +95,8 @@ public final class Engine: Sendable {
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub), AclCommands(),
+            CompareAndSetCommands(),
+            BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
@@ -107,6 +118,10 @@ public final class Engine: Sendable {
     public func loadUsers(_ definitions: [String]) throws(ACLFileError) {
         try access.loadAtStartup(userLines: definitions)
     }
+
+    /// Requests for a prompt fsync, coalesced: with `medium` durability, watch events waiting for one. The store's
+    /// maintenance service serves them on its own thread.
+    public let syncRequests: AsyncStream<Void>
 
     /// A new, never reused client id, as CLIENT ID and HELLO report.
     func nextClientID() -> Int {

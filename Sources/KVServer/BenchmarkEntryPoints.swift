@@ -1,4 +1,5 @@
 import KVEngine
+import KVStore
 import NIOCore
 
 // Entry points for the micro-benchmarks in Benchmarks/ (built only with KVNODE_BENCHMARKS set). `package` access
@@ -9,6 +10,8 @@ extension Engine {
     /// A new connection handler serving this engine: add it to a channel (an `EmbeddedChannel` in the benchmarks and
     /// in-process tests) to run the whole request path (decode, dispatch, command, keyspace, reply) without a socket.
     package func makeConnectionHandler() -> any ChannelInboundHandler {
-        ConnectionHandler(engine: self, durableReplies: nil)
+        ConnectionHandler(
+            engine: self,
+            durableReplies: store.durability == .high ? DurableReplyGroups(store: store, logger: logger) : nil)
     }
 }

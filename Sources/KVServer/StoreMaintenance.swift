@@ -5,27 +5,40 @@ import ServiceLifecycle
 
 /// Background upkeep of the store as a `Service`, on a thread of its own so no event loop or task waits for the
 /// disk: with `medium` durability it flushes the write-ahead log once a second (as Redis's background fsync thread
-/// does for `appendfsync everysec`), trims the change log to its retention, and while the store cannot persist it
+/// does for `appendfsync everysec`) and at once when watch events wait for durability (`syncRequests`), trims the change log to its retention, and while the store cannot persist it
 /// tries to recover once a second. It is the last service to stop, so the log is flushed after the last connection
 /// closes.
 public struct StoreMaintenance: Service {
     let store: Store
     let retention: ChangeLogRetention
+    let syncRequests: AsyncStream<Void>?
     let logger: Logger
 
-    public init(store: Store, retention: ChangeLogRetention, logger: Logger) {
+    /// - Parameter syncRequests: prompt fsyncs asked for between the periodic ones (`Engine.syncRequests`).
+    public init(store: Store, retention: ChangeLogRetention, syncRequests: AsyncStream<Void>? = nil, logger: Logger) {
         self.store = store
         self.retention = retention
+        self.syncRequests = syncRequests
         self.logger = logger
     }
 
     public func run() async throws {
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            // Woken by graceful shutdown too, so SIGTERM does not wait out the second.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-            try? await thread.runIfActive { self.tick() }
+        await withTaskGroup(of: Void.self) { group in
+            if let syncRequests {
+                group.addTask {
+                    for await _ in syncRequests {
+                        try? await thread.runIfActive { self.syncLogged() }
+                    }
+                }
+            }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                // Woken by graceful shutdown too, so SIGTERM does not wait out the second.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+                try? await thread.runIfActive { self.tick() }
+            }
+            group.cancelAll()
         }
         try? await thread.runIfActive { self.syncLogged() }
         try? await thread.shutdownGracefully()

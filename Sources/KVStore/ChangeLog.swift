@@ -65,7 +65,9 @@ public struct ChangeEvent: Sendable {
 ///   'r' + BE64 revision + BE32 index  →  [op u8][flags u8][time BE64][previous revision BE64]
 ///                                        [key length varint][key][expireAt BE64, if flags & hasExpiry]
 ///                                        [created BE64][version BE64], for a set][value...]
-///   'h' + BE32 key length + key + BE64 revision  →  BE32 index        the key's events, for history and AT reads
+///   'h' + BE32 key length + key + BE64 revision + BE32 index  →  empty   the key's events, for history and AT reads
+///                                                                          (one per event: a command can change a key
+///                                                                          twice, e.g. a lazy expiry then a SET)
 ///   'x' + BE64 revision  →  empty                                      revisions that flushed every key
 /// ```
 /// The flags byte keeps its upper bits for a value type tag (0 = string) when other types join.
@@ -91,12 +93,33 @@ enum ChangeLogLayout {
         scratch.writeInteger(index, endianness: .big)
     }
 
-    static func historyKey(_ key: UnsafeRawBufferPointer, revision: UInt64, into scratch: inout ByteBuffer) {
+    static func historyKey(
+        _ key: UnsafeRawBufferPointer, revision: UInt64, index: UInt32, into scratch: inout ByteBuffer
+    ) {
+        historyKeyPrefix(key, into: &scratch)
+        scratch.writeInteger(revision, endianness: .big)
+        scratch.writeInteger(index, endianness: .big)
+    }
+
+    /// The part of a key's `h` entries before the revision: every entry of the key starts with it.
+    static func historyKeyPrefix(_ key: UnsafeRawBufferPointer, into scratch: inout ByteBuffer) {
         scratch.clear()
         scratch.writeInteger(historyPrefix)
         scratch.writeInteger(UInt32(truncatingIfNeeded: key.count), endianness: .big)
         scratch.writeBytes(key)
-        scratch.writeInteger(revision, endianness: .big)
+    }
+
+    /// Bytes of an `h` key after its prefix: the revision and the index.
+    static let historySuffixLength = 12
+
+    /// The revision and index at the end of an `h` key of `prefixLength` bytes of prefix; nil when it is not one.
+    static func historyEntry(_ storageKey: UnsafeRawBufferPointer, prefixLength: Int) -> (revision: UInt64, index: UInt32)? {
+        guard storageKey.count == prefixLength + historySuffixLength,
+            let revision = bigEndian64(UnsafeRawBufferPointer(rebasing: storageKey[prefixLength...]))
+        else { return nil }
+        var index: UInt32 = 0
+        for offset in (prefixLength + 8)..<storageKey.count { index = index << 8 | UInt32(storageKey[offset]) }
+        return (revision, index)
     }
 
     static func flushKey(revision: UInt64) -> [UInt8] {

@@ -5,6 +5,9 @@ import NIOCore
 /// becomes an event of that revision (`r`), indexed by key (`h`), in the same `WriteBatch` as the data itself, so a
 /// crash never leaves data without its events or events without their data.
 extension Keyspace {
+    /// The oldest revision the log can answer for: none (the next one) while it is off.
+    public var oldestAvailableRevision: UInt64 { logsChanges ? oldestLoggedRevision : revision &+ 1 }
+
     /// The running command's revision and the next event's index, taking the next revision at its first write.
     func nextEvent() -> (revision: UInt64, index: UInt32) {
         if commandRevision == nil {
@@ -27,11 +30,9 @@ extension Keyspace {
         ChangeLogLayout.eventKey(revision: event.revision, index: event.index, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { k in eventScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
         logBytes &+= UInt64(keyScratch.readableBytes + eventScratch.readableBytes)
-        ChangeLogLayout.historyKey(key, revision: event.revision, into: &keyScratch)
-        withUnsafeBytes(of: event.index.bigEndian) { index in
-            keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: index) }
-        }
-        logBytes &+= UInt64(keyScratch.readableBytes + 4)
+        ChangeLogLayout.historyKey(key, revision: event.revision, index: event.index, into: &keyScratch)
+        keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+        logBytes &+= UInt64(keyScratch.readableBytes)
         if let observer, observer.wantsChangeEvents {
             observer.changeLogged(ChangeEvent(
                 revision: event.revision, index: event.index, operation: operation, key: ByteBuffer(bytes: key),
@@ -141,12 +142,14 @@ extension Keyspace {
             }
             let size = UInt64(iterator.key.count + iterator.value.count)
             batch.delete(key: iterator.key)
-            event.key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: event.revision, into: &scratch) }
+            event.key.withUnsafeReadableBytes {
+                ChangeLogLayout.historyKey($0, revision: event.revision, index: event.index, into: &scratch)
+            }
             scratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             if event.operation == .flush {
                 ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes { batch.delete(key: $0) }
             }
-            logBytes -= min(logBytes, size + UInt64(scratch.readableBytes + 4))
+            logBytes -= min(logBytes, size + UInt64(scratch.readableBytes))
             horizon = event.revision
             deleted += 1
             iterator.next()
@@ -191,8 +194,7 @@ extension Keyspace {
         var events: [ChangeEvent] = []
         let iterator = database.makeIterator()
         var prefix = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: 0, into: &prefix) }
-        prefix.moveWriterIndex(to: prefix.writerIndex - 8)
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
         let prefixBytes = Array(prefix.readableBytesView)
         if descending {
             iterator.seek(prefixBytes + bigEndianBytes(from.map { $0 &+ 1 } ?? .max))
@@ -200,12 +202,9 @@ extension Keyspace {
         } else {
             iterator.seek(prefixBytes + bigEndianBytes(from ?? 0))
         }
-        while events.count < limit, iterator.isValid, iterator.key.count == prefixBytes.count + 8,
-            iterator.key.starts(with: prefixBytes)
+        while events.count < limit, iterator.isValid, iterator.key.starts(with: prefixBytes),
+            let (revision, index) = ChangeLogLayout.historyEntry(iterator.key, prefixLength: prefixBytes.count)
         {
-            let revision = ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[prefixBytes.count...]))!
-            var index: UInt32 = 0
-            for byte in iterator.value.prefix(4) { index = index << 8 | UInt32(byte) }
             if revision >= oldestLoggedRevision, let event = try event(revision: revision, index: index) {
                 events.append(event)
             }

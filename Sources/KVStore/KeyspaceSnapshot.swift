@@ -113,11 +113,14 @@ final class SnapshotTracker: Sendable {
 }
 
 extension KeyspaceSnapshot {
-    /// Up to `limit` change-log events with revisions from `from` through `through`, in order, starting after
-    /// `position` (the last event of the previous call) when given.
+    /// About `limit` change-log events (or `maxBytes` of their keys and values) with revisions from `from` through
+    /// `through`, in order, starting after `position` (the last event of the previous call) when given. A revision is
+    /// never split: the last one read is read whole, so everything through it has been read.
+    /// - Returns: the events, and whether they reach `through` (nothing is left to read).
     public func events(
-        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int
-    ) throws -> [ChangeEvent] {
+        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int,
+        maxBytes: Int = .max
+    ) throws -> (events: [ChangeEvent], complete: Bool) {
         var start = ByteBuffer()
         if let position {
             ChangeLogLayout.eventKey(revision: position.revision, index: position.index &+ 1, into: &start)
@@ -126,25 +129,31 @@ extension KeyspaceSnapshot {
             ChangeLogLayout.eventKey(revision: from, index: 0, into: &start)
         }
         var events: [ChangeEvent] = []
+        var bytes = 0
         let iterator = makeIterator()
         start.withUnsafeReadableBytes { iterator.seek($0) }
-        while events.count < limit, iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
+        while iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
             guard let event = ChangeLogLayout.decodeEvent(key: iterator.key, value: iterator.value) else {
                 throw CorruptRecordError(key: Array(iterator.key))
             }
             guard event.revision <= through else { break }
+            if events.count >= limit || bytes >= maxBytes, let last = events.last, event.revision != last.revision {
+                try iterator.checkError()
+                return (events, false)
+            }
             events.append(event)
+            bytes += event.key.readableBytes + (event.value?.readableBytes ?? 0)
             iterator.next()
         }
         try iterator.checkError()
-        return events
+        return (events, true)
     }
 
     /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values,
-    /// expiry and revisions.
+    /// expiry and revisions; no more once the keys and values given to `body` reach `maxBytes`.
     /// - Returns: how many keys it visited.
     public func entries(
-        in range: KeyRange, after: [UInt8]?, limit: Int,
+        in range: KeyRange, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision) throws -> Void
     ) throws -> Int {
         var bounded = range
@@ -152,7 +161,8 @@ extension KeyspaceSnapshot {
         let iterator = makeIterator()
         iterator.seek([StorageLayout.keyPrefix] + (bounded.lower?.key ?? []))
         var visited = 0
-        while visited < limit, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+        var bytes = 0
+        while visited < limit, bytes < maxBytes, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
             let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
             guard bounded.isBelowUpper(key) else { break }
             if bounded.contains(key) {  // not the excluded lower bound itself
@@ -160,7 +170,10 @@ extension KeyspaceSnapshot {
                     throw CorruptRecordError(key: Array(key))
                 }
                 visited += 1
-                if !RecordFormat.hasExpired(expireAt, at: takenAt) { try body(key, value, expireAt, revision) }
+                if !RecordFormat.hasExpired(expireAt, at: takenAt) {
+                    bytes += key.count + value.count
+                    try body(key, value, expireAt, revision)
+                }
             }
             iterator.next()
         }

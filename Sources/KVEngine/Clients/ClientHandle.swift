@@ -11,6 +11,8 @@ final class ClientHandle: Sendable {
         static let noEvict = Flags(rawValue: 1 << 0)
         static let noTouch = Flags(rawValue: 1 << 1)
         static let closeASAP = Flags(rawValue: 1 << 2)
+        /// Has KV.WATCH watches: a pubsub client, as a subscribed one is (CLIENT LIST `P`, CLIENT KILL TYPE pubsub).
+        static let watching = Flags(rawValue: 1 << 3)
     }
 
     /// What CLIENT SETNAME, CLIENT SETINFO and AUTH set; changed rarely, so a lock is fine.
@@ -93,6 +95,9 @@ final class ClientHandle: Sendable {
 
     /// The user the connection runs as.
     var user: ACLUser { identity.withLockedValue { $0.user } }
+
+    /// Whether the connection subscribes or watches: Redis's `pubsub` client type.
+    var isPubSubClient: Bool { !subscriptionCounts.isEmpty || flags.contains(.watching) }
 
     var flags: Flags {
         get { Flags(rawValue: flagBits.load(ordering: .relaxed)) }

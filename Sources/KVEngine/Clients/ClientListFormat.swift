@@ -21,7 +21,7 @@ enum ClientListFormat {
             ("name", text(identity.name)),
             ("age", String((now - handle.connectedAt) / 1000)),
             ("idle", String((now - handle.lastInteraction.load(ordering: .relaxed)) / 1000)),
-            ("flags", flags(handle, inTransaction: queued >= 0, subscribed: !subscriptions.isEmpty)),
+            ("flags", flags(handle, inTransaction: queued >= 0, subscribed: handle.isPubSubClient)),
             ("db", "0"),
             ("sub", String(subscriptions.channels)),
             ("psub", String(subscriptions.patterns)),

@@ -202,8 +202,8 @@ enum ClientType {
     /// kvnode has no replication links: a client is a Pub/Sub client while it subscribes to something, else normal.
     func matches(_ handle: ClientHandle) -> Bool {
         switch self {
-        case .normal: handle.subscriptionCounts.isEmpty
-        case .pubsub: !handle.subscriptionCounts.isEmpty
+        case .normal: !handle.isPubSubClient
+        case .pubsub: handle.isPubSubClient
         case .master, .replica: false
         }
     }

@@ -2,9 +2,28 @@ import KVStore
 import NIOCore
 
 /// The options of SET, parsed with Redis's rules: each option may repeat, conflicting options are
-/// a syntax error, and an expiry needs a value after it.
+/// a syntax error, and an expiry or a compared value needs a value after it.
 struct SetOptions {
-    enum Condition { case always, ifMissing, ifExists }
+    /// When SET writes: always, with NX or XX, or with one of Redis 8.4's value conditions (IFEQ, IFNE, IFDEQ,
+    /// IFDNE). They exclude one another; the same one repeated is allowed, the last value winning, as in Redis.
+    enum Condition {
+        case always, ifMissing, ifExists
+        case compare(ValueCondition)
+
+        /// Whether `other` may follow this condition on one command line.
+        func allows(_ other: Condition) -> Bool {
+            switch (self, other) {
+            case (.always, _), (.ifMissing, .ifMissing), (.ifExists, .ifExists): true
+            case (.compare(let current), .compare(let next)): current.kind == next.kind
+            default: false
+            }
+        }
+
+        /// The value condition, if this is one.
+        var comparison: ValueCondition? {
+            if case .compare(let condition) = self { condition } else { nil }
+        }
+    }
 
     var condition = Condition.always
     var returnPrevious = false
@@ -15,10 +34,16 @@ struct SetOptions {
         var index = start
         while index < ctx.argumentCount {
             let hasNext = index + 1 < ctx.argumentCount
-            if ctx.argument(index, is: "nx") && options.condition != .ifExists {
+            if ctx.argument(index, is: "nx") && options.condition.allows(.ifMissing) {
                 options.condition = .ifMissing
-            } else if ctx.argument(index, is: "xx") && options.condition != .ifMissing {
+            } else if ctx.argument(index, is: "xx") && options.condition.allows(.ifExists) {
                 options.condition = .ifExists
+            } else if let kind = ValueCondition.Kind(ctx, index), hasNext,
+                case let next = Condition.compare(ValueCondition(kind, argument: index + 1)),
+                options.condition.allows(next)
+            {
+                options.condition = next
+                index += 1
             } else if ctx.argument(index, is: "get") {
                 options.returnPrevious = true
             } else if ctx.argument(index, is: "keepttl") && options.expiry.allows(.keep) {

@@ -4,7 +4,7 @@ import NIOCore
 import RESP
 
 /// SET, GET, MSET, MGET, SETNX, MSETNX, GETSET, GETDEL: whole-value string commands (counters and ranges have
-/// their own files).
+/// their own files; DIGEST, DELEX and SET's value conditions are in CompareAndSet.swift).
 struct StringCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
@@ -19,11 +19,24 @@ struct StringCommands: CommandFamily {
         CommandSpec(.getdel, handler: getdel),
     ]
 
-    /// SET's key and how it is accessed, which depends on GET (Redis's `setGetKeys`): read and updated with GET,
-    /// overwritten without.
+    /// SET's key and how it is accessed, which depends on its options (Redis's `setGetKeys`): read, returned and
+    /// updated with GET; read and updated with a value condition (IFEQ...); overwritten blindly otherwise.
     static func setKeys(_ arguments: CommandArguments) -> [KeyReference] {
-        let withGet = (3..<max(arguments.count, 3)).contains { arguments.argument($0, is: "get") }
-        return [KeyReference(position: 1, flags: withGet ? [.readWrite, .access, .update] : [.overwrite, .update])]
+        var withGet = false
+        var compares = false
+        var index = 3
+        while index < arguments.count {
+            if arguments.argument(index, is: "get") {
+                withGet = true
+            } else if ["ifeq", "ifne", "ifdeq", "ifdne"].contains(where: { arguments.argument(index, is: $0) }) {
+                compares = true
+                index += 1  // the compared value, which may well be the word "get"
+            }
+            index += 1
+        }
+        let flags: KeySpec.Flags =
+            withGet ? [.readWrite, .access, .update] : compares ? [.readWrite, .update] : [.overwrite, .update]
+        return [KeyReference(position: 1, flags: flags)]
     }
 
     static func get(_ ctx: CommandContext) throws {
@@ -40,36 +53,62 @@ struct StringCommands: CommandFamily {
         }
     }
 
-    /// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`, with Redis 7's option rules.
+    /// `SET key value [NX | XX | IFEQ value | IFNE value | IFDEQ digest | IFDNE digest] [GET]
+    /// [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`, with Redis 8.4's option rules. A condition that fails replies
+    /// nil (with GET, the old value) and writes nothing.
     static func set(_ ctx: CommandContext) throws {
         let options = try SetOptions.parse(ctx, from: 3)
         let keyspace = ctx.keyspace
         let expireAt = try options.expiry.absoluteTime(now: keyspace.now, command: "set")
         let key = ctx.argument(1)
 
-        let previousExpiry: Int64?
+        // One lookup: the previous value goes out with GET and is compared under a condition. GET reads as GET does
+        // (counting a hit or miss); a condition alone reads as Redis's `lookupKeyWrite`.
+        let comparison = options.condition.comparison
+        let previous: (expireAt: Int64, holds: Bool)?
         if options.returnPrevious {
-            previousExpiry = try keyspace.read(key) { value, expireAt in
-                ctx.reply.bulk(value)
-                return expireAt
-            }
-            if previousExpiry == nil { ctx.reply.null() }
+            previous = try keyspace.read(key) { try inspectPrevious($0, $1, comparison, ctx, reply: true) }
+            if previous == nil { ctx.reply.null() }
+        } else if comparison != nil {
+            previous = try keyspace.readForWrite(key) { try inspectPrevious($0, $1, comparison, ctx, reply: false) }
         } else {
-            previousExpiry = try keyspace.expiry(of: key)
+            previous = try keyspace.expiry(of: key).map { ($0, true) }
         }
 
-        switch options.condition {
-        case .ifMissing where previousExpiry != nil, .ifExists where previousExpiry == nil:
+        let writes = switch options.condition {
+        case .always: true
+        case .ifMissing: previous == nil
+        case .ifExists: previous != nil
+        case .compare(let condition): previous?.holds ?? condition.passesWhenMissing
+        }
+        guard writes else {
             if !options.returnPrevious { ctx.reply.null() }
             return
-        default:
-            break
         }
+        let previousExpiry = previous?.expireAt
         let newExpiry = options.expiry.keepsTTL ? (previousExpiry ?? 0) : expireAt
         try keyspace.set(key, value: ctx.argument(2), expireAt: newExpiry, previousExpiry: previousExpiry)
         ctx.notify(.string, "set", key: key)
         if expireAt > 0 { ctx.notify(.generic, "expire", key: key) }
         if !options.returnPrevious { ctx.reply.ok() }
+    }
+
+    /// SET's look at the value it may replace: the type check and the condition, then the value itself for GET.
+    ///
+    /// Redis replies GET's value before it checks a digest's length, and so sends two replies (the value, then the
+    /// error) when the digest is malformed; kvnode checks first and sends only the error.
+    private static func inspectPrevious(
+        _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ comparison: ValueCondition?, _ ctx: CommandContext,
+        reply: Bool
+    ) throws -> (expireAt: Int64, holds: Bool) {
+        try StoredValue.requireString(value)
+        var holds = true
+        if let comparison {
+            try comparison.validate(ctx)
+            holds = comparison.holds(for: value, in: ctx)
+        }
+        if reply { ctx.reply.bulk(value) }
+        return (expireAt, holds)
     }
 
     static func mset(_ ctx: CommandContext) throws {

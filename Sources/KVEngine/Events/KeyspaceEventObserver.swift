@@ -23,9 +23,13 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     let watches: WatchRegistry
     let waiters: KeyWaiters
     let watchers: WatchHub
-    /// With `high` durability watchers get events only once an fsync has made them durable (`Store.onSync`).
+    /// With `medium` and `high` durability watchers get events only once an fsync has made them durable
+    /// (`Store.onSync`): a crash must never take back a revision a watcher has seen, or the revision would be reused
+    /// for another change.
     private let eventsWaitForSync: Bool
     private let durableSequence: @Sendable () -> UInt64
+    /// Asks for an fsync soon when events wait for one (`medium`; with `high` the writer's own reply fsyncs).
+    private let requestSync: (@Sendable () -> Void)?
     /// Events waiting for their fsync, in commit order, with the commit sequence that must be durable first; used
     /// under `deliveryLock`.
     private var waitingForSync: [(sequence: UInt64, events: [ChangeEvent])] = []
@@ -63,7 +67,8 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     init(
         notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, watchers: WatchHub,
-        eventsWaitForSync: Bool, durableSequence: @escaping @Sendable () -> UInt64
+        eventsWaitForSync: Bool, durableSequence: @escaping @Sendable () -> UInt64,
+        requestSync: (@Sendable () -> Void)?
     ) {
         self.notifier = notifier
         self.watches = watches
@@ -71,6 +76,7 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
         self.watchers = watchers
         self.eventsWaitForSync = eventsWaitForSync
         self.durableSequence = durableSequence
+        self.requestSync = requestSync
     }
 
     var expiredKeys: Int { expiredCount.load(ordering: .relaxed) }
@@ -180,7 +186,10 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
                 }
                 for handle in lease.wakeUps { handle.wake() }
             }
-            if eventsWaitForSync { publishDurable(upTo: durableSequence()) }
+            if eventsWaitForSync {
+                publishDurable(upTo: durableSequence())
+                if !waitingForSync.isEmpty { requestSync?() }
+            }
         }
     }
 

@@ -77,7 +77,9 @@ public final class Session {
     let subscriber: Subscriber
 
     /// KV.WATCH watches, by id.
-    private(set) var watchers: [Int: Watcher] = [:]
+    private(set) var watchers: [Int: Watcher] = [:] {
+        didSet { handle.setFlag(.watching, !watchers.isEmpty) }
+    }
     private var lastWatchID = 0
 
     /// Whether the connection subscribes to anything or watches (in RESP2 this restricts the commands it may send).

@@ -10,39 +10,67 @@ struct Replay {
         case initial(after: [UInt8]?)
     }
 
+    /// One step: its frames, whether the replay is complete, and the newest revision whose events have all been
+    /// sent once these frames are (nil while nothing resumable has been sent).
+    struct Step {
+        var frames: [PushFrame]
+        var done: Bool
+        var sentThrough: UInt64?
+    }
+
     let view: KeyspaceSnapshot
     /// The watcher's start revision: the replay covers everything through it.
     let through: UInt64
     var source: Source
     /// Entries read per step: enough to keep the socket busy, few enough to keep the event loop responsive.
     static let step = 256
+    /// Bytes of keys and values read per step: a step's frames are built at once, so with large values this, not
+    /// the count, bounds what a replay holds before the socket takes it.
+    static let stepBytes = 1 << 20
 
-    /// The frames of the next step, and whether the replay is complete.
-    mutating func next(watcher: Watcher) -> (frames: [PushFrame], done: Bool) {
+    /// What the watcher has been sent completely before the first step: the revision before `FROM`, or nothing (0)
+    /// for INITIAL, whose values are a whole only once `kv.synced` is sent.
+    var sentBeforeStart: UInt64 {
+        switch source {
+        case .log(let from, _): from &- 1
+        case .initial: 0
+        }
+    }
+
+    /// The next step.
+    /// - Throws: when the snapshot cannot be read; the replay cannot go on without a gap.
+    mutating func next(watcher: Watcher) throws -> Step {
         switch source {
         case .log(let from, let position):
-            let events = (try? view.events(from: from, after: position, through: through, limit: Self.step)) ?? []
+            let (events, done) = try view.events(
+                from: from, after: position, through: through, limit: Self.step, maxBytes: Self.stepBytes)
             if let last = events.last { source = .log(next: from, position: (last.revision, last.index)) }
             let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
-            return (frames, events.count < Self.step)
+            // Steps never split a revision: everything through the last one read has been sent.
+            return Step(frames: frames, done: done, sentThrough: done ? through : events.last?.revision)
         case .initial(let after):
             var frames: [PushFrame] = []
             var last: [UInt8]?
-            let read = (try? view.entries(in: watcher.filter.range, after: after, limit: Self.step) { key, value, expireAt, revision in
+            var bytes = 0
+            let read = try view.entries(
+                in: watcher.filter.range, after: after, limit: Self.step, maxBytes: Self.stepBytes
+            ) { key, value, expireAt, revision in
                 last = Array(key)
+                bytes += key.count + value.count
                 guard watcher.filter.matches(key) else { return }
                 frames.append(WatchFrames.initialValue(
                     id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
-                    expireAt: expireAt))
-            }) ?? 0
+                    expireAt: expireAt, watcher.protocolVersion))
+            }
             source = .initial(after: last ?? after)
-            return (frames, read < Self.step)
+            let done = read < Self.step && bytes < Self.stepBytes
+            return Step(frames: frames, done: done, sentThrough: done ? through : nil)
         }
     }
 
     /// The frame that ends the replay: `kv.synced` after the initial values.
     func completionFrame(watcher: Watcher) -> PushFrame? {
-        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through) }
+        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through, watcher.protocolVersion) }
         return nil
     }
 }

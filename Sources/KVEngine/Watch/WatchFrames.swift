@@ -2,18 +2,21 @@ import KVStore
 import NIOCore
 import RESP
 
-/// The frames a watcher receives, as RESP3 pushes or (on a RESP2 connection that only watches) arrays:
+/// The frames a watcher receives, as RESP3 pushes or (on a RESP2 connection that only watches) arrays, each built in
+/// the one protocol its connection speaks:
 /// ```
 ///   kv.watch    id revision                          the watch started after `revision`
 ///   kv.event    id revision op key value [previous]  one change (value and previous null when absent)
 ///   kv.synced   id revision                          INITIAL's current values are all sent; live events follow
 ///   kv.progress id revision                          nothing more for this watch through `revision`
-///   kv.lagged   id revision                          cut off: resume with FROM revision + 1
+///   kv.lagged   id revision                          cut off: every event through `revision` was sent (and maybe
+///                                                    some of the next revision's); resume with FROM revision + 1.
+///                                                    0 when INITIAL's values were not all sent: start again
 ///   kv.unwatch  id remaining                         the watch ended
 /// ```
 enum WatchFrames {
-    static func event(id: Int, _ event: ChangeEvent, previous: ByteBuffer??) -> PushFrame {
-        build(count: previous == nil ? 6 : 7) { writer in
+    static func event(id: Int, _ event: ChangeEvent, previous: ByteBuffer??, _ version: ProtocolVersion) -> PushFrame {
+        build(count: previous == nil ? 6 : 7, version) { writer in
             writer.bulk("kv.event")
             writer.integer(id)
             writer.integer(Int(truncatingIfNeeded: event.revision))
@@ -28,9 +31,9 @@ enum WatchFrames {
 
     /// A key's current value sent by INITIAL, as a `set` event of its last change.
     static func initialValue(
-        id: Int, key: ByteBuffer, value: ByteBuffer, revision: KeyRevision, expireAt: Int64
+        id: Int, key: ByteBuffer, value: ByteBuffer, revision: KeyRevision, expireAt: Int64, _ version: ProtocolVersion
     ) -> PushFrame {
-        build(count: 6) { writer in
+        build(count: 6, version) { writer in
             writer.bulk("kv.event")
             writer.integer(id)
             writer.integer(Int(truncatingIfNeeded: revision.modified))
@@ -40,28 +43,35 @@ enum WatchFrames {
         }
     }
 
-    static func watching(id: Int, revision: UInt64) -> PushFrame { control("kv.watch", id, revision) }
-    static func synced(id: Int, revision: UInt64) -> PushFrame { control("kv.synced", id, revision) }
-    static func progress(id: Int, revision: UInt64) -> PushFrame { control("kv.progress", id, revision) }
-    static func lagged(id: Int, lastSent: UInt64) -> PushFrame { control("kv.lagged", id, lastSent) }
-    static func unwatched(id: Int, remaining: Int) -> PushFrame { control("kv.unwatch", id, UInt64(remaining)) }
+    static func watching(id: Int, revision: UInt64, _ version: ProtocolVersion) -> PushFrame {
+        control("kv.watch", id, revision, version)
+    }
+    static func synced(id: Int, revision: UInt64, _ version: ProtocolVersion) -> PushFrame {
+        control("kv.synced", id, revision, version)
+    }
+    static func progress(id: Int, revision: UInt64, _ version: ProtocolVersion) -> PushFrame {
+        control("kv.progress", id, revision, version)
+    }
+    static func lagged(id: Int, lastSent: UInt64, _ version: ProtocolVersion) -> PushFrame {
+        control("kv.lagged", id, lastSent, version)
+    }
+    static func unwatched(id: Int, remaining: Int, _ version: ProtocolVersion) -> PushFrame {
+        control("kv.unwatch", id, UInt64(remaining), version)
+    }
 
-    private static func control(_ kind: String, _ id: Int, _ number: UInt64) -> PushFrame {
-        build(count: 3) { writer in
+    private static func control(_ kind: String, _ id: Int, _ number: UInt64, _ version: ProtocolVersion) -> PushFrame {
+        build(count: 3, version) { writer in
             writer.bulk(kind)
             writer.integer(id)
             writer.integer(Int(truncatingIfNeeded: number))
         }
     }
 
-    /// The frame in both encodings: a RESP2 array and a RESP3 push.
-    private static func build(count: Int, _ body: (inout ReplyWriter) -> Void) -> PushFrame {
-        var resp2 = ReplyWriter(buffer: ByteBuffer(), version: .resp2)
-        resp2.pushHeader(count)
-        body(&resp2)
-        var resp3 = ReplyWriter(buffer: ByteBuffer(), version: .resp3)
-        resp3.pushHeader(count)
-        body(&resp3)
-        return PushFrame(resp2: resp2.buffer, resp3: resp3.buffer)
+    /// The frame in `version`: a RESP2 array or a RESP3 push.
+    private static func build(count: Int, _ version: ProtocolVersion, _ body: (inout ReplyWriter) -> Void) -> PushFrame {
+        var writer = ReplyWriter(buffer: ByteBuffer(), version: version)
+        writer.pushHeader(count)
+        body(&writer)
+        return PushFrame(encoded: writer.buffer)
     }
 }

@@ -175,9 +175,91 @@ extension CommandMetadata {
 
     /// `KV.UNWATCH [id]`.
     static let kvUnwatch = CommandMetadata(
-        "kv.unwatch", arity: -1, flags: [.noscript, .loading, .stale], categories: [.pubsub, .slow],
+        "kv.unwatch", arity: -1, flags: [.noscript, .loading, .stale], categories: [.keyspace, .slow],
         doc: CommandDoc(
             summary: "End one watch, or every watch of the connection", since: "0.2.0", group: "pubsub",
             complexity: "O(N) where N is the number of watches ended.",
             arguments: [ArgumentDoc("id", "integer", flags: ["optional"])]))
+
+    // MARK: Redis 8.4's compare-and-set (as Redis 8.4's src/commands/set.json, delex.json and digest.json give them)
+
+    /// `SET`: Redis 8.4's, which adds the IFEQ, IFNE, IFDEQ and IFDNE conditions to Redis 7.0's (and the summary
+    /// Redis 7.2 gave it). The key specification already had `variable_flags` for GET; a condition makes the key read
+    /// too (`StringCommands.setKeys`).
+    static let set = CommandMetadata(
+        "set", arity: -3, flags: [.write, .denyOOM], keys: (1, 1, 1),
+        categories: [.write, .string, .slow],
+        keySpecs: [
+            KeySpec(
+                notes: "RW and ACCESS due to the optional `GET` argument",
+                flags: [.readWrite, .access, .update, .variableFlags], beginSearch: .index(1),
+                findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+        ],
+        doc: CommandDoc(
+            summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+            since: "1.0.0", group: "string", complexity: "O(1)",
+            history: [
+                ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+                ("6.0.0", "Added the `KEEPTTL` option."),
+                ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+                ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+                ("8.4.0", "Added 'IFEQ', 'IFNE', 'IFDEQ', 'IFDNE' options."),
+            ],
+            arguments: [
+                ArgumentDoc("key", "key", keySpecIndex: 0),
+                ArgumentDoc("value", "string"),
+                ArgumentDoc("condition", "oneof", since: "2.6.12", flags: ["optional"], arguments: [
+                    ArgumentDoc("nx", "pure-token", token: "NX"),
+                    ArgumentDoc("xx", "pure-token", token: "XX"),
+                    ArgumentDoc("ifeq-value", "string", token: "IFEQ", since: "8.4.0"),
+                    ArgumentDoc("ifne-value", "string", token: "IFNE", since: "8.4.0"),
+                    ArgumentDoc("ifdeq-digest", "integer", token: "IFDEQ", since: "8.4.0"),
+                    ArgumentDoc("ifdne-digest", "integer", token: "IFDNE", since: "8.4.0"),
+                ]),
+                ArgumentDoc("get", "pure-token", token: "GET", since: "6.2.0", flags: ["optional"]),
+                ArgumentDoc("expiration", "oneof", flags: ["optional"], arguments: [
+                    ArgumentDoc("seconds", "integer", token: "EX", since: "2.6.12"),
+                    ArgumentDoc("milliseconds", "integer", token: "PX", since: "2.6.12"),
+                    ArgumentDoc("unix-time-seconds", "unix-time", token: "EXAT", since: "6.2.0"),
+                    ArgumentDoc("unix-time-milliseconds", "unix-time", token: "PXAT", since: "6.2.0"),
+                    ArgumentDoc("keepttl", "pure-token", token: "KEEPTTL", since: "6.0.0"),
+                ]),
+            ]))
+
+    /// `DELEX`: the key is removed blindly without a condition and read first with one, hence `variable_flags` and
+    /// a key finder (`CompareAndSetCommands.delexKeys`). Redis 8.4 types the digests `integer` (they are hex
+    /// strings; Redis changed that later).
+    static let delex = CommandMetadata(
+        "delex", arity: -2, flags: [.write, .fast], keys: (1, 1, 1),
+        categories: [.write, .string, .fast],
+        keySpecs: [
+            KeySpec(
+                flags: [.readWrite, .delete, .variableFlags], beginSearch: .index(1),
+                findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+        ],
+        doc: CommandDoc(
+            summary: "Conditionally removes the specified key based on value or digest comparison.",
+            since: "8.4.0", group: "string",
+            complexity: "O(1) for IFEQ/IFNE, O(N) for IFDEQ/IFDNE where N is the length of the string value.",
+            arguments: [
+                ArgumentDoc("key", "key", keySpecIndex: 0),
+                ArgumentDoc("condition", "oneof", flags: ["optional"], arguments: [
+                    ArgumentDoc("ifeq-value", "string", token: "IFEQ"),
+                    ArgumentDoc("ifne-value", "string", token: "IFNE"),
+                    ArgumentDoc("ifdeq-digest", "integer", token: "IFDEQ"),
+                    ArgumentDoc("ifdne-digest", "integer", token: "IFDNE"),
+                ]),
+            ]))
+
+    /// `DIGEST`.
+    static let digest = CommandMetadata(
+        "digest", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1),
+        categories: [.read, .string, .fast],
+        keySpecs: [
+            KeySpec(flags: [.readOnly, .access], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
+        ],
+        doc: CommandDoc(
+            summary: "Returns the XXH3 hash of a string value.", since: "8.4.0", group: "string",
+            complexity: "O(N) where N is the length of the string value.",
+            arguments: [ArgumentDoc("key", "key", keySpecIndex: 0)]))
 }

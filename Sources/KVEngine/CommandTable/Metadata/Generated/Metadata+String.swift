@@ -324,43 +324,6 @@ extension CommandMetadata {
         )
     )
 
-    /// `SET`: Set the string value of a key.
-    static let set = CommandMetadata(
-        "set", arity: -3, flags: [.write, .denyOOM], keys: (1, 1, 1),
-        categories: [.write, .string, .slow],
-        keySpecs: [
-            KeySpec(notes: "RW and ACCESS due to the optional `GET` argument", flags: [.readWrite, .access, .update, .variableFlags], beginSearch: .index(1), findKeys: .range(lastKey: 0, keyStep: 1, limit: 0)),
-        ],
-        doc: CommandDoc(
-            summary: "Set the string value of a key",
-            since: "1.0.0",
-            group: "string",
-            complexity: "O(1)",
-            history: [
-                ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
-                ("6.0.0", "Added the `KEEPTTL` option."),
-                ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
-                ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
-            ],
-            arguments: [
-                ArgumentDoc("key", "key", keySpecIndex: 0),
-                ArgumentDoc("value", "string"),
-                ArgumentDoc("condition", "oneof", since: "2.6.12", flags: ["optional"], arguments: [
-                    ArgumentDoc("nx", "pure-token", token: "NX"),
-                    ArgumentDoc("xx", "pure-token", token: "XX"),
-                ]),
-                ArgumentDoc("get", "pure-token", token: "GET", since: "6.2.0", flags: ["optional"]),
-                ArgumentDoc("expiration", "oneof", flags: ["optional"], arguments: [
-                    ArgumentDoc("seconds", "integer", token: "EX", since: "2.6.12"),
-                    ArgumentDoc("milliseconds", "integer", token: "PX", since: "2.6.12"),
-                    ArgumentDoc("unix-time-seconds", "unix-time", token: "EXAT", since: "6.2.0"),
-                    ArgumentDoc("unix-time-milliseconds", "unix-time", token: "PXAT", since: "6.2.0"),
-                    ArgumentDoc("keepttl", "pure-token", token: "KEEPTTL", since: "6.0.0"),
-                ]),
-            ]
-        )
-    )
-
     /// `SETEX`: Set the value and expiration of a key.
     static let setex = CommandMetadata(
         "setex", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1),
