@@ -119,6 +119,15 @@ public final class Engine: Sendable {
         try access.loadAtStartup(userLines: definitions)
     }
 
+    /// The `tls-*` settings now: the start-up ones, or what CONFIG SET installed since.
+    public var tlsSettings: TLSSettings { settings.tls.withLockedValue { $0 } }
+
+    /// Registers the server's TLS layer, which CONFIG SET of `tls-cert-file`, `tls-key-file`, `tls-ca-cert-file` or
+    /// `tls-auth-clients` then reloads.
+    public func registerTLS(_ reloader: any TLSReloading) {
+        settings.tlsReloader.withLockedValue { $0 = reloader }
+    }
+
     /// Requests for a prompt fsync, coalesced: with `medium` durability, watch events waiting for one. The store's
     /// maintenance service serves them on its own thread.
     public let syncRequests: AsyncStream<Void>

@@ -13,7 +13,17 @@ public struct ServerConfiguration: Sendable {
         get { bindAddresses.first ?? "127.0.0.1" }
         set { bindAddresses = [newValue] }
     }
+    /// TCP port of `bindAddresses`; 0 listens on no TCP port (Redis's `port 0`), for a server reached only by its
+    /// Unix socket or TLS port.
     public var port = 6379
+    /// `unixsocket`: a Unix socket to listen on besides TCP (nil: none).
+    public var unixSocket: String?
+    /// `unixsocketperm`: the socket file's permission bits, set after binding (nil: what the umask leaves, Redis's 0).
+    public var unixSocketPermissions: UInt16?
+    /// `tls-*`: the TLS port and its certificates; the port is 0 (no TLS) by default.
+    public var tls = TLSSettings()
+    /// `enable-protected-configs`: who may change protected settings (`dir`) with CONFIG SET.
+    public var protectedConfigs = ProtectedAction.no
     /// Directory of the LevelDB database (and later snapshots).
     public var dataDirectory = "./data"
     public var durability = Durability.medium

@@ -26,8 +26,42 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         valueName: "addresses"))
     var bind: [String] = []
 
-    @Option(help: "Port to listen on instead of --addr's port.")
+    @Option(help: "Port to listen on instead of --addr's port; 0 listens on no TCP port (Redis's port 0).")
     var port: Int?
+
+    @Option(help: ArgumentHelp(
+        "A Unix socket to listen on besides TCP (Redis's unixsocket); a stale socket file there is replaced.",
+        valueName: "path"))
+    var unixsocket: String?
+
+    @Option(help: ArgumentHelp(
+        "Permissions of the Unix socket file, in octal as Redis's unixsocketperm (e.g. 700).", valueName: "octal"))
+    var unixsocketperm: String?
+
+    @Option(help: "TLS port, on the same addresses as TCP (Redis's tls-port); 0 = no TLS.")
+    var tlsPort = 0
+
+    @Option(help: ArgumentHelp("The TLS port's certificate chain, PEM (tls-cert-file).", valueName: "path"))
+    var tlsCertFile: String?
+
+    @Option(help: ArgumentHelp("The certificate's private key, PEM (tls-key-file).", valueName: "path"))
+    var tlsKeyFile: String?
+
+    @Option(help: ArgumentHelp(
+        "CA certificates (PEM) client certificates must chain to (tls-ca-cert-file).", valueName: "path"))
+    var tlsCaCertFile: String?
+
+    @Option(help: ArgumentHelp(
+        "Client certificates: required (yes, Redis's default), checked when presented (optional), or not asked "
+            + "for (no).",
+        valueName: "yes|no|optional"))
+    var tlsAuthClients: TLSSettings.ClientAuthentication = .yes
+
+    @Option(help: ArgumentHelp(
+        "Whether CONFIG SET may change protected settings (dir, and protected-mode from a remote connection): no, "
+            + "yes, or local (from loopback and Unix socket connections), as Redis's enable-protected-configs.",
+        valueName: "no|yes|local"))
+    var enableProtectedConfigs: ProtectedAction = .no
 
     @Option(help: ArgumentHelp(
         "Refuse connections from outside the loopback interface while the default user has no password (Redis's "
@@ -139,6 +173,21 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         if !bind.isEmpty && bind.allSatisfy({ $0.split(separator: " ").isEmpty }) {
             throw ValidationError("--bind needs at least one address")
         }
+        if let unixsocketperm, Self.octalPermissions(unixsocketperm) == nil {
+            throw ValidationError("--unixsocketperm takes octal permission bits, 0 to 777")
+        }
+        guard (0...65535).contains(tlsPort) else { throw ValidationError("--tls-port must be between 0 and 65535") }
+        if (port ?? ListenAddress(addr)!.port) == 0 && unixsocket == nil && tlsPort == 0 {
+            throw ValidationError("Configured to not listen anywhere, exiting.")
+        }
+        if tlsPort != 0 && (tlsCertFile ?? "").isEmpty || tlsPort != 0 && (tlsKeyFile ?? "").isEmpty {
+            throw ValidationError("--tls-port needs --tls-cert-file and --tls-key-file")
+        }
+        if tlsPort != 0 && tlsAuthClients != .no && (tlsCaCertFile ?? "").isEmpty {
+            throw ValidationError(
+                "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or "
+                    + "tls-auth-clients are enabled!")
+        }
         guard acllogMaxLen >= 0 else { throw ValidationError("--acllog-max-len must be 0 or more") }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
@@ -177,6 +226,14 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let bound = bind.flatMap { $0.split(separator: " ").map(String.init) }
         if !bound.isEmpty { configuration.bindAddresses = bound }
         configuration.protectedMode = protectedMode == .yes
+        configuration.protectedConfigs = enableProtectedConfigs
+        configuration.unixSocket = unixsocket
+        configuration.unixSocketPermissions = unixsocketperm.flatMap(Self.octalPermissions)
+        configuration.tls.port = tlsPort
+        configuration.tls.certificateFile = tlsCertFile ?? ""
+        configuration.tls.keyFile = tlsKeyFile ?? ""
+        configuration.tls.caCertificateFile = tlsCaCertFile ?? ""
+        configuration.tls.authenticateClients = tlsAuthClients
         if let requirepass { configuration.setRequirePass(requirepass) }
         configuration.aclFile = aclfile.map { FileSystem.absolutePath($0) }
         configuration.aclLogMaxLength = acllogMaxLen
@@ -215,7 +272,15 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             try? store.close()
             throw ExitCode(1)
         }
-        let server = KVNodeServer(engine: engine, group: group)
+        let server: KVNodeServer
+        do {
+            server = try KVNodeServer(engine: engine, group: group)
+        } catch {
+            logger.critical("cannot set up TLS", metadata: ["error": "\(error)"])
+            try? await group.shutdownGracefully()
+            try? store.close()
+            throw ExitCode(1)
+        }
         let serviceGroup = ServiceGroup(
             services: [
                 StoreMaintenance(
@@ -246,6 +311,16 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     }
 }
 
+extension KVNodeServerCommand {
+    /// `unixsocketperm`'s octal text (`700`, `0770`) as permission bits, as Redis's `strtol(…, 8)` with 0…0777.
+    static func octalPermissions(_ text: String) -> UInt16? {
+        guard !text.isEmpty, text.utf8.count <= 4, let value = UInt16(text, radix: 8), value <= 0o777 else {
+            return nil
+        }
+        return value
+    }
+}
+
 /// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:6379`).
 struct ListenAddress {
     let host: String
@@ -264,6 +339,8 @@ struct ListenAddress {
 }
 
 extension Durability: ExpressibleByArgument {}
+extension TLSSettings.ClientAuthentication: ExpressibleByArgument {}
+extension ProtectedAction: ExpressibleByArgument {}
 
 /// `on` or `off`.
 enum Switch: String, ExpressibleByArgument {

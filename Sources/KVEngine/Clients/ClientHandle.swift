@@ -113,6 +113,7 @@ final class ClientHandle: Sendable {
 
     /// Whether the peer is on the loopback interface (protected mode).
     var isLoopback: Bool { connection.isLoopback }
+    var isUnixSocket: Bool { connection.isUnixSocket }
 
     /// Closes the connection from any thread; the close runs later on the connection's own event loop.
     func kill() {

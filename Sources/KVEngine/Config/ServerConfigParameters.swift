@@ -12,6 +12,22 @@ enum ServerConfigParameters {
         ConfigParameter("bind", mutability: .immutable) { $0.configuration.bindAddresses.joined(separator: " ") },
         ConfigParameter("port", mutability: .immutable) { String($0.configuration.port) },
         ConfigParameter("io-threads", mutability: .immutable) { String($0.configuration.eventLoopCount) },
+        ConfigParameter("unixsocket", mutability: .immutable) { $0.configuration.unixSocket ?? "" },
+        // Octal, as redis.conf writes it.
+        ConfigParameter("unixsocketperm", mutability: .immutable) {
+            String($0.configuration.unixSocketPermissions ?? 0, radix: 8)
+        },
+        ConfigParameter("tls-port", mutability: .immutable) { String($0.configuration.tls.port) },
+        // The files can be changed, as in Redis, to reload the certificates; CONFIG GET shows paths, never contents.
+        ConfigParameter(tls: "tls-cert-file", get: \.certificateFile) { $0.certificateFile = $1 },
+        ConfigParameter(tls: "tls-key-file", get: \.keyFile) { $0.keyFile = $1 },
+        ConfigParameter(tls: "tls-ca-cert-file", get: \.caCertificateFile) { $0.caCertificateFile = $1 },
+        ConfigParameter(tls: "tls-auth-clients", get: \.authenticateClients.rawValue) {
+            (settings: inout TLSSettings, text: String) throws(ConfigValueError) in
+            let value = try ConfigParameter.parseEnumeration(
+                text, TLSSettings.ClientAuthentication.allCases.map(\.rawValue))
+            settings.authenticateClients = TLSSettings.ClientAuthentication(rawValue: value)!
+        },
     ]
 
     /// Authentication, users and protected mode (AccessControl/).
@@ -24,12 +40,17 @@ enum ServerConfigParameters {
         }) { server, text in
             { server.access.setDefaultPassword(Array(text.utf8)) }
         },
-        ConfigParameter("protected-mode", get: { $0.access.protectedMode.load(ordering: .relaxed) ? "yes" : "no" }) {
+        // Guarded as a protected config (kvnode's choice; Redis 7.0 lets any connection change it), except from a
+        // loopback or Unix socket connection, where protected mode's refusal tells people to change it.
+        ConfigParameter("protected-mode", mutability: .protected(alwaysFromLocal: true), get: { $0.access.protectedMode.load(ordering: .relaxed) ? "yes" : "no" }) {
             server, text in
             let on = try ConfigParameter.parseBoolean(text)
             return { server.access.protectedMode.store(on, ordering: .relaxed) }
         },
         ConfigParameter("aclfile", mutability: .immutable) { $0.access.aclFile ?? "" },
+        ConfigParameter("enable-protected-configs", mutability: .immutable) {
+            $0.configuration.protectedConfigs.rawValue
+        },
         ConfigParameter("acllog-max-len", get: { String($0.access.logMaxLength.load(ordering: .relaxed)) }) {
             server, text in
             let value = try ConfigParameter.parseInteger(text, in: 0...Int.max)
@@ -74,7 +95,11 @@ enum ServerConfigParameters {
             }
             return {}
         },
-        ConfigParameter("dir", mutability: .immutable) { $0.configuration.dataDirectory },
+        // Redis's classic escape is CONFIG SET dir + dbfilename + SAVE: `dir` is a protected config, as in Redis, and
+        // even where protected configs are enabled kvnode cannot move its open database.
+        ConfigParameter("dir", mutability: .protected(alwaysFromLocal: false), get: { $0.configuration.dataDirectory }) {
+            _, _ in throw ConfigValueError("kvnode cannot move its data directory while it runs")
+        },
     ]
 
     static let memory: [ConfigParameter] = [

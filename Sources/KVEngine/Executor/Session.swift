@@ -156,12 +156,14 @@ extension Session: Sendable {}
 
 /// How other connections act on a connection: the network layer implements it.
 public protocol ConnectionControl: Sendable {
-    /// The peer's address as `ip:port` (CLIENT LIST `addr`).
+    /// The peer's address as `ip:port`, or `path:0` for the Unix socket (CLIENT LIST `addr`).
     var remoteAddress: String { get }
     /// The listening address as `ip:port` (CLIENT LIST `laddr`).
     var localAddress: String { get }
     /// Whether the peer is on the loopback interface or a Unix socket (protected mode lets only those in).
     var isLoopback: Bool { get }
+    /// Whether the connection came through the Unix socket (CLIENT LIST flag `U`).
+    var isUnixSocket: Bool { get }
     /// Closes the connection, from any thread; the close happens on the connection's own event loop.
     func close()
     /// Asks the connection to run its parked request again, from any thread (CLIENT UNPAUSE; later a push to a key
