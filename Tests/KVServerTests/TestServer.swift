@@ -19,7 +19,8 @@ final class TestServer {
 
     init(
         families: [any CommandFamily] = [], durability: Durability = .low, logsChanges: Bool = true,
-        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit
+        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit,
+        protectedConfigs: ProtectedAction = .no
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvnode-test-\(UUID())").path
         var configuration = ServerConfiguration()
@@ -27,6 +28,7 @@ final class TestServer {
         configuration.durability = durability
         configuration.changeLog = logsChanges
         configuration.watchOutputLimit = watchOutputLimit
+        configuration.protectedConfigs = protectedConfigs
         store = try Store(directory: directory, durability: durability, clock: clock, logsChanges: logsChanges)
         var logger = Logger(label: "kvnode-test")
         logger.logLevel = .critical

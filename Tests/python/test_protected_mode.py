@@ -145,6 +145,23 @@ def test_protected_mode_off_at_start_up(namespace):
         assert from_namespace(namespace, srv.port, b"PING\r\n") == b"+PONG\r\n"
 
 
+@pytest.mark.kvnode_only  # Redis 7.0 lets any connection change protected-mode
+@pytest.mark.parametrize("enabled", ["no", "local", "yes"])
+def test_protected_mode_is_changed_only_from_a_local_connection(namespace, enabled):
+    """kvnode guards protected-mode as a protected config: a remote connection may change it only with
+    --enable-protected-configs yes; loopback connections always may (protected mode's refusal tells them to)."""
+    with start_server("--bind", f"127.0.0.1 {HOST_ADDRESS}", "--protected-mode", "no",
+                      "--enable-protected-configs", enabled) as srv:
+        remote = from_namespace(namespace, srv.port, b"CONFIG SET protected-mode yes\r\nCONFIG GET protected-mode\r\n")
+        if enabled == "yes":
+            assert remote == b"+OK\r\n*2\r\n$14\r\nprotected-mode\r\n$3\r\nyes\r\n"
+        else:
+            assert remote == (b"-ERR CONFIG SET failed (possibly related to argument 'protected-mode') - "
+                              b"can't set protected config\r\n*2\r\n$14\r\nprotected-mode\r\n$2\r\nno\r\n")
+        with Raw(srv.host, srv.port) as local:
+            assert local.cmd("CONFIG", "SET", "protected-mode", "yes") == b"+OK\r\n"
+
+
 def test_protected_mode_setting(server, raw):
     c = raw()
     assert parse(c.cmd("CONFIG", "GET", "protected-mode")) == [b"protected-mode", b"yes"]

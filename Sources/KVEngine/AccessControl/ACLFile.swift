@@ -113,7 +113,8 @@ enum ACLFile {
     /// Writes `text` to `path` through a temporary file renamed over it; the error says which step failed.
     static func write(_ text: [UInt8], to path: String) -> Result<Void, ACLFileError> {
         let temporary = "\(path).tmp-\(getpid())-\(WallClock.milliseconds())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A new file, never one already there (a symlink planted under this name would redirect the write).
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return .failure(.system("Opening temp ACL file for ACL SAVE")) }
         var offset = 0
         while offset < text.count {
