@@ -74,6 +74,12 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     var requirepass: String?
 
     @Option(help: ArgumentHelp(
+        "Read requirepass from the first line of a file (a Docker or Kubernetes secret), so the password appears "
+            + "neither in the command line nor in the environment.",
+        valueName: "path"))
+    var requirepassFile: String?
+
+    @Option(help: ArgumentHelp(
         "A user and its ACL rules, like a redis.conf `user` line without the keyword, e.g. "
             + "\"alice on >secret ~app:* +@read\"; repeatable. Not together with --aclfile.",
         valueName: "name rules"))
@@ -188,6 +194,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
                 "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or "
                     + "tls-auth-clients are enabled!")
         }
+        if requirepass != nil && requirepassFile != nil {
+            throw ValidationError("--requirepass and --requirepass-file cannot be combined")
+        }
         guard acllogMaxLen >= 0 else { throw ValidationError("--acllog-max-len must be 0 or more") }
         guard snapshotKeep >= 1 else { throw ValidationError("--snapshot-keep must be at least 1") }
         guard expirySweepInterval >= 1 else { throw ValidationError("--expiry-sweep-interval must be at least 1") }
@@ -235,6 +244,14 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.tls.caCertificateFile = tlsCaCertFile ?? ""
         configuration.tls.authenticateClients = tlsAuthClients
         if let requirepass { configuration.setRequirePass(requirepass) }
+        if let requirepassFile {
+            do {
+                configuration.setRequirePass(try Self.password(inFile: requirepassFile))
+            } catch {
+                logger.critical("\(error.description)")
+                throw ExitCode(1)
+            }
+        }
         configuration.aclFile = aclfile.map { FileSystem.absolutePath($0) }
         configuration.aclLogMaxLength = acllogMaxLen
         configuration.aclPubsubDefaultAllChannels = aclPubsubDefault == .allchannels
@@ -312,6 +329,20 @@ struct KVNodeServerCommand: AsyncParsableCommand {
 }
 
 extension KVNodeServerCommand {
+    /// The password in `--requirepass-file`: its first line, without the line end; an empty one is refused, so a
+    /// secret that failed to mount never starts a server without a password.
+    static func password(inFile path: String) throws(ValidationError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readSmallFile(path, limit: 64 << 10)
+        } catch {
+            throw ValidationError("cannot read --requirepass-file: \(error)")
+        }
+        let line = bytes.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
+        guard !line.isEmpty else { throw ValidationError("--requirepass-file \(path) holds no password") }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     /// `unixsocketperm`'s octal text (`700`, `0770`) as permission bits, as Redis's `strtol(…, 8)` with 0…0777.
     static func octalPermissions(_ text: String) -> UInt16? {
         guard !text.isEmpty, text.utf8.count <= 4, let value = UInt16(text, radix: 8), value <= 0o777 else {
