@@ -42,7 +42,7 @@ public final class KVNodeServer: Service, Sendable {
         self.bound = group.next().makePromise(of: SocketAddress.self)
     }
 
-    /// Completes with the (first) listening address once the server is bound (useful with port 0).
+    /// Completes with the first listening address (TCP, else TLS, else the Unix socket) once the server is bound.
     public var localAddress: EventLoopFuture<SocketAddress> { bound.futureResult }
 
     public func run() async throws {

@@ -183,9 +183,6 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ValidationError("--unixsocketperm takes octal permission bits, 0 to 777")
         }
         guard (0...65535).contains(tlsPort) else { throw ValidationError("--tls-port must be between 0 and 65535") }
-        if (port ?? ListenAddress(addr)!.port) == 0 && unixsocket == nil && tlsPort == 0 {
-            throw ValidationError("Configured to not listen anywhere, exiting.")
-        }
         if tlsPort != 0 && (tlsCertFile ?? "").isEmpty || tlsPort != 0 && (tlsKeyFile ?? "").isEmpty {
             throw ValidationError("--tls-port needs --tls-cert-file and --tls-key-file")
         }
@@ -212,6 +209,10 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         }
         guard KeyspaceEventFlags(letters: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events takes Redis's letters: Ag$lshzxeKEtmdn")
+        }
+        // Last: a wrong value of another option is the more useful message.
+        if (port ?? ListenAddress(addr)!.port) == 0 && unixsocket == nil && tlsPort == 0 {
+            throw ValidationError("Configured to not listen anywhere, exiting.")
         }
     }
 
