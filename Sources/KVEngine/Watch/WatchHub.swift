@@ -12,8 +12,6 @@ import Synchronization
 final class WatchHub: Sendable {
     private let watchers = NIOLockedValueBox<[ObjectIdentifier: Watcher]>([:])
     private let watcherCount = Atomic<Int>(0)
-    /// The newest revision whose events every watcher has been offered: what an idle watcher may resume after.
-    private let publishedRevision = Atomic<UInt64>(0)
     /// Unsent bytes beyond which a watcher is cut off (`kv-watch-output-limit`).
     let outputLimit: Int
     /// How often an idle watcher is told the revision it is caught up to.
@@ -64,12 +62,7 @@ final class WatchHub: Sendable {
     func publish(_ events: [ChangeEvent]) {
         let all = watchers.withLockedValue { Array($0.values) }
         for watcher in all { watcher.offer(events) }
-        if let last = events.last { publishedRevision.store(last.revision, ordering: .releasing) }
     }
-
-    /// The newest revision whose events every watcher registered before it has been offered. A watcher reports
-    /// `max(this, its start)` as its progress: events at or before its start are not for it.
-    var offeredRevision: UInt64 { publishedRevision.load(ordering: .acquiring) }
 }
 
 /// How watchers wait for durability (see `WatchHub.durability`).

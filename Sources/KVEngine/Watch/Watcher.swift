@@ -40,6 +40,9 @@ final class Watcher: Sendable {
     }
 
     private let state = NIOLockedValueBox(State.catchingUp(buffered: [], bytes: 0))
+    /// The newest revision offered to the watcher (matching or not), and the newest matching one handed on to be
+    /// sent: progress may claim the first only once everything through the second has been sent.
+    private let feed: NIOLockedValueBox<(offered: UInt64, queued: UInt64)>
     /// What only the watcher's event loop touches.
     private let onLoop: NIOLoopBoundBox<LoopState>
 
@@ -63,6 +66,7 @@ final class Watcher: Sendable {
         self.subscriber = subscriber
         self.readerSlot = readerSlot
         onLoop = NIOLoopBoundBox(LoopState(lastSent: start), eventLoop: subscriber.eventLoop)
+        feed = NIOLockedValueBox((offered: start, queued: start))
     }
 
     var eventLoop: any EventLoop { subscriber.eventLoop }
@@ -75,6 +79,11 @@ final class Watcher: Sendable {
     /// Takes the events of one lease that match; called in commit order.
     func offer(_ events: [ChangeEvent]) {
         let matching = events.filter { $0.revision > start && filter.matches($0) }
+        // Recorded before the events are handed on, so a progress tick never claims a revision still on its way.
+        feed.withLockedValue { feed in
+            if let last = events.last { feed.offered = max(feed.offered, last.revision) }
+            if let last = matching.last { feed.queued = max(feed.queued, last.revision) }
+        }
         guard !matching.isEmpty else { return }
         enum Next { case send, cut, nothing }
         let next: Next = state.withLockedValue { state in
@@ -203,12 +212,12 @@ final class Watcher: Sendable {
             onLoop.value.sentSinceProgress = false
             return
         }
-        // Read now, sent after the events already offered (queued before the revision was published).
-        let revision = max(start, hub.offeredRevision, onLoop.value.lastSent)
-        eventLoop.execute {
-            guard !self.isEnded else { return }
-            self.subscriber.push(WatchFrames.progress(id: self.id, revision: revision, self.subscriber.protocolVersion))
-        }
+        // Events handed on from another thread may still wait in the event loop's queue (tasks this loop schedules
+        // can run before them): until they are sent, progress goes no further than what was sent.
+        let lastSent = onLoop.value.lastSent
+        let (offered, queued) = feed.withLockedValue { ($0.offered, $0.queued) }
+        let revision = queued > lastSent ? lastSent : max(start, offered, lastSent)
+        subscriber.push(WatchFrames.progress(id: id, revision: revision, subscriber.protocolVersion))
     }
 
     // MARK: Frames
