@@ -45,7 +45,9 @@ public final class Store: @unchecked Sendable {
     private let committedSequence = Atomic<UInt64>(0)
     private let syncedSequence = Atomic<UInt64>(0)
     private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
-    private let lockFreeReads = LockFreeReadGate()
+    private let lockFreeReads: LockFreeReadGate
+    /// The background jobs' slot, for the work they do on the database without the lock (compactions).
+    private let maintenanceSlot: ReaderSlot
     /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
     private let snapshots = SnapshotTracker()
 
@@ -62,6 +64,9 @@ public final class Store: @unchecked Sendable {
         self.clock = clock
         database = try Database(path: directory, options: options)
         logSyncer = LogSyncer(directory: directory)
+        let gate = LockFreeReadGate()
+        lockFreeReads = gate
+        maintenanceSlot = gate.makeSlot()
         keyspace = try Keyspace(
             database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
     }
@@ -168,8 +173,9 @@ public final class Store: @unchecked Sendable {
                     overlapped = true
                     return nil
                 }
-                guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
+                guard let (expireAt, type, value) = RecordFormat.decode(record) else { return nil }
                 if RecordFormat.hasExpired(expireAt, at: clock.milliseconds()) { return nil }
+                guard type == .string else { throw WrongTypeError(found: type) }
                 return try body(value, expireAt)
             }
         }
@@ -179,25 +185,45 @@ public final class Store: @unchecked Sendable {
         return overlapped ? .overlapped : .read(result ?? nil)
     }
 
-    /// The value `key` was given by its event of `revision`, read without the lock from the change log (nil when that
-    /// event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock is
-    /// needed; the slot keeps the read off a database being reopened.
+    /// The value `key` was given by its last event of `revision`, read without the lock from the change log (nil when
+    /// that event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock
+    /// is needed; the slot keeps the read off a database being reopened.
     public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
         guard lockFreeReads.enter(slot) else { return nil }
         defer { lockFreeReads.leave(slot) }
-        var historyKey = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision, into: &historyKey) }
-        let index: UInt32? = try historyKey.withUnsafeReadableBytes { storageKey in
-            try database.withValue(forKey: storageKey) { bytes in
-                bytes.count >= 4 ? bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : nil
+        var prefix = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision, into: &prefix) }
+        let prefixLength = prefix.readableBytes - 8
+        // The key's last `h` entry of the revision: seek past the revision, then step back.
+        var end = ByteBuffer()
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision &+ 1, into: &end) }
+        let iterator = database.makeIterator()
+        end.withUnsafeReadableBytes { iterator.seek($0) }
+        if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
+        guard iterator.isValid, prefix.withUnsafeReadableBytes({ iterator.key.starts(with: $0) }),
+            let entry = ChangeLogLayout.historyEntry(key: iterator.key, value: iterator.value, prefixLength: prefixLength),
+            entry.revision == revision
+        else {
+            try iterator.checkError()
+            return nil
+        }
+        var eventKey = ByteBuffer()
+        ChangeLogLayout.eventKey(revision: revision, index: entry.index, into: &eventKey)
+        return try eventKey.withUnsafeReadableBytes { storageKey in
+            try database.withValue(forKey: storageKey) { record -> ByteBuffer? in
+                guard let event = ChangeLogLayout.decodeEvent(key: storageKey, value: record), event.operation == .set
+                else { return nil }
+                return event.value
             } ?? nil
         }
-        guard let index else { return nil }
-        var eventKey = ByteBuffer()
-        ChangeLogLayout.eventKey(revision: revision, index: index, into: &eventKey)
-        return try eventKey.withUnsafeReadableBytes { storageKey in
-            try database.withValue(forKey: storageKey) { ChangeLogLayout.decodeEvent(key: storageKey, value: $0)?.value } ?? nil
-        }
+    }
+
+    /// Compacts a span of the database without holding the lock (LevelDB compacts concurrently with writers), so a
+    /// long compaction never stalls commands; the slot keeps it off a database being reopened.
+    func compactOutsideLease(start: [UInt8], end: [UInt8]) {
+        guard lockFreeReads.enter(maintenanceSlot) else { return }
+        defer { lockFreeReads.leave(maintenanceSlot) }
+        database.compactRange(start: start, end: end)
     }
 
     /// Trims the change log to `retention`, a chunk per lease so commands keep flowing, at most `maximum` events per

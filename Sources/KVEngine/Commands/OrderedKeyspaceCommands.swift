@@ -21,7 +21,9 @@ struct OrderedKeyspaceCommands: CommandFamily {
     }
 
     /// `KEYS pattern [PIVOT key] [LIMIT count] [DESC] [WITHVALUES]`, options in any order, the last of a kind
-    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC).
+    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC). With
+    /// WITHVALUES a key of another type than string has a null value, as MGET answers for it: every key is listed, and
+    /// a client reads collections with their own commands.
     static func keys(_ ctx: CommandContext, defaultLimit: Int) throws {
         var pivot: [UInt8]?
         var limit: Int?
@@ -59,9 +61,11 @@ struct OrderedKeyspaceCommands: CommandFamily {
         let pattern = GlobPattern(ctx.argument(1).readableBytesView)
         var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
         var found = 0
-        try ctx.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _ in
+        try ctx.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _, type in
             items.bulk(key)
-            if withValues { items.bulk(value) }
+            if withValues {
+                if type == .string { items.bulk(value) } else { items.null() }
+            }
             found += 1
             return found < maximum
         }
@@ -81,7 +85,7 @@ struct OrderedKeyspaceCommands: CommandFamily {
             while true {
                 // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
                 var chunk: [ByteBuffer] = []
-                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
+                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _, _ in
                     chunk.append(ByteBuffer(bytes: key))
                     return chunk.count < chunkSize
                 }
@@ -105,7 +109,8 @@ struct OrderedKeyspaceCommands: CommandFamily {
         }
         var pattern: GlobPattern?
         var count = 10
-        var typeMatches = true
+        // TYPE filters the keys visited; a name no type has matches none, and the walk goes on, as in Redis.
+        var typeFilter: ValueType??
         var index = 2
         while index < ctx.argumentCount {
             guard index + 1 < ctx.argumentCount else { throw CommandError.syntax }
@@ -115,8 +120,7 @@ struct OrderedKeyspaceCommands: CommandFamily {
                 count = try ctx.integerArgument(index + 1)
                 guard count >= 1 else { throw CommandError.syntax }
             } else if ctx.argument(index, is: "type") {
-                // Every key is a string.
-                typeMatches = ctx.argument(index + 1, is: "string")
+                typeFilter = .some(ValueType(name: ctx.argument(index + 1).readableBytesView))
             } else {
                 throw CommandError.syntax
             }
@@ -136,21 +140,19 @@ struct OrderedKeyspaceCommands: CommandFamily {
         var visited = 0
         var lastVisited: [UInt8] = []
         var more = false
-        if typeMatches {
-            try ctx.keyspace.forEachKey(in: range) { key, _, _ in
-                if visited == count {
-                    // Another key follows: the iteration goes on after the last one visited.
-                    more = true
-                    return false
-                }
-                visited += 1
-                if pattern?.matches(key) ?? true {
-                    items.bulk(key)
-                    found += 1
-                }
-                if visited == count { lastVisited = Array(key) }
-                return true
+        try ctx.keyspace.forEachKey(in: range) { key, _, _, type in
+            if visited == count {
+                // Another key follows: the iteration goes on after the last one visited.
+                more = true
+                return false
             }
+            visited += 1
+            if pattern?.matches(key) ?? true, typeFilter.map({ $0 == type }) ?? true {
+                items.bulk(key)
+                found += 1
+            }
+            if visited == count { lastVisited = Array(key) }
+            return true
         }
         let next = more ? cursors.cursor(after: lastVisited) : 0
         ctx.reply.arrayHeader(2)

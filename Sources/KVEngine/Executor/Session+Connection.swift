@@ -19,7 +19,7 @@ enum ReplyMode {
 extension Session {
     /// Writes the error reply for `error` and counts it.
     func replyError(_ error: any Error) {
-        let text = (error as? CommandError)?.text ?? "ERR \(error)"
+        let text = (error as? CommandError)?.text ?? (error is WrongTypeError ? CommandError.wrongType.text : "ERR \(error)")
         engine.metrics.countError(text)
         reply.error(text)
     }

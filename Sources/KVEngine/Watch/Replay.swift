@@ -7,7 +7,18 @@ import NIOCore
 struct Replay {
     enum Source {
         case log(next: UInt64, position: (revision: UInt64, index: UInt32)?)
-        case initial(after: [UInt8]?)
+        /// INITIAL's walk: after the key `after`, or inside a collection's elements.
+        case initial(after: [UInt8]?, inside: CollectionCursor?)
+    }
+
+    /// Where INITIAL is inside a collection: its elements are sent a step at a time, so a key of any size keeps the
+    /// event loop responsive.
+    struct CollectionCursor {
+        let key: ByteBuffer
+        let type: ValueType
+        let generation: UInt64
+        let revision: KeyRevision
+        var afterElement: [UInt8]?
     }
 
     let view: KeyspaceSnapshot
@@ -29,20 +40,52 @@ struct Replay {
             // Revisions are read whole, so the last one read is complete.
             let sentThrough = complete ? through : events.last.map(\.revision) ?? from &- 1
             return (frames, complete, sentThrough)
-        case .initial(let after):
+        case .initial(let after, let inside?):
+            let frames = try elements(of: inside, watcher: watcher)
+            return (frames, false, nil)
+        case .initial(let after, nil):
             var frames: [PushFrame] = []
             var last: [UInt8]?
-            let read = try view.entries(in: watcher.filter.range, after: after, limit: Self.step) { key, value, expireAt, revision in
+            var collection: CollectionCursor?
+            let read = try view.entries(in: watcher.filter.range, after: after, limit: Self.step) {
+                key, value, expireAt, revision, type in
                 last = Array(key)
-                guard watcher.filter.matches(key) else { return }
-                frames.append(WatchFrames.initialValue(
-                    id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
-                    expireAt: expireAt))
+                guard watcher.filter.matches(key) else { return true }
+                guard type.isCollection else {
+                    frames.append(WatchFrames.initialValue(
+                        id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
+                        expireAt: expireAt))
+                    return true
+                }
+                guard let metadata = CollectionMetadata(value), type.elementEvents != nil else { return true }
+                // Its elements come in the next steps; the walk goes on after it then.
+                collection = CollectionCursor(
+                    key: ByteBuffer(bytes: key), type: type, generation: metadata.generation, revision: revision)
+                return false
             }
-            source = .initial(after: last ?? after)
-            let done = read < Self.step
+            source = .initial(after: last ?? after, inside: collection)
+            let done = collection == nil && read < Self.step
             return (frames, done, done ? through : nil)
         }
+    }
+
+    /// The frames of the next elements of the collection INITIAL is in.
+    private mutating func elements(of cursor: CollectionCursor, watcher: Watcher) throws -> [PushFrame] {
+        guard let (kind, operation) = cursor.type.elementEvents else { return [] }
+        var frames: [PushFrame] = []
+        var last: [UInt8]?
+        try view.forEachElement(generation: cursor.generation, kind: kind, after: cursor.afterElement) { element, value in
+            frames.append(WatchFrames.initialElement(
+                id: watcher.id, key: cursor.key, type: cursor.type, operation: operation,
+                element: ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), revision: cursor.revision))
+            last = Array(element)
+            return frames.count < Self.step
+        }
+        var next = cursor
+        next.afterElement = last
+        let after = Array(cursor.key.readableBytesView)
+        source = .initial(after: after, inside: frames.count < Self.step ? nil : next)
+        return frames
     }
 
     /// The frame that ends the replay: `kv.synced` after the initial values.

@@ -1,0 +1,194 @@
+import KVStore
+import NIOCore
+import RESP
+
+/// The encoding Redis 7.0 would report (OBJECT ENCODING) for a collection of a given history, from its defaults
+/// (`hash-max-listpack-entries 128`, `hash-max-listpack-value 64`, `set-max-intset-entries 512`). Redis converts a
+/// value to its large encoding once it outgrows the compact one and never back; `CollectionMetadata.isPromoted`
+/// keeps that, and the commands update it as they write (`noteHashWrite`, `noteSetAdd`, `noteSize`).
+enum CollectionEncoding {
+    static let hashMaxListpackEntries = 128
+    static let hashMaxListpackValue = 64
+    static let setMaxIntsetEntries = 512
+
+    /// OBJECT ENCODING's answer for a collection.
+    static func name(of type: ValueType, _ metadata: CollectionMetadata?) -> String {
+        let promoted = metadata?.isPromoted ?? false
+        switch type {
+        case .hash: return promoted ? "hashtable" : "listpack"
+        case .set: return promoted ? "hashtable" : "intset"
+        case .list: return "quicklist"
+        case .sortedSet: return promoted ? "skiplist" : "listpack"
+        case .string: return "raw"
+        }
+    }
+
+    /// A hash field written with these lengths: a field or value longer than the listpack's limit converts it.
+    static func noteHashWrite(_ hash: inout StoredCollection, fieldLength: Int, valueLength: Int) {
+        if fieldLength > hashMaxListpackValue || valueLength > hashMaxListpackValue { hash.metadata.isPromoted = true }
+    }
+
+    /// A set member added: anything but an integer Redis's intset holds converts it.
+    static func noteSetAdd(_ set: inout StoredCollection, member: ByteBuffer) {
+        guard !set.metadata.isPromoted else { return }
+        if member.withUnsafeReadableBytes({ RESPInteger.parse($0) }) == nil { set.metadata.isPromoted = true }
+    }
+
+    /// After a command's additions: a collection larger than its compact encoding's limit converts.
+    static func noteSize(_ collection: inout StoredCollection) {
+        let limit = collection.type == .hash ? hashMaxListpackEntries : setMaxIntsetEntries
+        if collection.count > limit { collection.metadata.isPromoted = true }
+    }
+}
+
+/// HSCAN and SSCAN over a collection's ordered elements, with SCAN's cursors (`ScanCursors`, docs/scan-cursors.md)
+/// standing for a position among the elements.
+///
+/// A collection Redis would hold compactly (listpack, intset) is returned whole with cursor 0, whatever the cursor
+/// and COUNT, exactly as Redis answers for it; a larger one COUNT elements at a time, each call resuming strictly
+/// after the last element it visited.
+struct ElementScan {
+    let cursors: ScanCursors
+
+    /// `HSCAN key cursor [MATCH pattern] [COUNT count]` (with values) or `SSCAN ...`. As in Redis, the options are
+    /// read only once the key is found to exist and hold the right type.
+    func run(_ ctx: CommandContext, type: ValueType, kind: UInt8, withValues: Bool) throws {
+        guard let cursor = ctx.request.withArgument(2, OrderedKeyspaceCommands.parseCursor) else {
+            throw CommandError("ERR invalid cursor")
+        }
+        guard let collection = try ctx.keyspace.collection(ctx.argument(1), type) else {
+            ctx.reply.arrayHeader(2)
+            ctx.reply.bulk(decimal: 0)
+            return ctx.reply.arrayHeader(0)
+        }
+        var pattern: GlobPattern?
+        var count = 10
+        var index = 3
+        while index < ctx.argumentCount {
+            guard index + 1 < ctx.argumentCount else { throw CommandError.syntax }
+            if ctx.argument(index, is: "match") {
+                pattern = GlobPattern(ctx.argument(index + 1).readableBytesView)
+            } else if ctx.argument(index, is: "count") {
+                count = try ctx.integerArgument(index + 1)
+                guard count >= 1 else { throw CommandError.syntax }
+            } else {
+                throw CommandError.syntax
+            }
+            index += 2
+        }
+        let whole = !collection.metadata.isPromoted
+        var range = KeyRange.all
+        if !whole {
+            switch cursors.resume(UInt64(cursor)) {
+            case .start: break
+            case .after(let element): range.restrict(after: element)
+            case .from(let element): range.restrict(from: element)
+            }
+        }
+        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
+
+        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
+        var found = 0
+        var visited = 0
+        var lastVisited: [UInt8] = []
+        var more = false
+        try ctx.keyspace.forEachElement(of: collection, kind: kind, in: range) { element, value in
+            if !whole && visited == count {
+                more = true
+                return false
+            }
+            visited += 1
+            if pattern?.matches(element) ?? true {
+                items.bulk(element)
+                if withValues { items.bulk(value) }
+                found += 1
+            }
+            if visited == count { lastVisited = Array(element) }
+            return true
+        }
+        let next = more ? cursors.cursor(after: lastVisited) : 0
+        ctx.reply.arrayHeader(2)
+        ctx.reply.bulk(decimal: Int(next))
+        ctx.reply.arrayHeader(withValues ? 2 * found : found)
+        ctx.reply.buffer.writeBuffer(&items.buffer)
+    }
+}
+
+/// Random elements of a collection, for HRANDFIELD, SRANDMEMBER and SPOP.
+enum RandomElements {
+    /// Up to this many elements, a sample reads them all and picks among them (uniformly); beyond, it descends the
+    /// ordered elements (`Keyspace.randomElement`), a few seeks per pick whatever the size.
+    static let readWholeBelow = 1024
+
+    /// `count` distinct random elements, `count` smaller than the collection; Redis's CASE 3 (most of the elements:
+    /// take them all and drop some) and CASE 4 (a few: pick until enough distinct ones).
+    static func distinct(
+        _ count: Int, of collection: StoredCollection, kind: UInt8, in keyspace: Keyspace
+    ) throws -> [[UInt8]] {
+        if count * 3 > collection.count || collection.count <= readWholeBelow {
+            return Array(try all(of: collection, kind: kind, in: keyspace).shuffled().prefix(count))
+        }
+        var chosen = Set<[UInt8]>()
+        var attempts = 0
+        // The descent is not uniform: should it keep landing on the same few, fall back to reading them all.
+        while chosen.count < count && attempts < 8 * count + 64 {
+            if let element = try keyspace.randomElement(of: collection, kind: kind) { chosen.insert(element) }
+            attempts += 1
+        }
+        if chosen.count < count {
+            for element in try all(of: collection, kind: kind, in: keyspace).shuffled() where chosen.count < count {
+                chosen.insert(element)
+            }
+        }
+        return Array(chosen)
+    }
+
+    /// `count` random elements, repetitions allowed (a negative count).
+    static func withRepetition(
+        _ count: Int, of collection: StoredCollection, kind: UInt8, in keyspace: Keyspace
+    ) throws -> [[UInt8]] {
+        if collection.count <= readWholeBelow {
+            let elements = try all(of: collection, kind: kind, in: keyspace)
+            guard !elements.isEmpty else { return [] }
+            return (0..<count).map { _ in elements.randomElement()! }
+        }
+        var picked: [[UInt8]] = []
+        picked.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let element = try keyspace.randomElement(of: collection, kind: kind) else { break }
+            picked.append(element)
+        }
+        return picked
+    }
+
+    /// One random element, or nil for an empty collection.
+    static func one(of collection: StoredCollection, kind: UInt8, in keyspace: Keyspace) throws -> [UInt8]? {
+        if collection.count <= readWholeBelow {
+            return try all(of: collection, kind: kind, in: keyspace).randomElement()
+        }
+        return try keyspace.randomElement(of: collection, kind: kind)
+    }
+
+    /// Every element, in byte order.
+    static func all(of collection: StoredCollection, kind: UInt8, in keyspace: Keyspace) throws -> [[UInt8]] {
+        var elements: [[UInt8]] = []
+        elements.reserveCapacity(collection.count)
+        try keyspace.forEachElement(of: collection, kind: kind) { element, _ in
+            elements.append(Array(element))
+            return true
+        }
+        return elements
+    }
+}
+
+extension CommandContext {
+    /// The count argument of HRANDFIELD and SRANDMEMBER: any integer but LONG_MIN, with Redis's messages.
+    func randomCountArgument(_ index: Int) throws -> Int {
+        let count = try integerArgument(index)
+        guard count != .min else {
+            throw CommandError(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        }
+        return count
+    }
+}

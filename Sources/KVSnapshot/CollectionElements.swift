@@ -1,0 +1,28 @@
+import KVStore
+
+extension KeyspaceSnapshot {
+    /// Calls `body` with every element of a collection, in the form snapshots and the command stream hold it: a hash
+    /// field and its value, a set member. The one place that knows how each type's elements are stored
+    /// (`ElementLayout`); lists and sorted sets join here.
+    /// - Throws: `SnapshotError` for a type whose elements this version cannot read, or what `body` throws.
+    public func forEachSnapshotElement(
+        of type: ValueType, metadata: CollectionMetadata,
+        _ body: (_ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ score: Double) throws -> Void
+    ) throws {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        switch type {
+        case .hash:
+            try forEachElement(generation: metadata.generation, kind: ElementLayout.hashField) { field, value in
+                try body(field, value, 0)
+                return true
+            }
+        case .set:
+            try forEachElement(generation: metadata.generation, kind: ElementLayout.setMember) { member, _ in
+                try body(member, empty, 0)
+                return true
+            }
+        case .string, .list, .sortedSet:
+            throw SnapshotError(.corrupt, "keys of type \(type.name) cannot be exported by this version")
+        }
+    }
+}
