@@ -92,6 +92,7 @@ public final class Engine: Sendable {
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
+            HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table

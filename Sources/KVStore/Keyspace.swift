@@ -396,10 +396,11 @@ public final class Keyspace {
     }
 
     /// Writes a key's record (a string's value or a collection's metadata) with its expiry-index entry, and tells the
-    /// observer: the write every setter ends with. `previousExpiry` is nil for a key that did not exist.
+    /// observer: the write every setter ends with. `previousExpiry` is nil for a key that did not exist; a new key is
+    /// announced (`keyCreated`) unless it overwrites a value deleted just before (`announcesCreation` false).
     func stageRecord(
         _ key: ByteBuffer, value: ByteBuffer, type: ValueType, expireAt: Int64, revision: KeyRevision,
-        previousExpiry: Int64?
+        previousExpiry: Int64?, announcesCreation: Bool = true
     ) {
         key.withUnsafeReadableBytes { keyBytes in
             StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
@@ -423,7 +424,7 @@ public final class Keyspace {
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil {
             count += 1
-            observer?.keyCreated(key)
+            if announcesCreation { observer?.keyCreated(key) }
         }
         observer?.keyModified(key)
     }

@@ -17,6 +17,9 @@ public struct StoredCollection {
     var stored: (revision: KeyRevision, expireAt: Int64)?
     /// The key's revisions once the command has changed it (its events carry them); nil before its first change.
     var revision: KeyRevision?
+    /// Set when the collection replaces a value the command deleted first (`replaceWithCollection`): storing it is
+    /// an overwrite, not the creation of a key.
+    var replacing = false
 
     /// Number of elements.
     public var count: Int {
@@ -66,6 +69,18 @@ extension Keyspace {
             revision: nil)
     }
 
+    /// A new, empty collection that replaces whatever `key` holds (the STORE forms' destination, as Redis's
+    /// `setKey`): the old value is deleted now (logged as `del`, its elements handed to the collector), and storing
+    /// the new one overwrites the key rather than creating it (no `new` notification). Saved empty, the key stays
+    /// deleted.
+    /// - Returns: the collection, and whether the key held a value.
+    public func replaceWithCollection(_ key: ByteBuffer, _ type: ValueType) throws -> (StoredCollection, replaced: Bool) {
+        let replaced = try delete(key)
+        var collection = createCollection(key, type)
+        collection.replacing = replaced
+        return (collection, replaced)
+    }
+
     // MARK: Elements
 
     /// Looks up one element and hands its value to `body`.
@@ -85,9 +100,22 @@ extension Keyspace {
         return try keyScratch.withUnsafeReadableBytes { storageKey in try database.withValue(forKey: storageKey, body) }
     }
 
+    /// `element(of:kind:_:_:)` for an element given as a buffer.
+    public func element<R>(
+        of collection: StoredCollection, kind: UInt8, _ element: ByteBuffer,
+        _ body: (_ value: UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
+        try element.withUnsafeReadableBytes { try self.element(of: collection, kind: kind, $0, body) }
+    }
+
     /// Whether the collection has `element`.
     public func hasElement(of collection: StoredCollection, kind: UInt8, _ element: UnsafeRawBufferPointer) throws -> Bool {
         try self.element(of: collection, kind: kind, element) { _ in true } ?? false
+    }
+
+    /// Whether the collection has `element`.
+    public func hasElement(of collection: StoredCollection, kind: UInt8, _ element: ByteBuffer) throws -> Bool {
+        try element.withUnsafeReadableBytes { try hasElement(of: collection, kind: kind, $0) }
     }
 
     /// Writes one element, and logs it as `event` (with the value when the operation carries one). The caller keeps
@@ -205,7 +233,7 @@ extension Keyspace {
         }
         stageRecord(
             key, value: collection.metadata.encoded, type: collection.type, expireAt: collection.expireAt,
-            revision: revision, previousExpiry: collection.stored?.expireAt)
+            revision: revision, previousExpiry: collection.stored?.expireAt, announcesCreation: !collection.replacing)
         collection.stored = (revision, collection.expireAt)
     }
 

@@ -3,11 +3,12 @@ import NIOCore
 import RESP
 
 /// The encoding Redis 7.0 would report (OBJECT ENCODING) for a collection of a given history, from its defaults
-/// (`hash-max-listpack-entries 128`, `hash-max-listpack-value 64`, `set-max-intset-entries 512`). Redis converts a
+/// (`hash-max-listpack-entries 512`, `hash-max-listpack-value 64`, `set-max-intset-entries 512`: the compiled-in
+/// values, which redis.conf files may lower). Redis converts a
 /// value to its large encoding once it outgrows the compact one and never back; `CollectionMetadata.isPromoted`
 /// keeps that, and the commands update it as they write (`noteHashWrite`, `noteSetAdd`, `noteSize`).
 enum CollectionEncoding {
-    static let hashMaxListpackEntries = 128
+    static let hashMaxListpackEntries = 512
     static let hashMaxListpackValue = 64
     static let setMaxIntsetEntries = 512
 
@@ -120,6 +121,16 @@ enum RandomElements {
     /// ordered elements (`Keyspace.randomElement`), a few seeks per pick whatever the size.
     static let readWholeBelow = 1024
 
+    /// HRANDFIELD's and SRANDMEMBER's count: a negative one asks for that many with repetitions, one at least the
+    /// collection's size for all of it, a smaller one for that many distinct elements.
+    static func sample(
+        _ count: Int, of collection: StoredCollection, kind: UInt8, in keyspace: Keyspace
+    ) throws -> [[UInt8]] {
+        if count < 0 { return try withRepetition(-count, of: collection, kind: kind, in: keyspace) }
+        if count >= collection.count { return try all(of: collection, kind: kind, in: keyspace) }
+        return try distinct(count, of: collection, kind: kind, in: keyspace)
+    }
+
     /// `count` distinct random elements, `count` smaller than the collection; Redis's CASE 3 (most of the elements:
     /// take them all and drop some) and CASE 4 (a few: pick until enough distinct ones).
     static func distinct(
@@ -178,6 +189,39 @@ enum RandomElements {
             return true
         }
         return elements
+    }
+}
+
+/// The reads hashes and sets share: HLEN/SCARD and HEXISTS/SISMEMBER.
+enum CollectionReads {
+    /// The number of elements of the collection in argument 1 (0 when missing).
+    static func count(_ ctx: CommandContext, _ type: ValueType) throws {
+        ctx.reply.integer(try ctx.keyspace.collection(ctx.argument(1), type)?.count ?? 0)
+    }
+
+    /// 1 when the collection in argument 1 has the element in argument 2, else 0.
+    static func contains(_ ctx: CommandContext, _ type: ValueType, kind: UInt8) throws {
+        let keyspace = ctx.keyspace
+        let found = try keyspace.collection(ctx.argument(1), type).map {
+            try keyspace.hasElement(of: $0, kind: kind, ctx.argument(2))
+        }
+        ctx.reply.integer(found == true ? 1 : 0)
+    }
+}
+
+extension Keyspace {
+    /// Visits the elements of one kind, at most `collection.count` of them: exactly what a reply whose header
+    /// announced the count holds.
+    func forEachCounted(
+        of collection: StoredCollection, kind: UInt8,
+        _ body: (_ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void
+    ) throws {
+        var visited = 0
+        try forEachElement(of: collection, kind: kind) { element, value in
+            body(element, value)
+            visited += 1
+            return visited < collection.count
+        }
     }
 }
 
