@@ -50,3 +50,21 @@ def keyspace_events(server, flags: str, actions) -> list[tuple[bytes, bytes]]:
             return [event for event in events[:-1] if event[1] != b"__end__"]
         finally:
             r.config_set("notify-keyspace-events", "")
+
+
+def dump(client) -> dict:
+    """The whole keyspace, type-aware: key -> (type, content), content being a string's value, a hash's dict or a
+    set's members. TTLs are left out (compare them separately)."""
+    result = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "string":
+            result[key] = (kind, client.get(key))
+        elif kind == "hash":
+            result[key] = (kind, client.hgetall(key))
+        elif kind == "set":
+            result[key] = (kind, frozenset(client.smembers(key)))
+        else:
+            result[key] = (kind, None)
+    return result
