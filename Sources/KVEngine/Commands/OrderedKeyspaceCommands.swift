@@ -127,38 +127,17 @@ struct OrderedKeyspaceCommands: CommandFamily {
             index += 2
         }
 
-        var range = KeyRange.all
-        switch cursors.resume(UInt64(cursor)) {
-        case .start: break
-        case .after(let key): range.restrict(after: key)
-        case .from(let key): range.restrict(from: key)
-        }
-        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
-
-        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
-        var found = 0
-        var visited = 0
-        var lastVisited: [UInt8] = []
-        var more = false
+        let range = ScanPage.range(resuming: UInt64(cursor), in: cursors, pattern: pattern)
+        var page = ScanPage(count: count, version: ctx.reply.version)
         try ctx.keyspace.forEachKey(in: range) { key, _, _, type in
-            if visited == count {
-                // Another key follows: the iteration goes on after the last one visited.
-                more = true
-                return false
-            }
-            visited += 1
+            guard page.visit(key) else { return false }
             if pattern?.matches(key) ?? true, typeFilter.map({ $0 == type }) ?? true {
-                items.bulk(key)
-                found += 1
+                page.items.bulk(key)
+                page.itemCount += 1
             }
-            if visited == count { lastVisited = Array(key) }
             return true
         }
-        let next = more ? cursors.cursor(after: lastVisited) : 0
-        ctx.reply.arrayHeader(2)
-        ctx.reply.bulk(decimal: Int(next))
-        ctx.reply.arrayHeader(found)
-        ctx.reply.buffer.writeBuffer(&items.buffer)
+        page.reply(into: &ctx.reply, cursors: cursors)
     }
 
     /// Redis's cursor syntax (`strtoul`): optional sign, decimal digits, no spaces; the empty string is 0.

@@ -77,41 +77,20 @@ struct ElementScan {
             }
             index += 2
         }
+        // A collection Redis holds compactly comes whole, whatever the cursor says.
         let whole = !collection.metadata.isPromoted
-        var range = KeyRange.all
-        if !whole {
-            switch cursors.resume(UInt64(cursor)) {
-            case .start: break
-            case .after(let element): range.restrict(after: element)
-            case .from(let element): range.restrict(from: element)
-            }
-        }
-        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
-
-        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
-        var found = 0
-        var visited = 0
-        var lastVisited: [UInt8] = []
-        var more = false
+        let range = ScanPage.range(resuming: whole ? 0 : UInt64(cursor), in: cursors, pattern: pattern)
+        var page = ScanPage(count: whole ? .max : count, version: ctx.reply.version)
         try ctx.keyspace.forEachElement(of: collection, kind: kind, in: range) { element, value in
-            if !whole && visited == count {
-                more = true
-                return false
-            }
-            visited += 1
+            guard page.visit(element) else { return false }
             if pattern?.matches(element) ?? true {
-                items.bulk(element)
-                if withValues { items.bulk(value) }
-                found += 1
+                page.items.bulk(element)
+                if withValues { page.items.bulk(value) }
+                page.itemCount += withValues ? 2 : 1
             }
-            if visited == count { lastVisited = Array(element) }
             return true
         }
-        let next = more ? cursors.cursor(after: lastVisited) : 0
-        ctx.reply.arrayHeader(2)
-        ctx.reply.bulk(decimal: Int(next))
-        ctx.reply.arrayHeader(withValues ? 2 * found : found)
-        ctx.reply.buffer.writeBuffer(&items.buffer)
+        page.reply(into: &ctx.reply, cursors: cursors)
     }
 }
 
