@@ -68,10 +68,12 @@ public final class Engine: Sendable {
         self.startTime = WallClock.milliseconds()
         self.scanCursors = ScanCursors(capacity: configuration.scanCursorTableSize)
         self.notifier = KeyspaceNotifier(flags: configuration.notifyKeyspaceEvents, hub: pubsub)
-        self.watchHub = WatchHub(
-            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval)
         let (syncRequests, syncRequester) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.syncRequests = syncRequests
+        self.watchHub = WatchHub(
+            outputLimit: configuration.watchOutputLimit, progressInterval: configuration.watchProgressInterval,
+            durability: store.durability == .low ? nil : WatchDurability(
+                durableRevision: { [store] in store.durableRevision }, requestSync: { syncRequester.yield() }))
         var requestSync: (@Sendable () -> Void)?
         if store.durability == .medium {
             requestSync = { syncRequester.yield() }
@@ -93,6 +95,7 @@ public final class Engine: Sendable {
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors),
+            BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table

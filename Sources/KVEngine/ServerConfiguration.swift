@@ -53,7 +53,7 @@ public struct ServerConfiguration: Sendable {
     public var changeLogRetention = ChangeLogRetention()
     /// Unsent bytes beyond which a KV.WATCH watcher is cut off with `kv.lagged` (`kv-watch-output-limit`).
     public var watchOutputLimit = 32 << 20
-    /// How often an idle watcher is told the revision it is caught up to (`kv-watch-progress-interval`).
+    /// How often an idle watcher is told the revision it is caught up to (the hidden `--watch-progress-interval-ms`).
     public var watchProgressInterval = TimeAmount.seconds(10)
 
     public init() {}

@@ -110,16 +110,20 @@ final class ConnectionOutput: PushSink {
             context.close(promise: nil)
             return
         }
-        if session.reply.buffer.readableBytes > 0 {
-            // Replies already produced (e.g. before an awaited reply) go out before the message, as in Redis.
-            session.countSent(session.reply.buffer.readableBytes)
-            context.write(NIOAny(session.reply.buffer), promise: nil)
-            reuseReplyBuffer()
-        }
+        // Replies already produced (e.g. before an awaited reply) go out before the message, as in Redis.
+        writePendingReplies(context)
         session.countSent(frame.readableBytes)
         context.write(NIOAny(frame), promise: nil)
         session.setUnsentBytes(unsent)
         scheduleFlush()
+    }
+
+    /// Writes the replies produced so far, so that what follows goes out after them.
+    private func writePendingReplies(_ context: ChannelHandlerContext) {
+        guard session.reply.buffer.readableBytes > 0 else { return }
+        session.countSent(session.reply.buffer.readableBytes)
+        context.write(NIOAny(session.reply.buffer), promise: nil)
+        reuseReplyBuffer()
     }
 
     func push(_ frame: PushFrame) {
@@ -130,15 +134,13 @@ final class ConnectionOutput: PushSink {
             return
         }
         guard let context else { return }
-        if session.reply.buffer.readableBytes > 0 {
-            session.countSent(session.reply.buffer.readableBytes)
-            context.write(NIOAny(session.reply.buffer), promise: nil)
-            reuseReplyBuffer()
-        }
+        writePendingReplies(context)
         session.countSent(bytes.readableBytes)
         context.write(NIOAny(bytes), promise: nil)
         scheduleFlush()
     }
+
+    var protocolVersion: ProtocolVersion { session.reply.version }
 
     var unsentBytes: Int {
         guard let channel = context?.channel else { return 0 }

@@ -135,8 +135,10 @@ public struct ChangeEvent: Sendable {
 ///                                        [key length varint][key][expireAt BE64, if flags & hasExpiry]
 ///                                        [created BE64][version BE64], if the op keeps the key]
 ///                                        [element length varint][element], for element ops][value...]
-///   'h' + BE32 key length + key + BE64 revision + BE32 index  →  empty     the key's events, for history and AT
-///   'x' + BE64 revision  →  empty                                           revisions that flushed every key
+///   'h' + BE32 key length + key + BE64 revision + BE32 index  →  empty   the key's events, for history and AT reads
+///                                                                          (one per event: a command can change a key
+///                                                                          twice, e.g. a lazy expiry then a SET)
+///   'x' + BE64 revision  →  empty                                      revisions that flushed every key
 /// ```
 /// The flags' upper four bits are the key's value type (as in records). Layout version 2 wrote one `h` entry per key
 /// and revision, `'h' + BE32 key length + key + BE64 revision → BE32 index`, and its events have no
@@ -170,12 +172,17 @@ enum ChangeLogLayout {
     static func historyKey(
         _ key: UnsafeRawBufferPointer, revision: UInt64, index: UInt32? = nil, into scratch: inout ByteBuffer
     ) {
+        historyKeyPrefix(key, into: &scratch)
+        scratch.writeInteger(revision, endianness: .big)
+        if let index { scratch.writeInteger(index, endianness: .big) }
+    }
+
+    /// The part of a key's `h` entries before the revision: every entry of the key starts with it.
+    static func historyKeyPrefix(_ key: UnsafeRawBufferPointer, into scratch: inout ByteBuffer) {
         scratch.clear()
         scratch.writeInteger(historyPrefix)
         scratch.writeInteger(UInt32(truncatingIfNeeded: key.count), endianness: .big)
         scratch.writeBytes(key)
-        scratch.writeInteger(revision, endianness: .big)
-        if let index { scratch.writeInteger(index, endianness: .big) }
     }
 
     /// The revision and index an `h` entry stands for, given the length of its key's prefix (`h`, length, key): the

@@ -5,6 +5,9 @@ import NIOCore
 /// becomes an event of that revision (`r`), indexed by key (`h`), in the same `WriteBatch` as the data itself, so a
 /// crash never leaves data without its events or events without their data.
 extension Keyspace {
+    /// The oldest revision the log can answer for: none (the next one) while it is off.
+    public var oldestAvailableRevision: UInt64 { logsChanges ? oldestLoggedRevision : revision &+ 1 }
+
     /// The running command's revision and the next event's index, taking the next revision at its first write.
     func nextEvent() -> (revision: UInt64, index: UInt32) {
         let revision = takeRevision()
@@ -202,8 +205,7 @@ extension Keyspace {
         var events: [ChangeEvent] = []
         let iterator = database.makeIterator()
         var prefix = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: 0, into: &prefix) }
-        prefix.moveWriterIndex(to: prefix.writerIndex - 8)
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
         let prefixBytes = Array(prefix.readableBytesView)
         if descending {
             iterator.seek(prefixBytes + bigEndianBytes(from.map { $0 &+ 1 } ?? .max))

@@ -140,12 +140,13 @@ final class SnapshotTracker: Sendable {
 }
 
 extension KeyspaceSnapshot {
-    /// About `limit` change-log events with revisions from `from` through `through`, in order, starting after
-    /// `position` (the last event of the previous call) when given. A revision is never split: the last one read is
-    /// read whole, so everything through it has been read.
+    /// About `limit` change-log events (or `maxBytes` of their keys and values) with revisions from `from` through
+    /// `through`, in order, starting after `position` (the last event of the previous call) when given. A revision is
+    /// never split: the last one read is read whole, so everything through it has been read.
     /// - Returns: the events, and whether they reach `through` (nothing is left to read).
     public func events(
-        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int
+        from: UInt64, after position: (revision: UInt64, index: UInt32)?, through: UInt64, limit: Int,
+        maxBytes: Int = .max
     ) throws -> (events: [ChangeEvent], complete: Bool) {
         var start = ByteBuffer()
         if let position {
@@ -155,6 +156,7 @@ extension KeyspaceSnapshot {
             ChangeLogLayout.eventKey(revision: from, index: 0, into: &start)
         }
         var events: [ChangeEvent] = []
+        var bytes = 0
         let iterator = makeIterator()
         start.withUnsafeReadableBytes { iterator.seek($0) }
         while iterator.isValid, iterator.key.first == ChangeLogLayout.eventPrefix {
@@ -162,11 +164,12 @@ extension KeyspaceSnapshot {
                 throw CorruptRecordError(key: Array(iterator.key))
             }
             guard event.revision <= through else { break }
-            if events.count >= limit, let last = events.last, event.revision != last.revision {
+            if events.count >= limit || bytes >= maxBytes, let last = events.last, event.revision != last.revision {
                 try iterator.checkError()
                 return (events, false)
             }
             events.append(event)
+            bytes += event.key.readableBytes + (event.value?.readableBytes ?? 0)
             iterator.next()
         }
         try iterator.checkError()
@@ -174,10 +177,11 @@ extension KeyspaceSnapshot {
     }
 
     /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values
-    /// (a collection's metadata), expiry, revisions and type, until `body` returns false.
+    /// (a collection's metadata), expiry, revisions and type, until `body` returns false; no more once the keys and
+    /// values given to `body` reach `maxBytes`.
     /// - Returns: how many keys it visited.
     public func entries(
-        in range: KeyRange, after: [UInt8]?, limit: Int,
+        in range: KeyRange, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
         _ body: (
             _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision,
             _ type: ValueType
@@ -188,7 +192,8 @@ extension KeyspaceSnapshot {
         let iterator = makeIterator()
         iterator.seek([StorageLayout.keyPrefix] + (bounded.lower?.key ?? []))
         var visited = 0
-        while visited < limit, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+        var bytes = 0
+        while visited < limit, bytes < maxBytes, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
             let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
             guard bounded.isBelowUpper(key) else { break }
             if bounded.contains(key) {  // not the excluded lower bound itself
@@ -197,6 +202,7 @@ extension KeyspaceSnapshot {
                 }
                 visited += 1
                 if !RecordFormat.hasExpired(expireAt, at: takenAt) {
+                    bytes += key.count + value.count
                     guard try body(key, value, expireAt, revision, type) else { break }
                 }
             }

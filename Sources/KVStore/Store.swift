@@ -44,6 +44,9 @@ public final class Store: @unchecked Sendable {
     /// first number, and `onSync` the second, so what must wait for durability can.
     private let committedSequence = Atomic<UInt64>(0)
     private let syncedSequence = Atomic<UInt64>(0)
+    /// The same two marks as store revisions: the last committed, and the last an fsync has made durable.
+    private let committedRevision = Atomic<UInt64>(0)
+    private let syncedRevision = Atomic<UInt64>(0)
     private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
     private let lockFreeReads: LockFreeReadGate
     /// The background jobs' slot, for the work they do on the database without the lock (compactions).
@@ -69,6 +72,9 @@ public final class Store: @unchecked Sendable {
         maintenanceSlot = gate.makeSlot()
         keyspace = try Keyspace(
             database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
+        // What LevelDB recovered from its files is on disk.
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
+        syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
     }
 
     /// Told of every change: WATCH, keyspace notifications, statistics. Set once, before the store is shared.
@@ -98,6 +104,7 @@ public final class Store: @unchecked Sendable {
         do { try keyspace.commit() } catch { commit.failure = error }
         commit.wrote = keyspace.endLease()
         let sequence = UInt64(keyspace.commits)
+        committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
         committedSequence.store(sequence, ordering: .releasing)
         let delivers = keyspace.observer?.leaseEnding(commitSequence: sequence) ?? false
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
@@ -191,17 +198,15 @@ public final class Store: @unchecked Sendable {
     public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
         guard lockFreeReads.enter(slot) else { return nil }
         defer { lockFreeReads.leave(slot) }
+        // The key's last event of `revision` (a command can change a key more than once): the value it left.
         var prefix = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision, into: &prefix) }
-        let prefixLength = prefix.readableBytes - 8
-        // The key's last `h` entry of the revision: seek past the revision, then step back.
-        var end = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKey($0, revision: revision &+ 1, into: &end) }
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
+        let prefixBytes = Array(prefix.readableBytesView)
         let iterator = database.makeIterator()
-        end.withUnsafeReadableBytes { iterator.seek($0) }
+        withUnsafeBytes(of: (revision &+ 1).bigEndian) { iterator.seek(prefixBytes + $0) }
         if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
-        guard iterator.isValid, prefix.withUnsafeReadableBytes({ iterator.key.starts(with: $0) }),
-            let entry = ChangeLogLayout.historyEntry(key: iterator.key, value: iterator.value, prefixLength: prefixLength),
+        guard iterator.isValid, iterator.key.starts(with: prefixBytes),
+            let entry = ChangeLogLayout.historyEntry(key: iterator.key, value: iterator.value, prefixLength: prefixBytes.count),
             entry.revision == revision
         else {
             try iterator.checkError()
@@ -248,11 +253,19 @@ public final class Store: @unchecked Sendable {
     public func sync() throws {
         unsynced.store(false, ordering: .relaxed)
         let covered = committedSequence.load(ordering: .acquiring)
+        let coveredRevision = committedRevision.load(ordering: .relaxed)
         do {
             try logSyncer.sync()
         } catch {
             health.recordFailure(error, at: clock.milliseconds())
             throw error
+        }
+        var synced = syncedRevision.load(ordering: .relaxed)
+        while synced < coveredRevision {
+            let (exchanged, original) = syncedRevision.compareExchange(
+                expected: synced, desired: coveredRevision, ordering: .relaxed)
+            if exchanged { break }
+            synced = original
         }
         var current = syncedSequence.load(ordering: .relaxed)
         while current < covered {
@@ -265,6 +278,9 @@ public final class Store: @unchecked Sendable {
             current = original
         }
     }
+
+    /// The newest revision an fsync has made durable (revisions before the store opened are).
+    public var durableRevision: UInt64 { syncedRevision.load(ordering: .relaxed) }
 
     /// The commits an fsync has made durable (see `onSync`).
     public var durableSequence: UInt64 { syncedSequence.load(ordering: .relaxed) }
@@ -313,6 +329,7 @@ public final class Store: @unchecked Sendable {
             do {
                 database = try Database(path: directory, options: options)
                 try keyspace.reopen(on: database)
+                syncedRevision.store(keyspace.committedRevision, ordering: .relaxed)
                 isOpen = true
                 lockFreeReads.open()
                 health.recordRecovery()

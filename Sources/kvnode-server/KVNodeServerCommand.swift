@@ -70,6 +70,10 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "MiB of unsent KV.WATCH events after which a watcher is cut off (it resumes with FROM).")
     var watchOutputLimitMb = 32
 
+    /// Milliseconds between `kv.progress` messages to an idle watcher; hidden, for tests that cannot wait 10 s.
+    @Option(help: .hidden)
+    var watchProgressIntervalMs = 10_000
+
     @Option(help: ArgumentHelp(
         "Redis's save points: take a snapshot when at least CHANGES keys changed and more than SECONDS passed since "
             + "the last one, e.g. \"3600 1 300 100\"; empty = never (the default; also CONFIG SET save).",
@@ -98,6 +102,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
             throw ValidationError("--change-log-max-mb, --change-log-max-age and --change-log-max-revisions must be 0 or more")
         }
         guard watchOutputLimitMb >= 1 else { throw ValidationError("--watch-output-limit-mb must be at least 1") }
+        guard watchProgressIntervalMs >= 1 else {
+            throw ValidationError("--watch-progress-interval-ms must be at least 1")
+        }
         guard SavePoints(save) != nil else {
             throw ValidationError("--save takes \"<seconds> <changes>\" pairs (seconds >= 1, changes >= 0), or \"\"")
         }
@@ -137,6 +144,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.changeLogRetention.maxAgeMilliseconds = Int64(changeLogMaxAge) * 1000
         configuration.changeLogRetention.maxRevisions = UInt64(changeLogMaxRevisions)
         configuration.watchOutputLimit = watchOutputLimitMb << 20
+        configuration.watchProgressInterval = .milliseconds(Int64(watchProgressIntervalMs))
         configuration.savePoints = SavePoints(save)!
         configuration.notifyKeyspaceEvents = KeyspaceEventFlags(letters: notifyKeyspaceEvents)!
 

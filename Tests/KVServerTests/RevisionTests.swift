@@ -58,6 +58,30 @@ import Testing
         #expect(try client.send(["KV.GET", "k", "AT", "9"]) == ["-ERR revision 9 is in the future\r\n"])
     }
 
+    @Test func historyKeepsEveryEventOfAKeyWithinOneRevision() throws {
+        let server = try TestServer()
+        let client = try server.connect()
+        // A transaction that writes a key twice, and a SET that finds its key expired: two events of one key each.
+        try client.send(["MULTI"], ["SET", "k", "1"], ["SET", "k", "2"], ["EXEC"])
+        try client.send(["SET", "t", "a", "PX", "10"])
+        server.advance(milliseconds: 11)
+        try client.send(["SET", "t", "b"])
+        let set = { (revision: Int, value: String) in "*3\r\n:\(revision)\r\n$3\r\nset\r\n$1\r\n\(value)\r\n" }
+        #expect(try client.send(["KV.HISTORY", "k"]) == ["*2\r\n" + set(1, "1") + set(1, "2")])
+        #expect(try client.send(["KV.HISTORY", "k", "DESC"]) == ["*2\r\n" + set(1, "2") + set(1, "1")])
+        #expect(try client.send(["KV.HISTORY", "t"])
+            == ["*3\r\n" + set(2, "a") + "*3\r\n:3\r\n$7\r\nexpired\r\n$-1\r\n" + set(3, "b")])
+        // A read at the revision, and a later event's previous value, are what the revision left: its last event.
+        #expect(try client.send(["KV.GET", "k", "AT", "1"]).first?.hasPrefix("*10\r\n$5\r\nvalue\r\n$1\r\n2\r\n") == true)
+        let watcher = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        #expect(try watcher.send(["KV.WATCH", "KEY", "k", "PREVKV"]) == [control("kv.watch", 1, 3)])
+        try client.send(["SET", "k", "3"])
+        #expect(try watcher.replies() == [
+            ">7\r\n$8\r\nkv.event\r\n:1\r\n:4\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\n3\r\n$1\r\n2\r\n"
+        ])
+    }
+
     @Test func aCompactedRevisionIsAnErrorNamingTheOldestKept() throws {
         let server = try TestServer()
         let client = try server.connect()
@@ -90,6 +114,41 @@ import Testing
         }
     }
 
+    @Test func withTheChangeLogOffNothingAnswersFromIt() throws {
+        let server = try TestServer(logsChanges: false)
+        let client = try server.connect()
+        #expect(try client.send(["KV.SET", "k", "1"], ["KV.SET", "k", "2"]) == [":1\r\n", ":2\r\n"])
+        let off = { (command: String) in "-ERR \(command) needs the change log, which is off (--change-log off)\r\n" }
+        #expect(try client.send(["KV.HISTORY", "k"], ["KV.GET", "k", "AT", "1"], ["KV.WATCH", "KEY", "k"])
+            == [off("KV.HISTORY"), off("KV.GET AT"), off("KV.WATCH")])
+        // Revisions are kept: the current value still reports its own.
+        #expect(try client.send(["KV.GET", "k"]).first?.contains("$8\r\nrevision\r\n:2\r\n") == true)
+    }
+
+    @Test func aWatchSendsNothingBeyondTheDurableRevision() throws {
+        let server = try TestServer(durability: .medium)
+        let watcher = try server.connect()
+        let other = try server.connect()
+        let writer = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        _ = try other.send(["HELLO", "3"])
+        try writer.send(["SET", "k", "1"])
+        try server.store.sync()
+        try writer.send(["SET", "k", "2"])  // acknowledged, not yet durable
+        // A replay stops short of what is not durable: nothing past the acknowledgement until the fsync.
+        #expect(try watcher.send(["KV.WATCH", "KEY", "k", "FROM", "1"]) == [control("kv.watch", 1, 2)])
+        // A watch from now sends nothing (not even progress) until what it starts after is durable.
+        #expect(try other.send(["KV.WATCH", "KEY", "k"]) == [control("kv.watch", 1, 2)])
+        server.advance(milliseconds: 5)
+        #expect(try watcher.replies() == [] && other.replies() == [])
+        try server.store.sync()
+        server.advance(milliseconds: 200)
+        #expect(try watcher.replies() == [event(1, 1, "set", "k", "1"), event(1, 2, "set", "k", "2")])
+        try writer.send(["SET", "k", "3"])
+        try server.store.sync()
+        #expect(try other.replies() == [event(1, 3, "set", "k", "3")])
+    }
+
     @Test func aWatchReplaysThenFollowsWithoutAGapOrADuplicate() throws {
         let server = try TestServer()
         let watcher = try server.connect()
@@ -118,6 +177,22 @@ import Testing
         try watcher.channel.writeInbound(request)
         try writer.send(["SET", "k", "2"])
         #expect(try watcher.replies() == [control("kv.watch", 1, 1), event(1, 1, "set", "k", "1"), event(1, 2, "set", "k", "2")])
+    }
+
+    @Test func aWatcherCutOffBeforeItsReplayIsToldToResumeWhereItAsked() throws {
+        let server = try TestServer(watchOutputLimit: 1 << 20)
+        let watcher = try server.connect()
+        let writer = try server.connect()
+        _ = try watcher.send(["HELLO", "3"])
+        let big = String(repeating: "x", count: 400_000)
+        for _ in 1...3 { try writer.send(["SET", "k", big]) }
+        // The watch starts at 3; before its replay runs, more than the limit of new events piles up behind it.
+        var request = ByteBuffer()
+        request.writeString(RESP.command(["KV.WATCH", "KEY", "k", "FROM", "2"]))
+        try watcher.channel.writeInbound(request)
+        try writer.send(["SET", "k", big], ["SET", "k", big], ["SET", "k", big])
+        // It was sent nothing: the revision it can resume after is the one before its FROM, not its start.
+        #expect(try watcher.replies() == [control("kv.watch", 1, 3), control("kv.lagged", 1, 1)])
     }
 
     @Test func initialSendsTheCurrentValuesThenAMarker() throws {

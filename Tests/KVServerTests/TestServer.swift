@@ -17,12 +17,17 @@ final class TestServer {
     /// The event loop every connection of the test shares; its time moves with `advance`.
     let loop = EmbeddedEventLoop()
 
-    init(families: [any CommandFamily] = [], durability: Durability = .low) throws {
+    init(
+        families: [any CommandFamily] = [], durability: Durability = .low, logsChanges: Bool = true,
+        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvnode-test-\(UUID())").path
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
         configuration.durability = durability
-        store = try Store(directory: directory, durability: durability, clock: clock)
+        configuration.changeLog = logsChanges
+        configuration.watchOutputLimit = watchOutputLimit
+        store = try Store(directory: directory, durability: durability, clock: clock, logsChanges: logsChanges)
         var logger = Logger(label: "kvnode-test")
         logger.logLevel = .critical
         engine = Engine(configuration: configuration, store: store, logger: logger, families: families)

@@ -126,6 +126,49 @@ import Glibc
         }
     }
 
+    @Test func snapshotReadsStopAtAByteBudget() throws {
+        try withTemporaryStore { store, _ in
+            let big = ByteBuffer(repeating: UInt8(ascii: "v"), count: 300_000)
+            try store.withKeyspace { ks in
+                for key in ["a", "b", "c", "d", "e"] {
+                    try ks.set(bytes(key), value: big)
+                    ks.beginCommand()
+                }
+            }
+            let view = try store.withKeyspace { try $0.snapshot() }
+            // Events of 300 KB: the one that reaches 1 MiB is the last of the step, whatever the count allows.
+            let first = try view.events(from: 1, after: nil, through: 5, limit: 256, maxBytes: 1 << 20)
+            #expect(first.events.map(\.revision) == [1, 2, 3, 4] && !first.complete)
+            let rest = try view.events(from: 1, after: (4, 0), through: 5, limit: 256, maxBytes: 1 << 20)
+            #expect(rest.events.map(\.revision) == [5] && rest.complete)
+            var keys: [String] = []
+            let visited = try view.entries(in: .all, after: nil, limit: 256, maxBytes: 500_000) { key, _, _, _, _ in
+                keys.append(String(decoding: key, as: UTF8.self))
+                return true
+            }
+            #expect(visited == 2 && keys == ["a", "b"])
+        }
+    }
+
+    @Test func historyHoldsEveryEventOfAKeyInOneRevision() throws {
+        try withTemporaryStore { store, _ in
+            try store.withKeyspace { ks in
+                // Like MULTI; SET k 1; SET k 2; DEL k; EXEC: one revision, three events of one key.
+                try ks.set(bytes("k"), value: bytes("1"))
+                try ks.set(bytes("k"), value: bytes("2"))
+                #expect(try ks.delete(bytes("k")))
+                ks.beginCommand()
+                try ks.set(bytes("k"), value: bytes("3"))
+            }
+            try store.withKeyspace { ks in
+                let history = try ks.history(of: bytes("k"), from: nil, limit: 10, descending: false)
+                #expect(history.map { "\($0.revision):\($0.index):\($0.operation.name)" } == ["1:0:set", "1:1:set", "1:2:del", "2:0:set"])
+                #expect(try ks.history(of: bytes("k"), from: 1, limit: 2, descending: true).map(\.index) == [2, 1])
+                #expect(try ks.value(of: bytes("k"), at: 1) == nil)
+            }
+        }
+    }
+
     @Test func withoutTheLogRevisionsAreStillKept() throws {
         let path = makeTemporaryDirectory()
         defer { removeDirectory(path) }

@@ -181,6 +181,7 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     meta = json.loads((directory / "meta.json").read_text())
     assert set(meta) == {"id", "created_at_ms", "format_version", "key_count", "size", "uncompressed_size",
                          "checksum", "revision"}, meta
+    assert isinstance(meta["revision"], int) and meta["revision"] >= 0
     data = (directory / "state.bin").read_bytes()
     assert copy or meta["id"] == directory.name
     assert meta["format_version"] == 2

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Raw, encode, start_server
+from conftest import Raw, encode, rss_bytes, start_server
 
 pytestmark = [
     pytest.mark.kvnode_only,
@@ -29,14 +29,6 @@ ALLOWED_GROWTH = 10 * MB
 SETTLE_SECONDS = 60.0
 
 HALF_BULK = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500000\r\n" + b"x" * 250_000
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
 def settled_rss(pid: int, seconds: float = 12.0) -> int:

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from conftest import Raw, encode, start_server
+from conftest import Raw, encode, rss_bytes, start_server
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02):
@@ -299,14 +299,6 @@ def fill(publisher, barrier: DeliveryBarrier, subscriber: SlowSubscriber, target
         publish(publisher, subscriber, -(-missing // frame))
         barrier.wait()
     raise AssertionError(f"kernel queues still growing: {subscriber.kernel_queues()}")
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_a_subscriber_that_stops_reading_is_disconnected_at_the_hard_limit(server, r2):

@@ -113,6 +113,27 @@ def test_overwriting_a_collection(r2):
     assert r2.hgetall("hash") == {b"z": b"9"}
 
 
+def test_bit_and_lcs_commands_refuse_collections_and_write_strings(r2):
+    fill(r2)
+    for key in ("hash", "set"):
+        wrongtype(r2.setbit, key, 1, 1)
+        wrongtype(r2.getbit, key, 1)
+        wrongtype(r2.bitcount, key)
+        wrongtype(r2.bitpos, key, 1)
+        wrongtype(r2.execute_command, "BITFIELD", key, "GET", "u8", 0)
+        wrongtype(r2.execute_command, "BITFIELD_RO", key, "GET", "u8", 0)
+        assert err(r2.execute_command, "LCS", key, "str") == "The specified keys must contain string values"
+        assert err(r2.execute_command, "LCS", "str", key) == "The specified keys must contain string values"
+        wrongtype(r2.execute_command, "SUBSTR", key, 0, 1)
+        wrongtype(r2.bitop, "OR", "dest", key)
+    assert r2.hgetall("hash") == {b"f": b"1", b"g": b"2"} and r2.exists("dest") == 0
+    # A bit write makes a string; BITOP replaces a destination of any type with one, as SET does.
+    r2.setbit("bits", 7, 1)
+    assert r2.type("bits") == b"string" and r2.get("bits") == b"\x01"
+    assert r2.bitop("OR", "hash", "bits") == 1
+    assert r2.type("hash") == b"string" and r2.get("hash") == b"\x01"
+
+
 def test_mget_answers_null_for_other_types(client):
     fill(client)
     assert client.mget("str", "hash", "set", "missing") == [b"v", None, None, None]

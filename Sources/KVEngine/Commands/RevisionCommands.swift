@@ -39,6 +39,7 @@ struct RevisionCommands: CommandFamily {
         }
         let found: (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)?
         if let at {
+            try requireChangeLog(keyspace, "KV.GET AT")
             guard at <= keyspace.revision else { throw CommandError("ERR revision \(at) is in the future") }
             found = try compactedAsError(keyspace) { try keyspace.value(of: key, at: at) }
         } else {
@@ -84,6 +85,7 @@ struct RevisionCommands: CommandFamily {
             index += 1
         }
         let keyspace = ctx.keyspace
+        try requireChangeLog(keyspace, "KV.HISTORY")
         let events = try compactedAsError(keyspace) {
             try keyspace.history(of: ctx.argument(1), from: from, limit: limit, descending: descending)
         }
@@ -103,7 +105,7 @@ struct RevisionCommands: CommandFamily {
         ctx.reply.bulk("current")
         ctx.reply.integer(Int(truncatingIfNeeded: keyspace.revision))
         ctx.reply.bulk("oldest")
-        ctx.reply.integer(Int(truncatingIfNeeded: keyspace.oldestLoggedRevision))
+        ctx.reply.integer(Int(truncatingIfNeeded: keyspace.oldestAvailableRevision))
     }
 
     // MARK: Writing
@@ -203,19 +205,17 @@ struct RevisionCommands: CommandFamily {
         }
         if from != nil && initial { throw CommandError("ERR FROM and INITIAL cannot be combined") }
         let keyspace = ctx.keyspace
-        guard keyspace.logsChanges else {
-            throw CommandError("ERR KV.WATCH needs the change log, which is off (--change-log off)")
-        }
+        try requireChangeLog(keyspace, "KV.WATCH")
         if let from {
             guard from <= keyspace.revision &+ 1 else { throw CommandError("ERR revision \(from) is in the future") }
             if from < keyspace.oldestLoggedRevision { throw compactedError(keyspace) }
         }
         // Under this lease no commit can come between the revision the watcher starts at, the snapshot its replay
         // reads, and its registration for live events.
-        let view = from != nil || initial ? try keyspace.snapshot() : nil
         let start = keyspace.revision
+        let view = from != nil || initial ? try keyspace.snapshot() : nil
         let watcher = ctx.session.addWatcher(filter: filter, includePrevious: includePrevious, start: start, hub: hub)
-        push(WatchFrames.watching(id: watcher.id, revision: start), ctx)
+        push(WatchFrames.watching(id: watcher.id, revision: start, ctx.reply.version), ctx)
         var replay: Replay?
         if let view, let from {
             replay = Replay(view: view, through: start, source: .log(next: from, position: nil))
@@ -236,12 +236,12 @@ struct RevisionCommands: CommandFamily {
             ids = ctx.session.watcherIDs
         }
         if ids.isEmpty {
-            push(WatchFrames.unwatched(id: 0, remaining: 0), ctx)
+            push(WatchFrames.unwatched(id: 0, remaining: 0, ctx.reply.version), ctx)
         }
         for id in ids {
             ctx.session.removeWatcher(id)
             let remaining = ctx.session.watcherIDs.count
-            push(WatchFrames.unwatched(id: id, remaining: remaining), ctx)
+            push(WatchFrames.unwatched(id: id, remaining: remaining, ctx.reply.version), ctx)
         }
     }
 
@@ -267,6 +267,14 @@ struct RevisionCommands: CommandFamily {
             throw CommandError(allowingZero ? "ERR revision must be a non-negative integer" : "ERR revision must be positive")
         }
         return UInt64(value)
+    }
+
+    /// What reads the change log refuses to answer while it is off: the log then misses every change since, so its
+    /// past would be wrong, not just incomplete.
+    private static func requireChangeLog(_ keyspace: Keyspace, _ command: String) throws {
+        guard keyspace.logsChanges else {
+            throw CommandError("ERR \(command) needs the change log, which is off (--change-log off)")
+        }
     }
 
     private static func compactedAsError<R>(_ keyspace: Keyspace, _ body: () throws -> R) throws -> R {

@@ -7,7 +7,7 @@ enum ChangeLogInfo {
         let retention = context.server.configuration.changeLogRetention
         return [
             ("revision", String(keyspace.revision)),
-            ("oldest_revision", String(keyspace.oldestLoggedRevision)),
+            ("oldest_revision", String(keyspace.oldestAvailableRevision)),
             ("change_log", keyspace.logsChanges ? "on" : "off"),
             ("change_log_bytes", String(keyspace.logBytes)),
             ("change_log_max_bytes", String(retention.maxBytes)),

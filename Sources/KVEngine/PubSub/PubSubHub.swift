@@ -116,6 +116,16 @@ public struct PushFrame: Sendable {
     /// The frame as a RESP3 push.
     public let resp3: ByteBuffer
 
+    init(resp2: ByteBuffer, resp3: ByteBuffer) {
+        self.resp2 = resp2
+        self.resp3 = resp3
+    }
+
+    /// A frame built for one connection, in the protocol it speaks: the same bytes either way.
+    init(encoded: ByteBuffer) {
+        self.init(resp2: encoded, resp3: encoded)
+    }
+
     static func encode(kind: StaticString, _ parts: ByteBuffer...) -> PushFrame {
         var frame = ByteBuffer()
         frame.reserveCapacity(parts.reduce(32) { $0 + $1.readableBytes + 16 })

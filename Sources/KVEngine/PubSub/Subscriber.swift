@@ -1,4 +1,5 @@
 import NIOCore
+import RESP
 import Synchronization
 
 /// Where a connection's out-of-band messages go (Pub/Sub messages, later watch events). The network layer
@@ -14,6 +15,8 @@ public protocol PushSink: AnyObject {
     var unsentBytes: Int { get }
     /// Closes the connection once everything written so far has been sent.
     func closeAfterSending()
+    /// The protocol the connection speaks now, for frames built for it alone.
+    var protocolVersion: ProtocolVersion { get }
 }
 
 /// A connection's mailbox for Pub/Sub messages, safe to hand messages to from any thread.
@@ -49,6 +52,9 @@ final class Subscriber: Sendable {
     func push(_ frame: PushFrame) {
         sink.value?.push(frame)
     }
+
+    /// The connection's protocol; on the event loop.
+    var protocolVersion: ProtocolVersion { sink.value?.protocolVersion ?? .resp3 }
 
     /// Bytes the connection has not sent yet; on the event loop.
     var unsentBytes: Int { sink.value?.unsentBytes ?? 0 }

@@ -21,40 +21,61 @@ struct Replay {
         var afterElement: [UInt8]?
     }
 
+    /// One step: its frames, whether the replay is complete, and the newest revision whose events have all been
+    /// sent once these frames are (nil while nothing resumable has been sent).
+    struct Step {
+        var frames: [PushFrame]
+        var done: Bool
+        var sentThrough: UInt64?
+    }
+
     let view: KeyspaceSnapshot
     /// The watcher's start revision: the replay covers everything through it.
     let through: UInt64
     var source: Source
     /// Entries read per step: enough to keep the socket busy, few enough to keep the event loop responsive.
     static let step = 256
+    /// Bytes of keys and values read per step: a step's frames are built at once, so with large values this, not
+    /// the count, bounds what a replay holds before the socket takes it.
+    static let stepBytes = 1 << 20
 
-    /// The frames of the next step; whether the replay is complete; and the revision through which the watcher has
-    /// now been sent everything (nil while INITIAL's values are incomplete: those resume only by starting again).
-    /// - Throws: when the snapshot cannot be read; the watcher must not go on as if the replay were complete.
-    mutating func next(watcher: Watcher) throws -> (frames: [PushFrame], done: Bool, sentThrough: UInt64?) {
+    /// What the watcher has been sent completely before the first step: the revision before `FROM`, or nothing (0)
+    /// for INITIAL, whose values are a whole only once `kv.synced` is sent.
+    var sentBeforeStart: UInt64 {
+        switch source {
+        case .log(let from, _): from &- 1
+        case .initial: 0
+        }
+    }
+
+    /// The next step.
+    /// - Throws: when the snapshot cannot be read; the replay cannot go on without a gap.
+    mutating func next(watcher: Watcher) throws -> Step {
         switch source {
         case .log(let from, let position):
-            let (events, complete) = try view.events(from: from, after: position, through: through, limit: Self.step)
+            let (events, done) = try view.events(
+                from: from, after: position, through: through, limit: Self.step, maxBytes: Self.stepBytes)
             if let last = events.last { source = .log(next: from, position: (last.revision, last.index)) }
             let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
-            // Revisions are read whole, so the last one read is complete.
-            let sentThrough = complete ? through : events.last.map(\.revision) ?? from &- 1
-            return (frames, complete, sentThrough)
-        case .initial(let after, let inside?):
-            let frames = try elements(of: inside, watcher: watcher)
-            return (frames, false, nil)
+            // Steps never split a revision: everything through the last one read has been sent.
+            return Step(frames: frames, done: done, sentThrough: done ? through : events.last?.revision)
+        case .initial(_, let inside?):
+            return Step(frames: try elements(of: inside, watcher: watcher), done: false, sentThrough: nil)
         case .initial(let after, nil):
             var frames: [PushFrame] = []
             var last: [UInt8]?
+            var bytes = 0
             var collection: CollectionCursor?
-            let read = try view.entries(in: watcher.filter.range, after: after, limit: Self.step) {
-                key, value, expireAt, revision, type in
+            let read = try view.entries(
+                in: watcher.filter.range, after: after, limit: Self.step, maxBytes: Self.stepBytes
+            ) { key, value, expireAt, revision, type in
                 last = Array(key)
+                bytes += key.count + value.count
                 guard watcher.filter.matches(key) else { return true }
                 guard type.isCollection else {
                     frames.append(WatchFrames.initialValue(
                         id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
-                        expireAt: expireAt))
+                        expireAt: expireAt, watcher.protocolVersion))
                     return true
                 }
                 guard let metadata = CollectionMetadata(value), type.elementEvents != nil else { return true }
@@ -64,8 +85,8 @@ struct Replay {
                 return false
             }
             source = .initial(after: last ?? after, inside: collection)
-            let done = collection == nil && read < Self.step
-            return (frames, done, done ? through : nil)
+            let done = collection == nil && read < Self.step && bytes < Self.stepBytes
+            return Step(frames: frames, done: done, sentThrough: done ? through : nil)
         }
     }
 
@@ -74,23 +95,27 @@ struct Replay {
         guard let (kind, operation) = cursor.type.elementEvents else { return [] }
         var frames: [PushFrame] = []
         var last: [UInt8]?
+        var bytes = 0
         try view.forEachElement(generation: cursor.generation, kind: kind, after: cursor.afterElement) { element, value in
             frames.append(WatchFrames.initialElement(
                 id: watcher.id, key: cursor.key, type: cursor.type, operation: operation,
-                element: ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), revision: cursor.revision))
+                element: ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), revision: cursor.revision,
+                watcher.protocolVersion))
             last = Array(element)
-            return frames.count < Self.step
+            bytes += element.count + value.count
+            return frames.count < Self.step && bytes < Self.stepBytes
         }
+        let more = frames.count >= Self.step || bytes >= Self.stepBytes
         var next = cursor
         next.afterElement = last
         let after = Array(cursor.key.readableBytesView)
-        source = .initial(after: after, inside: frames.count < Self.step ? nil : next)
+        source = .initial(after: after, inside: more ? next : nil)
         return frames
     }
 
     /// The frame that ends the replay: `kv.synced` after the initial values.
     func completionFrame(watcher: Watcher) -> PushFrame? {
-        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through) }
+        if case .initial = source { return WatchFrames.synced(id: watcher.id, revision: through, watcher.protocolVersion) }
         return nil
     }
 }

@@ -18,10 +18,14 @@ final class WatchHub: Sendable {
     let outputLimit: Int
     /// How often an idle watcher is told the revision it is caught up to.
     let progressInterval: TimeAmount
+    /// With `medium` or `high` durability: the newest durable revision, and how to ask for an fsync soon. A watcher
+    /// sends nothing beyond the durable revision, so a crash never takes back what it was told.
+    let durability: WatchDurability?
 
-    init(outputLimit: Int, progressInterval: TimeAmount) {
+    init(outputLimit: Int, progressInterval: TimeAmount, durability: WatchDurability? = nil) {
         self.outputLimit = outputLimit
         self.progressInterval = progressInterval
+        self.durability = durability
     }
 
     /// Whether anyone watches: the keyspace builds change events only then.
@@ -54,4 +58,10 @@ final class WatchHub: Sendable {
     /// The newest revision whose events every watcher registered before it has been offered. A watcher reports
     /// `max(this, its start)` as its progress: events at or before its start are not for it.
     var offeredRevision: UInt64 { publishedRevision.load(ordering: .acquiring) }
+}
+
+/// How watchers wait for durability (see `WatchHub.durability`).
+struct WatchDurability: Sendable {
+    let durableRevision: @Sendable () -> UInt64
+    let requestSync: @Sendable () -> Void
 }

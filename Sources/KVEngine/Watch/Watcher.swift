@@ -16,9 +16,10 @@ import Synchronization
 /// ```
 /// Events at or before R never reach the watcher from the live feed (the replay has them, or it asked for none), so
 /// the seam has neither gap nor duplicate. Frames go to the connection's push sink on its event loop; a watcher whose
-/// connection backs up past the output limit is cut off with `kv.lagged` naming the last revision it was sent, and its
-/// connection closes once that is written: the client resumes with `FROM` that revision + 1, losing nothing, since the
-/// log, not a buffer, holds the events.
+/// connection backs up past the output limit is cut off with `kv.lagged` naming the last revision whose events it was
+/// all sent (a replay step can end inside a revision), and its connection closes once that is written: the client
+/// resumes with `FROM` that revision + 1, losing nothing, since the log, not a buffer, holds the events. A replay
+/// reads a bounded number of bytes per step and waits while the connection is backed up, so it holds little memory.
 final class Watcher: Sendable {
     let id: Int
     let filter: WatchFilter
@@ -64,6 +65,9 @@ final class Watcher: Sendable {
 
     var eventLoop: any EventLoop { subscriber.eventLoop }
 
+    /// The protocol of the watcher's connection; on its event loop.
+    var protocolVersion: ProtocolVersion { subscriber.protocolVersion }
+
     // MARK: Live feed (any thread)
 
     /// Takes the events of one lease that match; called in commit order.
@@ -97,17 +101,27 @@ final class Watcher: Sendable {
 
     // MARK: On the event loop
 
-    /// Starts the watcher: the acknowledgement, then the replay (when asked), then live events.
-    func begin(replay: Replay?) {
+    /// Starts the watcher: the replay (when asked), then live events; first, with `medium` or `high` durability, waits
+    /// until everything through its start revision is durable, so it never sends what a crash could take back.
+    func begin(replay: Replay?, retryDelay: TimeAmount = .milliseconds(1)) {
         eventLoop.preconditionInEventLoop()
+        // Until the replay has sent them, the revisions through `start` are not the watcher's to resume after (a
+        // cut-off before it begins names the revision before its FROM).
+        if let replay { onLoop.value.lastSent = replay.sentBeforeStart }
+        guard !isEnded else { return }
+        if let durability = hub.durability, durability.durableRevision() < start {
+            durability.requestSync()
+            // Usually one fsync away; backs off while fsyncs fail (the store is then refusing writes).
+            eventLoop.scheduleTask(in: retryDelay) {
+                self.begin(replay: replay, retryDelay: min(retryDelay * 2, .milliseconds(100)))
+            }
+            return
+        }
         onLoop.value.progress = eventLoop.scheduleRepeatedTask(
             initialDelay: hub.progressInterval, delay: hub.progressInterval
         ) { [weak self] _ in self?.progressTick() }
         if let replay {
             onLoop.value.replay = replay
-            // Until the replay sends something, a cut-off watcher resumes where it asked to start: FROM's revision,
-            // or (INITIAL) from the beginning, as 0 tells it.
-            if case .log(let from, _) = replay.source { onLoop.value.lastSent = from &- 1 } else { onLoop.value.lastSent = 0 }
             pump()
         } else {
             goLive()
@@ -122,18 +136,18 @@ final class Watcher: Sendable {
             eventLoop.scheduleTask(in: .milliseconds(5)) { self.pump() }
             return
         }
-        let step: (frames: [PushFrame], done: Bool, sentThrough: UInt64?)
+        let step: Replay.Step
         do {
             step = try replay.next(watcher: self)
         } catch {
-            // Never carry on past events that could not be read: cut off, the client resumes from what it has.
-            return cutOff()
+            // The rest of the replay cannot be read: end the watch where it stands rather than go on with a gap.
+            cutOff()
+            return
         }
-        let (frames, done) = (step.frames, step.done)
         onLoop.value.replay = replay
-        for frame in frames { subscriber.push(frame) }
-        if let sentThrough = step.sentThrough { onLoop.value.lastSent = sentThrough }
-        if done {
+        for frame in step.frames { subscriber.push(frame) }
+        if let sentThrough = step.sentThrough { onLoop.value.lastSent = max(onLoop.value.lastSent, sentThrough) }
+        if step.done {
             onLoop.value.replay = nil
             if let marker = replay.completionFrame(watcher: self) { subscriber.push(marker) }
             goLive()
@@ -167,7 +181,7 @@ final class Watcher: Sendable {
     private func cutOff() {
         state.withLockedValue { $0 = .ended }
         let lastSent = onLoop.value.lastSent
-        subscriber.push(WatchFrames.lagged(id: id, lastSent: lastSent))
+        subscriber.push(WatchFrames.lagged(id: id, lastSent: lastSent, subscriber.protocolVersion))
         stop()
         subscriber.closeAfterSending()
     }
@@ -191,7 +205,7 @@ final class Watcher: Sendable {
         let revision = max(start, hub.offeredRevision, onLoop.value.lastSent)
         eventLoop.execute {
             guard !self.isEnded else { return }
-            self.subscriber.push(WatchFrames.progress(id: self.id, revision: revision))
+            self.subscriber.push(WatchFrames.progress(id: self.id, revision: revision, self.subscriber.protocolVersion))
         }
     }
 
@@ -199,7 +213,8 @@ final class Watcher: Sendable {
 
     func frame(for event: ChangeEvent) -> PushFrame {
         let previous = includePrevious ? previousValue(of: event) : nil
-        return WatchFrames.event(id: id, event, previous: includePrevious ? .some(previous) : .none)
+        return WatchFrames.event(
+            id: id, event, previous: includePrevious ? .some(previous) : .none, subscriber.protocolVersion)
     }
 
     /// The value the key had before `event`, read from the log (nil when it had none, or the log no longer has it).

@@ -175,7 +175,7 @@ extension CommandMetadata {
 
     /// `KV.UNWATCH [id]`.
     static let kvUnwatch = CommandMetadata(
-        "kv.unwatch", arity: -1, flags: [.noscript, .loading, .stale], categories: [.pubsub, .slow],
+        "kv.unwatch", arity: -1, flags: [.noscript, .loading, .stale], categories: [.keyspace, .slow],
         doc: CommandDoc(
             summary: "End one watch, or every watch of the connection", since: "0.2.0", group: "pubsub",
             complexity: "O(N) where N is the number of watches ended.",
