@@ -28,6 +28,8 @@ public final class Engine: Sendable {
     let watches = WatchRegistry()
     /// Connections whose command waits for keys.
     let keyWaiters = KeyWaiters()
+    /// Clients blocked in BLPOP and the other blocking list pops.
+    let blockingPops = BlockingPops()
     /// KV.WATCH watchers.
     let watchHub: WatchHub
     /// The store's observer: WATCH invalidation, notifications, expiry counts.
@@ -79,7 +81,7 @@ public final class Engine: Sendable {
             requestSync = { syncRequester.yield() }
         }
         self.keyspaceEvents = KeyspaceEventObserver(
-            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
+            notifier: notifier, watches: watches, waiters: keyWaiters, blockingPops: blockingPops, watchers: watchHub,
             eventsWaitForSync: store.durability != .low, durableSequence: { [store] in store.durableSequence },
             requestSync: requestSync)
         self.settings = RuntimeSettings(configuration)
@@ -94,7 +96,8 @@ public final class Engine: Sendable {
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
-            HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors),
+            HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
+            BlockingListCommands(pops: blockingPops),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)

@@ -2,7 +2,7 @@ import KVStore
 
 extension KeyspaceSnapshot {
     /// Calls `body` with every element of a collection, in the form snapshots and the command stream hold it: a hash
-    /// field and its value, a set member. The one place that knows how each type's elements are stored
+    /// field and its value, a set member, a list item. The one place that knows how each type's elements are stored
     /// (`ElementLayout`); lists and sorted sets join here.
     /// - Throws: `SnapshotError` for a type whose elements this version cannot read, or what `body` throws.
     public func forEachSnapshotElement(
@@ -21,7 +21,13 @@ extension KeyspaceSnapshot {
                 try body(member, empty, 0)
                 return true
             }
-        case .string, .list, .sortedSet:
+        case .list:
+            // Head to tail: positions sort as the items' order.
+            try forEachElement(generation: metadata.generation, kind: ElementLayout.listItem) { _, item in
+                try body(item, empty, 0)
+                return true
+            }
+        case .string, .sortedSet:
             throw SnapshotError(.corrupt, "keys of type \(type.name) cannot be exported by this version")
         }
     }

@@ -48,6 +48,23 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     case setAdd = 32
     /// Set: the member `element` was removed.
     case setRemove = 33
+    /// List: `element` was pushed at the tail (`rpush key element`).
+    case listRightPush = 48
+    /// List: `element` was pushed at the head (`lpush key element`).
+    case listLeftPush = 49
+    /// List: `element` was popped from the head (`lpop key`; the element tells what went).
+    case listLeftPop = 50
+    /// List: `element` was popped from the tail (`rpop key`).
+    case listRightPop = 51
+    /// List: the item at index `element` (decimal) became `value` (`lset key index value`).
+    case listSet = 52
+    /// List: `value` was inserted before the first `element` (`linsert key BEFORE pivot value`).
+    case listInsertBefore = 53
+    /// List: `value` was inserted after the first `element` (`linsert key AFTER pivot value`).
+    case listInsertAfter = 54
+    /// List: one occurrence of `value` was removed, the first from the head (`element` "1") or from the tail ("-1")
+    /// (`lrem key 1|-1 value`).
+    case listRemove = 55
 
     /// The name watchers and KV.HISTORY show: the Redis command that replays it, for collection operations.
     public var name: StaticString {
@@ -63,8 +80,27 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
         case .hashDelete: "hdel"
         case .setAdd: "sadd"
         case .setRemove: "srem"
+        case .listRightPush: "rpush"
+        case .listLeftPush: "lpush"
+        case .listLeftPop: "lpop"
+        case .listRightPop: "rpop"
+        case .listSet: "lset"
+        case .listInsertBefore, .listInsertAfter: "linsert"
+        case .listRemove: "lrem"
         }
     }
+
+    /// A word the replayed command takes before the element (`linsert key BEFORE pivot value`), or nil.
+    public var wordBeforeElement: StaticString? {
+        switch self {
+        case .listInsertBefore: "BEFORE"
+        case .listInsertAfter: "AFTER"
+        default: nil
+        }
+    }
+
+    /// The arguments after the key in a watch frame or KV.HISTORY entry: the word, the element, the value.
+    public var argumentCount: Int { (hasElement ? 2 : 1) + (wordBeforeElement == nil ? 0 : 1) }
 
     /// Whether the event names an element (a field or member) besides its key.
     public var hasElement: Bool { rawValue >= 16 }
@@ -72,7 +108,7 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// Whether the event carries a value (`ChangeEvent.value`).
     public var carriesValue: Bool {
         switch self {
-        case .set, .hashSet, .rename: true
+        case .set, .hashSet, .rename, .listSet, .listInsertBefore, .listInsertAfter, .listRemove: true
         default: false
         }
     }

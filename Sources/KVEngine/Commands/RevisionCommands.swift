@@ -91,7 +91,7 @@ struct RevisionCommands: CommandFamily {
         }
         ctx.reply.arrayHeader(events.count)
         for event in events {
-            ctx.reply.arrayHeader(event.operation.hasElement ? 4 : 3)
+            ctx.reply.arrayHeader(2 + event.operation.argumentCount)
             ctx.reply.integer(Int(truncatingIfNeeded: event.revision))
             ctx.reply.bulk(event.operation.name.description)
             event.writeArguments(into: &ctx.reply)

@@ -51,6 +51,8 @@ extension Session {
         if let wait = keyWait { engine.keyWaiters.remove(handle, keys: wait.keys) }
         keyWait = nil
         waitRequested = false
+        if let blockedPop { engine.blockingPops.cancel(blockedPop) }
+        blockedPop = nil
     }
 
     /// Stops watching every key (UNWATCH, and after EXEC or DISCARD).

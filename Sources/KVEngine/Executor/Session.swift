@@ -43,6 +43,8 @@ public final class Session {
     var keyWait: KeyWait?
     /// Set by a command that asked to wait during its run; the executor parks it afterwards.
     var waitRequested = false
+    /// The blocking list pop this connection is blocked in (`BlockingListCommands`).
+    var blockedPop: BlockedPop?
 
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false

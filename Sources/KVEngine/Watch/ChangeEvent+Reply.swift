@@ -7,6 +7,7 @@ extension ChangeEvent {
     /// then the value — a string's, a hash field's, a renamed key's source, the time of a `pexpireat` in Unix ms as
     /// decimal digits — or null.
     func writeArguments(into writer: inout ReplyWriter) {
+        if let word = operation.wordBeforeElement { writer.bulk(word.description) }
         if operation.hasElement {
             if let element { writer.bulk(element) } else { writer.null() }
         }

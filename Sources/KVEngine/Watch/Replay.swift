@@ -97,10 +97,11 @@ struct Replay {
         var last: [UInt8]?
         var bytes = 0
         try view.forEachElement(generation: cursor.generation, kind: kind, after: cursor.afterElement) { element, value in
+            // A list's item is its value; the others name their field or member.
             frames.append(WatchFrames.initialElement(
                 id: watcher.id, key: cursor.key, type: cursor.type, operation: operation,
-                element: ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), revision: cursor.revision,
-                watcher.protocolVersion))
+                element: ByteBuffer(bytes: cursor.type.eventsNameValues ? value : element),
+                value: ByteBuffer(bytes: value), revision: cursor.revision, watcher.protocolVersion))
             last = Array(element)
             bytes += element.count + value.count
             return frames.count < Self.step && bytes < Self.stepBytes

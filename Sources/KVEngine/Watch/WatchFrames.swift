@@ -16,9 +16,9 @@ import RESP
 /// ```
 enum WatchFrames {
     /// `kv.event id revision op key value [previous]`, or for an element operation (`hset`, `sadd`, ...)
-    /// `kv.event id revision op key element value [previous]`.
+    /// `kv.event id revision op key element value [previous]` (`linsert` adds BEFORE or AFTER before the element).
     static func event(id: Int, _ event: ChangeEvent, previous: ByteBuffer??, _ version: ProtocolVersion) -> PushFrame {
-        let count = (event.operation.hasElement ? 7 : 6) + (previous == nil ? 0 : 1)
+        let count = 5 + event.operation.argumentCount + (previous == nil ? 0 : 1)
         return build(count: count, version) { writer in
             writer.bulk("kv.event")
             writer.integer(id)

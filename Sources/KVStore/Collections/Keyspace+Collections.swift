@@ -124,13 +124,9 @@ extension Keyspace {
         _ collection: inout StoredCollection, kind: UInt8, _ element: ByteBuffer, value: ByteBuffer,
         event: ChangeOperation?
     ) {
-        assertLeased()
         let revision = touch(&collection)
         element.withUnsafeReadableBytes { elementBytes in
-            ElementLayout.encode(
-                generation: collection.metadata.generation, kind: kind, element: elementBytes, into: &keyScratch)
-            keyScratch.withUnsafeReadableBytes { k in value.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
-            pendingElements[ByteBuffer(buffer: keyScratch)] = .value(value)
+            stageElement(collection, kind: kind, elementBytes, value: value)
             if let event {
                 logElementEvent(
                     event, collection, revision, element: elementBytes, value: event.carriesValue ? value : nil)
@@ -142,14 +138,25 @@ extension Keyspace {
     public func removeElement(
         _ collection: inout StoredCollection, kind: UInt8, _ element: ByteBuffer, event: ChangeOperation?
     ) {
-        assertLeased()
         let revision = touch(&collection)
         element.withUnsafeReadableBytes { elementBytes in
-            ElementLayout.encode(
-                generation: collection.metadata.generation, kind: kind, element: elementBytes, into: &keyScratch)
+            stageElement(collection, kind: kind, elementBytes, value: nil)
+            if let event { logElementEvent(event, collection, revision, element: elementBytes, value: nil) }
+        }
+    }
+
+    /// Stages one element's write (`value`) or deletion (nil) in the batch and its overlay, unlogged.
+    func stageElement(
+        _ collection: StoredCollection, kind: UInt8, _ element: UnsafeRawBufferPointer, value: ByteBuffer?
+    ) {
+        assertLeased()
+        ElementLayout.encode(generation: collection.metadata.generation, kind: kind, element: element, into: &keyScratch)
+        if let value {
+            keyScratch.withUnsafeReadableBytes { k in value.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
+            pendingElements[ByteBuffer(buffer: keyScratch)] = .value(value)
+        } else {
             keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             pendingElements[ByteBuffer(buffer: keyScratch)] = .deleted
-            if let event { logElementEvent(event, collection, revision, element: elementBytes, value: nil) }
         }
     }
 
@@ -250,7 +257,7 @@ extension Keyspace {
         return revision
     }
 
-    private func logElementEvent(
+    func logElementEvent(
         _ operation: ChangeOperation, _ collection: StoredCollection, _ revision: KeyRevision,
         element: UnsafeRawBufferPointer, value: ByteBuffer?
     ) {

@@ -59,7 +59,14 @@ extension Keyspace {
             // Only the kind that holds the elements is logged; another (a sorted set's score index) is derived.
             let event: ChangeOperation? = events?.kind == kind ? events?.operation : nil
             try forEachElement(of: original, kind: kind) { element, value in
-                putElement(&copy, kind: kind, ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), event: event)
+                if copied.type.eventsNameValues {
+                    // A list's items keep their positions; the event names the item.
+                    let revision = touch(&copy)
+                    stageElement(copy, kind: kind, element, value: ByteBuffer(bytes: value))
+                    if let event { logElementEvent(event, copy, revision, element: value, value: nil) }
+                } else {
+                    putElement(&copy, kind: kind, ByteBuffer(bytes: element), value: ByteBuffer(bytes: value), event: event)
+                }
                 return true
             }
         }

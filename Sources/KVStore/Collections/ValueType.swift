@@ -9,7 +9,7 @@ public enum ValueType: UInt8, Sendable, CaseIterable {
     case string = 0
     case hash = 1
     case set = 2
-    /// Reserved for lists (elements by position, `CollectionMetadata.ends` holds head and tail).
+    /// Lists: elements by position, `CollectionMetadata.ends` holds head and tail (`ListLayout`).
     case list = 3
     /// Reserved for sorted sets (elements by member, plus a score index under its own element kind).
     case sortedSet = 4
@@ -48,14 +48,19 @@ public enum ValueType: UInt8, Sendable, CaseIterable {
 
     /// How a collection's elements are told as change events when they are sent or copied whole (KV.WATCH INITIAL,
     /// COPY): the element kind that holds them, and the operation that recreates one (`hset field value`,
-    /// `sadd member`). Nil for a type that has none yet; lists and sorted sets add theirs here.
+    /// `sadd member`, `rpush item`, head to tail). Nil for a type that has none yet; sorted sets add theirs here.
     public var elementEvents: (kind: UInt8, operation: ChangeOperation)? {
         switch self {
         case .hash: (ElementLayout.hashField, .hashSet)
         case .set: (ElementLayout.setMember, .setAdd)
-        case .string, .list, .sortedSet: nil
+        case .list: (ElementLayout.listItem, .listRightPush)
+        case .string, .sortedSet: nil
         }
     }
+
+    /// Whether an element event names the element's value rather than its key: a list's items are stored by
+    /// position, and `rpush` names the item.
+    public var eventsNameValues: Bool { self == .list }
 }
 
 /// A command met a key of another type than it works on: `-WRONGTYPE Operation against a key holding the wrong kind
@@ -152,7 +157,7 @@ public enum ElementLayout {
     public static let hashField = UInt8(ascii: "f")
     /// Set: `'m' + member → empty`.
     public static let setMember = UInt8(ascii: "m")
-    /// Reserved for lists: `'l' + BE64 position → value` (positions between `CollectionMetadata.ends`).
+    /// List: `'l' + BE64 position → item` (positions between `CollectionMetadata.ends`, see `ListLayout`).
     public static let listItem = UInt8(ascii: "l")
     /// Reserved for sorted sets: `'m' + member → score` and `'s' + order-preserving score + member → empty`.
     public static let sortedSetMember = UInt8(ascii: "m")
