@@ -342,6 +342,13 @@ REPLAYED = {
     b"hdel": lambda f: ["HDEL", f[4], f[5]],
     b"sadd": lambda f: ["SADD", f[4], f[5]],
     b"srem": lambda f: ["SREM", f[4], f[5]],
+    b"rpush": lambda f: ["RPUSH", f[4], f[5]],
+    b"lpush": lambda f: ["LPUSH", f[4], f[5]],
+    b"lpop": lambda f: ["LPOP", f[4]],
+    b"rpop": lambda f: ["RPOP", f[4]],
+    b"lset": lambda f: ["LSET", f[4], f[5], f[6]],
+    b"linsert": lambda f: ["LINSERT", f[4], f[5], f[6], f[7]],
+    b"lrem": lambda f: ["LREM", f[4], f[5], f[6]],
 }
 
 
@@ -389,6 +396,18 @@ def mixed_workload(r):
     r.copy("after", "tail", replace=True)
     r.execute_command("SET", "counter", "10")
     r.incr("counter")
+    r.rpush("list", "a", "b", "c", "b", "d", "b")
+    r.lpush("list", "z")
+    r.linsert("list", "before", "b", "x")
+    r.linsert("list", "after", "d", "y")
+    r.lset("list", 0, "Z")
+    r.lrem("list", -2, "b")
+    r.lrem("list", 1, "b")
+    r.ltrim("list", 1, -2)
+    r.lmove("list", "list2", "LEFT", "RIGHT")
+    r.copy("list", "list3")
+    r.rpush("gone:list", "1")
+    r.rpop("gone:list")
 
 
 @pytest.mark.kvnode_only
