@@ -95,6 +95,7 @@ public final class Engine: Sendable {
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors),
+            SortedSetCommands(scanCursors: scanCursors),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)

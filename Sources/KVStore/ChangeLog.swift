@@ -48,6 +48,11 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     case setAdd = 32
     /// Set: the member `element` was removed.
     case setRemove = 33
+    /// Sorted set: the member `element` was added, or its score changed, to `value` (the score as ZADD reads it:
+    /// `%.17g`, `inf`, `-inf`).
+    case sortedSetAdd = 64
+    /// Sorted set: the member `element` was removed.
+    case sortedSetRemove = 65
 
     /// The name watchers and KV.HISTORY show: the Redis command that replays it, for collection operations.
     public var name: StaticString {
@@ -63,6 +68,8 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
         case .hashDelete: "hdel"
         case .setAdd: "sadd"
         case .setRemove: "srem"
+        case .sortedSetAdd: "zadd"
+        case .sortedSetRemove: "zrem"
         }
     }
 
@@ -72,7 +79,7 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// Whether the event carries a value (`ChangeEvent.value`).
     public var carriesValue: Bool {
         switch self {
-        case .set, .hashSet, .rename: true
+        case .set, .hashSet, .sortedSetAdd, .rename: true
         default: false
         }
     }

@@ -162,6 +162,17 @@ public struct ReplyWriter: Sendable {
         }
     }
 
+    /// `,<text>` in RESP3, a bulk string in RESP2, for a number already formatted as bytes.
+    public mutating func double(bytes text: UnsafeRawBufferPointer) {
+        if version == .resp3 {
+            buffer.writeInteger(UInt8(ascii: ","))
+            buffer.writeBytes(text)
+            buffer.writeStaticString("\r\n")
+        } else {
+            bulk(text)
+        }
+    }
+
     /// `=<len>\r\ntxt:<text>` in RESP3, a bulk string in RESP2 (INFO, CLIENT LIST and CLIENT INFO use it).
     public mutating func verbatim(_ text: String) {
         if version == .resp3 {
