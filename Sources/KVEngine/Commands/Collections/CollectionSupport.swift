@@ -210,6 +210,28 @@ enum CollectionReads {
     }
 }
 
+/// The removal hashes, sets and sorted sets share: HDEL, SREM, ZREM.
+enum CollectionRemoval {
+    /// Removes the elements named by arguments 2... from the collection in argument 1 with `remove` (which returns
+    /// whether the element was there), saves it once, notifies `event` when any went (and `del` when none is left),
+    /// and replies how many went.
+    static func removeEach(
+        _ ctx: CommandContext, _ type: ValueType, notify flags: KeyspaceEventFlags, event: StaticString,
+        _ remove: (_ element: ByteBuffer, _ collection: inout StoredCollection) throws -> Bool
+    ) throws {
+        let key = ctx.argument(1)
+        guard var collection = try ctx.keyspace.collectionForWrite(key, type) else { return ctx.reply.integer(0) }
+        var removed = 0
+        for index in 2..<ctx.argumentCount where collection.count > 0 {
+            if try remove(ctx.argument(index), &collection) { removed += 1 }
+        }
+        try ctx.keyspace.save(&collection)
+        if removed > 0 { ctx.notify(flags, event, key: key) }
+        if collection.count == 0 { ctx.notify(.generic, "del", key: key) }
+        ctx.reply.integer(removed)
+    }
+}
+
 extension Keyspace {
     /// Visits the elements of one kind, at most `collection.count` of them: exactly what a reply whose header
     /// announced the count holds.
