@@ -344,6 +344,28 @@ def test_pops_with_clients(client):
     assert client.zmpop(1, ["z"], max=True) is None
 
 
+def test_pops_then_inserts_beyond_the_popped_end(r2):
+    """Pops remember where the live part of the score index starts; an insertion before it must still be seen."""
+    r2.zadd("q", {f"m{i:03d}": i for i in range(200)})
+    assert r2.zpopmin("q", 50)[-1] == (b"m049", 49.0)
+    assert r2.zpopmax("q", 50)[-1] == (b"m150", 150.0)
+    assert r2.zrange("q", 0, 0) == [b"m050"] and r2.zrank("q", "m100") == 50 and r2.zcount("q", "-inf", "+inf") == 100
+    r2.zadd("q", {"low": 10, "high": 1000, "m050": 49.5})
+    assert r2.zrange("q", 0, 1, withscores=True) == [(b"low", 10.0), (b"m050", 49.5)]
+    assert r2.zrevrange("q", 0, 0) == [b"high"] and r2.zrank("q", "m100") == 51
+    assert r2.zpopmin("q") == [(b"low", 10.0)] and r2.zpopmax("q") == [(b"high", 1000.0)]
+    r2.zadd("q", {"m049": 49})
+    assert r2.zpopmin("q") == [(b"m049", 49.0)]
+    # A popped member re-added where it was.
+    r2.zadd("q", {"m000": 0, "m199": 199})
+    assert r2.zrange("q", 0, 0) == [b"m000"] and r2.zrange("q", -1, -1) == [b"m199"]
+    with r2.pipeline() as tx:
+        tx.zpopmin("q", 2)
+        tx.zadd("q", {"first": -1})
+        tx.zrange("q", 0, 1)
+        assert tx.execute()[2] == [b"first", b"m051"]
+
+
 def test_random_members(client):
     members = {f"m{i}".encode(): float(i) for i in range(20)}
     client.zadd("z", members)

@@ -34,10 +34,14 @@ extension Keyspace {
         putElement(
             &zset, kind: ElementLayout.sortedSetMember, member, value: SortedSetScore.text(score),
             event: .sortedSetAdd)
-        member.withUnsafeReadableBytes {
-            putElement(
-                &zset, kind: ElementLayout.sortedSetScore, SortedSetScore.indexElement(score, member: $0),
-                value: ByteBuffer(), event: nil)
+        let indexElement = member.withUnsafeReadableBytes { SortedSetScore.indexElement(score, member: $0) }
+        putElement(&zset, kind: ElementLayout.sortedSetScore, indexElement, value: ByteBuffer(), event: nil)
+        if var ends = scoreIndexEnds[zset.metadata.generation] {
+            // An entry outside the known live part widens it again.
+            let element = Array(indexElement.readableBytesView)
+            if let low = ends.low, compareBytes(element, low) <= 0 { ends.low = nil }
+            if let high = ends.high, compareBytes(element, high) >= 0 { ends.high = nil }
+            scoreIndexEnds[zset.metadata.generation] = ends.low == nil && ends.high == nil ? nil : ends
         }
     }
 
@@ -58,8 +62,44 @@ extension Keyspace {
         of zset: StoredCollection, in range: KeyRange = .all, order: IterationOrder = .ascending,
         _ body: (_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Bool
     ) throws {
-        try forEachElement(of: zset, kind: ElementLayout.sortedSetScore, in: range, order: order) { element, _ in
+        try forEachScoreIndexElement(of: zset, in: range, order: order) { element in
             try body(UnsafeRawBufferPointer(rebasing: element[8...]), SortedSetScore.score(indexElement: element))
         }
     }
+
+    /// Visits the score-index elements (`BE64 sortable score + member`) in `range`, as `forEachScored`.
+    public func forEachScoreIndexElement(
+        of zset: StoredCollection, in range: KeyRange = .all, order: IterationOrder = .ascending,
+        _ body: (_ element: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var range = range
+        if let ends = scoreIndexEnds[zset.metadata.generation] {
+            if let low = ends.low { range = range.intersection(KeyRange(lower: .init(low, inclusive: false))) }
+            if let high = ends.high { range = range.intersection(KeyRange(upper: .init(high, inclusive: false))) }
+        }
+        try forEachElement(of: zset, kind: ElementLayout.sortedSetScore, in: range, order: order) { element, _ in
+            try body(element)
+        }
+    }
+
+    /// Notes that a pop removed every score-index entry up to `element` (from the low end) or from it (the high
+    /// end): later scans start past it. LevelDB keeps a deleted entry as a marker until compaction, and a seek to the
+    /// start of the index would step over every entry popped so far, making a queue of pops quadratic.
+    public func notePopped(_ zset: StoredCollection, through element: [UInt8], fromHighEnd: Bool) {
+        guard zset.count > 0 else { return }
+        if scoreIndexEnds.count >= Self.scoreIndexEndsLimit { scoreIndexEnds.removeAll() }
+        var ends = scoreIndexEnds[zset.metadata.generation] ?? ScoreIndexEnds()
+        if fromHighEnd { ends.high = element } else { ends.low = element }
+        scoreIndexEnds[zset.metadata.generation] = ends
+    }
+
+    /// How many sorted sets' ends are remembered at most; past that the memory starts over (a hint, never needed).
+    static let scoreIndexEndsLimit = 4096
+}
+
+/// The part of a sorted set's score index known to hold every live entry: strictly between `low` and `high`
+/// (nil: unbounded). Set by pops, widened by an insertion outside it, forgotten when a batch is discarded.
+struct ScoreIndexEnds {
+    var low: [UInt8]?
+    var high: [UInt8]?
 }

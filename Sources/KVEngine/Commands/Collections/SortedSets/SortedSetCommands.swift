@@ -154,19 +154,11 @@ struct SortedSetCommands: CommandFamily {
     /// `ZREM key member [member ...]`: the number of members removed; the key goes with its last member.
     static func remove(_ ctx: CommandContext) throws {
         let keyspace = ctx.keyspace
-        let key = ctx.argument(1)
-        guard var zset = try keyspace.collectionForWrite(key, .sortedSet) else { return ctx.reply.integer(0) }
-        var removed = 0
-        for index in 2..<ctx.argumentCount where zset.count > 0 {
-            let member = ctx.argument(index)
-            guard let score = try keyspace.score(of: zset, member) else { continue }
+        try CollectionRemoval.removeEach(ctx, .sortedSet, notify: .sortedSet, event: "zrem") { member, zset in
+            guard let score = try keyspace.score(of: zset, member) else { return false }
             keyspace.removeScored(&zset, member, score)
-            removed += 1
+            return true
         }
-        try keyspace.save(&zset)
-        if removed > 0 { ctx.notify(.sortedSet, "zrem", key: key) }
-        if zset.count == 0 { ctx.notify(.generic, "del", key: key) }
-        ctx.reply.integer(removed)
     }
 
     // MARK: Reading

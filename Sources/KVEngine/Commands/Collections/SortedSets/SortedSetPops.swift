@@ -24,6 +24,10 @@ enum SortedSetPops {
             return items.count < count
         }
         try ctx.keyspace.removeScored(items, from: &zset, event: highest ? "zpopmax" : "zpopmin", ctx)
+        if let last = items.last {
+            let element = last.member.withUnsafeBytes { SortedSetScore.indexElement(last.score, member: $0) }
+            ctx.keyspace.notePopped(zset, through: Array(element.readableBytesView), fromHighEnd: highest)
+        }
         return items
     }
 

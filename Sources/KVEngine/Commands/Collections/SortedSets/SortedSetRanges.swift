@@ -154,7 +154,7 @@ enum SortedSetRanges {
             return ctx.reply.integer(0)
         }
         var count = 0
-        try ctx.keyspace.forEachElement(of: zset, kind: ElementLayout.sortedSetScore, in: interval.indexRange) { _, _ in
+        try ctx.keyspace.forEachScoreIndexElement(of: zset, in: interval.indexRange) { _ in
             count += 1
             return true
         }

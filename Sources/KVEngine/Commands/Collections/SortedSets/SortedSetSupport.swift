@@ -208,9 +208,9 @@ enum SortedSetRanks {
                 var visited = 0
                 var found = false
                 var last: [UInt8]?
-                try keyspace.forEachElement(
-                    of: zset, kind: ElementLayout.sortedSetScore, in: range, order: fromTail ? .descending : .ascending
-                ) { element, _ in
+                try keyspace.forEachScoreIndexElement(
+                    of: zset, in: range, order: fromTail ? .descending : .ascending
+                ) { element in
                     if element.elementsEqual(target) {
                         found = true
                         return false
