@@ -97,7 +97,7 @@ public final class Engine: Sendable {
             RevisionCommands(hub: watchHub),
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
-            BlockingListCommands(pops: blockingPops),
+            BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)

@@ -2,8 +2,8 @@ import KVStore
 
 extension KeyspaceSnapshot {
     /// Calls `body` with every element of a collection, in the form snapshots and the command stream hold it: a hash
-    /// field and its value, a set member, a list item. The one place that knows how each type's elements are stored
-    /// (`ElementLayout`); lists and sorted sets join here.
+    /// field and its value, a set member, a list item, a sorted set member and its score. The one place that knows how
+    /// each type's elements are stored (`ElementLayout`).
     /// - Throws: `SnapshotError` for a type whose elements this version cannot read, or what `body` throws.
     public func forEachSnapshotElement(
         of type: ValueType, metadata: CollectionMetadata,
@@ -27,7 +27,15 @@ extension KeyspaceSnapshot {
                 try body(item, empty, 0)
                 return true
             }
-        case .string, .sortedSet:
+        case .sortedSet:
+            try forEachElement(generation: metadata.generation, kind: ElementLayout.sortedSetMember) { member, text in
+                guard let score = SortedSetScore.parse(text) else {
+                    throw SnapshotError(.corrupt, "a sorted set member's score is not a number")
+                }
+                try body(member, empty, score)
+                return true
+            }
+        case .string:
             throw SnapshotError(.corrupt, "keys of type \(type.name) cannot be exported by this version")
         }
     }

@@ -65,6 +65,11 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// List: one occurrence of `value` was removed, the first from the head (`element` "1") or from the tail ("-1")
     /// (`lrem key 1|-1 value`).
     case listRemove = 55
+    /// Sorted set: the member `element` was added, or its score changed, to `value` (the score as ZADD reads it:
+    /// `%.17g`, `inf`, `-inf`).
+    case sortedSetAdd = 64
+    /// Sorted set: the member `element` was removed.
+    case sortedSetRemove = 65
 
     /// The name watchers and KV.HISTORY show: the Redis command that replays it, for collection operations.
     public var name: StaticString {
@@ -87,6 +92,8 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
         case .listSet: "lset"
         case .listInsertBefore, .listInsertAfter: "linsert"
         case .listRemove: "lrem"
+        case .sortedSetAdd: "zadd"
+        case .sortedSetRemove: "zrem"
         }
     }
 
@@ -108,7 +115,7 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// Whether the event carries a value (`ChangeEvent.value`).
     public var carriesValue: Bool {
         switch self {
-        case .set, .hashSet, .rename, .listSet, .listInsertBefore, .listInsertAfter, .listRemove: true
+        case .set, .hashSet, .sortedSetAdd, .rename, .listSet, .listInsertBefore, .listInsertAfter, .listRemove: true
         default: false
         }
     }

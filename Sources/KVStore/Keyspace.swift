@@ -90,6 +90,10 @@ public final class Keyspace {
 
     // MARK: Collections (see Collections/)
 
+    /// Where the live part of a sorted set's score index begins and ends after pops, by generation
+    /// (Keyspace+SortedSets): scans start there instead of stepping over the deleted entries before it.
+    var scoreIndexEnds: [UInt64: ScoreIndexEnds] = [:]
+
     /// The last collection generation handed out, this lease's included.
     var generation: UInt64 = 0
     var committedGeneration: UInt64 = 0
@@ -189,6 +193,7 @@ public final class Keyspace {
         batch.clear()
         pending.removeAll()
         pendingElements.removeAll()
+        scoreIndexEnds.removeAll()
         expiryIndexStart = [StorageLayout.expiryPrefix]
         collectorResume = nil
         try load()
@@ -600,6 +605,7 @@ public final class Keyspace {
         generation = committedGeneration
         (garbageCollections, garbageElements) = committedGarbage
         collectorResume = nil
+        scoreIndexEnds.removeAll()
         count = committedCount
         (expiringKeys, expireAtSum) = committedExpiryStatistics
         // The revisions taken by the discarded writes are given back: the log never shows a gap for them.

@@ -105,7 +105,7 @@ import Testing
         }
     }
 
-    /// A store holding a string, a hash (with an expiry) and a set, and one expired hash.
+    /// A store holding a string, a hash (with an expiry), a set and a sorted set.
     func withMixedStore(_ body: (Store, String) throws -> Void) throws {
         try withTemporaryDirectory { directory in
             let store = try Store(directory: directory + "/data", durability: .low)
@@ -124,20 +124,27 @@ import Testing
                     set.count += 1
                 }
                 try ks.save(&set)
+                var zset = ks.createCollection(ByteBuffer(string: "zset"), .sortedSet)
+                for (member, score) in [("low", -Double.infinity), ("tenth", 0.1), ("big", 1e308)] {
+                    ks.setScore(&zset, ByteBuffer(string: member), score, previous: nil)
+                }
+                try ks.save(&zset)
             }
             try body(store, directory + "/data")
             try store.close()
         }
     }
 
-    @Test func aSnapshotOfAMixedKeyspaceReplaysAsHsetSaddAndPexpireat() throws {
+    @Test func aSnapshotOfAMixedKeyspaceReplaysAsHsetSaddZaddAndPexpireat() throws {
         try withMixedStore { store, data in
             let (path, metadata) = try SnapshotStore(dataDirectory: data).write(try store.withKeyspace { try $0.snapshot() })
-            #expect(metadata.keyCount == 3 && metadata.formatVersion == 2)
+            #expect(metadata.keyCount == 4 && metadata.formatVersion == 2)
             #expect(try read(path + "/state.bin") == [
                 .collection("hash", .hash, 3, 4_102_444_800_000), .element("a", "1", 0), .element("b", "2", 0),
                 .element("c", "3", 0), .collection("set", .set, 2, 0), .element("x", "", 0), .element("y", "", 0),
                 .string("str", "v", 0),
+                .collection("zset", .sortedSet, 3, 0), .element("big", "", 1e308), .element("low", "", -.infinity),
+                .element("tenth", "", 0.1),
             ])
             var export = CommandExport()
             export.elementsPerCommand = 2
@@ -145,6 +152,7 @@ import Testing
             #expect(commands == [
                 ["HSET", "hash", "a", "1", "b", "2"], ["HSET", "hash", "c", "3"], ["PEXPIREAT", "hash", "4102444800000"],
                 ["SADD", "set", "x", "y"], ["SET", "str", "v"],
+                ["ZADD", "zset", "1e+308", "big", "-inf", "low"], ["ZADD", "zset", "0.10000000000000001", "tenth"],
             ])
             // A pattern, or an expiry already passed, leaves a collection out with its elements.
             export.pattern = GlobPattern(Array("s*".utf8))
@@ -154,12 +162,14 @@ import Testing
             export = CommandExport(now: 4_102_444_800_001)
             #expect(try output { try export.write(try SnapshotFile(path: path), to: $0) } == [
                 ["SADD", "set", "x", "y"], ["SET", "str", "v"],
+                ["ZADD", "zset", "1e+308", "big", "-inf", "low", "0.10000000000000001", "tenth"],
             ])
             // The stopped server's data directory gives the same commands (kvnode-dump --data).
             let view = try store.withKeyspace { try $0.snapshot() }
             #expect(try output { try CommandExport().write(view, to: $0) } == [
                 ["HSET", "hash", "a", "1", "b", "2", "c", "3"], ["PEXPIREAT", "hash", "4102444800000"],
                 ["SADD", "set", "x", "y"], ["SET", "str", "v"],
+                ["ZADD", "zset", "1e+308", "big", "-inf", "low", "0.10000000000000001", "tenth"],
             ])
         }
     }

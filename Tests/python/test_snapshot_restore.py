@@ -187,7 +187,8 @@ def test_writes_during_a_snapshot_are_not_in_it_and_not_lost(server, r2):
 
 
 def typed_dump(c: redis.Redis) -> dict:
-    """key -> (type, content, has TTL), pipelined: a string's value, a hash's dict, a set's members."""
+    """key -> (type, content, has TTL), pipelined: a string's value, a hash's dict, a set's members, a sorted set's
+    (member, score) pairs in order."""
     keys = sorted(c.scan_iter(count=5000))
     result = {}
     for start in range(0, len(keys), 2000):
@@ -200,7 +201,10 @@ def typed_dump(c: redis.Redis) -> dict:
         types = [t.decode() for t in answers[::2]]
         with c.pipeline(transaction=False) as p:
             for k, t in zip(chunk, types):
-                {"string": p.get, "hash": p.hgetall, "set": p.smembers}[t](k)
+                if t == "zset":
+                    p.zrange(k, 0, -1, withscores=True)
+                else:
+                    {"string": p.get, "hash": p.hgetall, "set": p.smembers}[t](k)
             contents = p.execute()
         for k, t, ttl, content in zip(chunk, types, answers[1::2], contents):
             result[k] = (t, frozenset(content) if t == "set" else content, ttl > 0)
@@ -222,27 +226,36 @@ def test_a_mixed_type_snapshot_restores_into_kvnode_and_redis(server, r2, base_d
             p.sadd(b"set:%05d" % i, *(members if i % 2 else [b"m\r\n%d" % m for m in members]))
         p.hset("hash:big", mapping={b"field:%d" % j: b"%d" % j for j in range(5_000)})
         p.sadd("set:big", *range(3_000))
+        scores = [float("inf"), float("-inf"), 0.1, 1e308, -2.5, 1e18, 0.30000000000000004]
+        for i in range(6_000):
+            size = rnd.choice([1, 2, 8])
+            p.zadd(b"zset:%05d" % i, {b"m\r\n%d" % j if i % 2 else b"%d" % j:
+                                      rnd.choice(scores) if j % 3 == 0 else rnd.randrange(-10**6, 10**6) / 7
+                                      for j in range(size)})
+        p.zadd("zset:big", {b"member:%d" % j: j / 3 for j in range(2_000)})
+        for i in range(0, 6_000, 100):
+            p.pexpireat(b"zset:%05d" % i, future + i)
         for i in range(0, 12_000, 100):
             p.pexpireat(b"hash:%05d" % i, future + i)
         for i in range(0, 8_000, 100):
             p.pexpireat(b"set:%05d" % i, future + i)
         p.execute()
     expected = typed_dump(r2)
-    assert len(expected) == 50_002
+    assert len(expected) == 56_003
 
     path = r2.execute_command("SNAPSHOT").decode()
     snap = read_snapshot(path)  # the independent reader, from the documented format
-    assert snap.meta["key_count"] == 50_002
+    assert snap.meta["key_count"] == 56_003
     kinds = {}
     for _, value, _ in snap.records:
         kind = "string" if isinstance(value, bytes) else value[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    assert kinds == {"string": 30_000, "hash": 12_001, "set": 8_001}
+    assert kinds == {"string": 30_000, "hash": 12_001, "set": 8_001, "zset": 6_001}
     stream = parse_snapshot(path)
     assert stream == as_commands(snap.records)
     assert parse_snapshot(path, tool="dump") == stream
     expiries = {k: t for k, _, t in snap.records if t is not None}
-    assert expiries[b"hash:00100"] == future + 100 and len(expiries) == 200
+    assert expiries[b"hash:00100"] == future + 100 and len(expiries) == 260
 
     fresh = KVNode(os.path.join(base_dir, "fresh"))
     os.makedirs(fresh.data_dir)
@@ -261,5 +274,6 @@ def test_a_mixed_type_snapshot_restores_into_kvnode_and_redis(server, r2, base_d
         with redis.Redis(port=real.port) as c:
             assert typed_dump(c) == expected
             assert c.pexpiretime("set:00200") == future + 200
+            assert c.pexpiretime("zset:00300") == future + 300
     finally:
         real.stop()

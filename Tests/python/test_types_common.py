@@ -309,6 +309,7 @@ def test_kv_watch_initial_sends_collections_element_by_element(server):
     with server.client() as r:
         r.hset("cfg:h", mapping={f"f{i:03}": str(i) for i in range(600)})
         r.sadd("cfg:s", "x", "y")
+        r.zadd("cfg:z", {"low": float("-inf"), "tenth": 0.1})
         r.set("cfg:v", "1")
     connection = redis.Connection(host=server.host, port=server.port, protocol=3, socket_timeout=30)
     connection.connect()
@@ -327,6 +328,8 @@ def test_kv_watch_initial_sends_collections_element_by_element(server):
     assert len(hash_events) == 600 and all(e[0] == b"hset" for e in hash_events)
     assert {e[2]: e[3] for e in hash_events} == {f"f{i:03}".encode(): str(i).encode() for i in range(600)}
     assert [e for e in events if e[1] == b"cfg:s"] == [[b"sadd", b"cfg:s", b"x", None], [b"sadd", b"cfg:s", b"y", None]]
+    assert [e for e in events if e[1] == b"cfg:z"] == [
+        [b"zadd", b"cfg:z", b"low", b"-inf"], [b"zadd", b"cfg:z", b"tenth", b"0.10000000000000001"]]
     assert [e for e in events if e[1] == b"cfg:v"] == [[b"set", b"cfg:v", b"1"]]
 
 
@@ -349,6 +352,8 @@ REPLAYED = {
     b"lset": lambda f: ["LSET", f[4], f[5], f[6]],
     b"linsert": lambda f: ["LINSERT", f[4], f[5], f[6], f[7]],
     b"lrem": lambda f: ["LREM", f[4], f[5], f[6]],
+    b"zadd": lambda f: ["ZADD", f[4], f[6], f[5]],
+    b"zrem": lambda f: ["ZREM", f[4], f[5]],
 }
 
 
@@ -367,6 +372,17 @@ def mixed_workload(r):
     r.sinterstore("s3", ["s1", "s1"])
     r.sunionstore("s1", ["s1", "s2"])
     r.sdiffstore("s4", ["s1", "s2"])
+    r.zadd("z1", {"a": 1, "b": 0.1, "c": float("inf"), "d": -2})
+    r.zincrby("z1", 0.2, "b")
+    r.zadd("z1", {"a": 5, "e": 7}, gt=True)
+    r.zrem("z1", "d")
+    r.zpopmax("z1")
+    r.zadd("z2", {"b": 3, "x": 1})
+    r.zunionstore("z3", {"z1": 2, "z2": 1})
+    r.zrangestore("z4", "z3", 0, 1)
+    r.zremrangebyrank("z3", 0, 0)
+    r.copy("z1", "z5")
+    r.rename("z2", "z6")
     r.set("str", "v")
     r.rename("h1", "h2")
     r.copy("h2", "h3")

@@ -53,8 +53,9 @@ def keyspace_events(server, flags: str, actions) -> list[tuple[bytes, bytes]]:
 
 
 def dump(client) -> dict:
-    """The whole keyspace, type-aware: key -> (type, content), content being a string's value, a hash's dict or a
-    set's members, a list's items. TTLs are left out (compare them separately)."""
+    """The whole keyspace, type-aware: key -> (type, content), content being a string's value, a hash's dict, a
+    set's members, a list's items or a sorted set's (member, score) pairs in order. TTLs are left out (compare them
+    separately)."""
     result = {}
     for key in client.scan_iter(count=1000):
         kind = client.type(key)
@@ -67,6 +68,8 @@ def dump(client) -> dict:
             result[key] = (kind, frozenset(client.smembers(key)))
         elif kind == "list":
             result[key] = (kind, tuple(client.lrange(key, 0, -1)))
+        elif kind == "zset":
+            result[key] = (kind, [tuple(pair) for pair in client.zrange(key, 0, -1, withscores=True)])
         else:
             result[key] = (kind, None)
     return result

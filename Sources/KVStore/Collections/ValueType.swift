@@ -11,7 +11,7 @@ public enum ValueType: UInt8, Sendable, CaseIterable {
     case set = 2
     /// Lists: elements by position, `CollectionMetadata.ends` holds head and tail (`ListLayout`).
     case list = 3
-    /// Reserved for sorted sets (elements by member, plus a score index under its own element kind).
+    /// Sorted sets: elements by member, plus a score index under its own element kind.
     case sortedSet = 4
 
     /// The name TYPE and SCAN's TYPE option use.
@@ -48,13 +48,14 @@ public enum ValueType: UInt8, Sendable, CaseIterable {
 
     /// How a collection's elements are told as change events when they are sent or copied whole (KV.WATCH INITIAL,
     /// COPY): the element kind that holds them, and the operation that recreates one (`hset field value`,
-    /// `sadd member`, `rpush item`, head to tail). Nil for a type that has none yet; sorted sets add theirs here.
+    /// `sadd member`, `rpush item` (head to tail), `zadd member score`). Nil for a type that has none.
     public var elementEvents: (kind: UInt8, operation: ChangeOperation)? {
         switch self {
         case .hash: (ElementLayout.hashField, .hashSet)
         case .set: (ElementLayout.setMember, .setAdd)
         case .list: (ElementLayout.listItem, .listRightPush)
-        case .string, .sortedSet: nil
+        case .sortedSet: (ElementLayout.sortedSetMember, .sortedSetAdd)
+        case .string: nil
         }
     }
 
@@ -159,7 +160,8 @@ public enum ElementLayout {
     public static let setMember = UInt8(ascii: "m")
     /// List: `'l' + BE64 position → item` (positions between `CollectionMetadata.ends`, see `ListLayout`).
     public static let listItem = UInt8(ascii: "l")
-    /// Reserved for sorted sets: `'m' + member → score` and `'s' + order-preserving score + member → empty`.
+    /// Sorted set: `'m' + member → score text` and `'s' + BE64 order-preserving score + member → empty`
+    /// (`SortedSetScore`).
     public static let sortedSetMember = UInt8(ascii: "m")
     public static let sortedSetScore = UInt8(ascii: "s")
 

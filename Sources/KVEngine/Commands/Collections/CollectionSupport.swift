@@ -3,7 +3,8 @@ import NIOCore
 import RESP
 
 /// The encoding Redis 7.0 would report (OBJECT ENCODING) for a collection of a given history, from its defaults
-/// (`hash-max-listpack-entries 512`, `hash-max-listpack-value 64`, `set-max-intset-entries 512`: the compiled-in
+/// (`hash-max-listpack-entries 512`, `hash-max-listpack-value 64`, `set-max-intset-entries 512`,
+/// `zset-max-listpack-entries 128`, `zset-max-listpack-value 64`: the compiled-in
 /// values, which redis.conf files may lower). Redis converts a
 /// value to its large encoding once it outgrows the compact one and never back; `CollectionMetadata.isPromoted`
 /// keeps that, and the commands update it as they write (`noteHashWrite`, `noteSetAdd`, `noteSize`).
@@ -11,6 +12,8 @@ enum CollectionEncoding {
     static let hashMaxListpackEntries = 512
     static let hashMaxListpackValue = 64
     static let setMaxIntsetEntries = 512
+    static let zsetMaxListpackEntries = 128
+    static let zsetMaxListpackValue = 64
 
     /// OBJECT ENCODING's answer for a collection.
     static func name(of type: ValueType, _ metadata: CollectionMetadata?) -> String {
@@ -35,9 +38,21 @@ enum CollectionEncoding {
         if member.withUnsafeReadableBytes({ RESPInteger.parse($0) }) == nil { set.metadata.isPromoted = true }
     }
 
+    /// A sorted set member about to be added: one more than the listpack holds, or a member longer than its limit,
+    /// converts the set first (Redis's `zsetAdd`).
+    static func noteSortedSetAdd(_ zset: inout StoredCollection, memberLength: Int) {
+        if zset.count + 1 > zsetMaxListpackEntries || memberLength > zsetMaxListpackValue {
+            zset.metadata.isPromoted = true
+        }
+    }
+
     /// After a command's additions: a collection larger than its compact encoding's limit converts.
     static func noteSize(_ collection: inout StoredCollection) {
-        let limit = collection.type == .hash ? hashMaxListpackEntries : setMaxIntsetEntries
+        let limit = switch collection.type {
+        case .hash: hashMaxListpackEntries
+        case .sortedSet: zsetMaxListpackEntries
+        default: setMaxIntsetEntries
+        }
         if collection.count > limit { collection.metadata.isPromoted = true }
     }
 }
@@ -53,7 +68,12 @@ struct ElementScan {
 
     /// `HSCAN key cursor [MATCH pattern] [COUNT count]` (with values) or `SSCAN ...`. As in Redis, the options are
     /// read only once the key is found to exist and hold the right type.
-    func run(_ ctx: CommandContext, type: ValueType, kind: UInt8, withValues: Bool) throws {
+    /// - Parameter writeValue: writes an element's value into the page when it is not replied as stored (a sorted
+    ///   set's scores, formatted as Redis's encoding would print them).
+    func run(
+        _ ctx: CommandContext, type: ValueType, kind: UInt8, withValues: Bool,
+        writeValue: ((_ value: UnsafeRawBufferPointer, _ collection: StoredCollection, _ items: inout ReplyWriter) -> Void)? = nil
+    ) throws {
         guard let cursor = ctx.request.withArgument(2, OrderedKeyspaceCommands.parseCursor) else {
             throw CommandError("ERR invalid cursor")
         }
@@ -85,7 +105,9 @@ struct ElementScan {
             guard page.visit(element) else { return false }
             if pattern?.matches(element) ?? true {
                 page.items.bulk(element)
-                if withValues { page.items.bulk(value) }
+                if withValues {
+                    if let writeValue { writeValue(value, collection, &page.items) } else { page.items.bulk(value) }
+                }
                 page.itemCount += withValues ? 2 : 1
             }
             return true
@@ -185,6 +207,28 @@ enum CollectionReads {
             try keyspace.hasElement(of: $0, kind: kind, ctx.argument(2))
         }
         ctx.reply.integer(found == true ? 1 : 0)
+    }
+}
+
+/// The removal hashes, sets and sorted sets share: HDEL, SREM, ZREM.
+enum CollectionRemoval {
+    /// Removes the elements named by arguments 2... from the collection in argument 1 with `remove` (which returns
+    /// whether the element was there), saves it once, notifies `event` when any went (and `del` when none is left),
+    /// and replies how many went.
+    static func removeEach(
+        _ ctx: CommandContext, _ type: ValueType, notify flags: KeyspaceEventFlags, event: StaticString,
+        _ remove: (_ element: ByteBuffer, _ collection: inout StoredCollection) throws -> Bool
+    ) throws {
+        let key = ctx.argument(1)
+        guard var collection = try ctx.keyspace.collectionForWrite(key, type) else { return ctx.reply.integer(0) }
+        var removed = 0
+        for index in 2..<ctx.argumentCount where collection.count > 0 {
+            if try remove(ctx.argument(index), &collection) { removed += 1 }
+        }
+        try ctx.keyspace.save(&collection)
+        if removed > 0 { ctx.notify(flags, event, key: key) }
+        if collection.count == 0 { ctx.notify(.generic, "del", key: key) }
+        ctx.reply.integer(removed)
     }
 }
 

@@ -84,22 +84,12 @@ struct HashCommands: CommandFamily {
     /// `HDEL key field [field ...]`: the number of fields deleted; the key goes with its last field.
     static func delete(_ ctx: CommandContext) throws {
         let keyspace = ctx.keyspace
-        let key = ctx.argument(1)
-        guard var hash = try keyspace.collectionForWrite(key, .hash) else { return ctx.reply.integer(0) }
-        var deleted = 0
-        for index in 2..<ctx.argumentCount where hash.count > 0 {
-            let field = ctx.argument(index)
-            guard try keyspace.hasElement(of: hash, kind: Self.field, field) else {
-                continue
-            }
+        try CollectionRemoval.removeEach(ctx, .hash, notify: .hash, event: "hdel") { field, hash in
+            guard try keyspace.hasElement(of: hash, kind: Self.field, field) else { return false }
             keyspace.removeElement(&hash, kind: Self.field, field, event: .hashDelete)
             hash.count -= 1
-            deleted += 1
+            return true
         }
-        try keyspace.save(&hash)
-        if deleted > 0 { ctx.notify(.hash, "hdel", key: key) }
-        if hash.count == 0 { ctx.notify(.generic, "del", key: key) }
-        ctx.reply.integer(deleted)
     }
 
     /// `HINCRBY key field increment`: the field as a 64-bit integer (a missing one as 0) plus the increment.

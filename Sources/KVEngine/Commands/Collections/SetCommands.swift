@@ -79,16 +79,9 @@ struct SetCommands: CommandFamily {
     /// `SREM key member [member ...]`: the number of members removed; the key goes with its last member.
     static func remove(_ ctx: CommandContext) throws {
         let keyspace = ctx.keyspace
-        let key = ctx.argument(1)
-        guard var set = try keyspace.collectionForWrite(key, .set) else { return ctx.reply.integer(0) }
-        var removed = 0
-        for index in 2..<ctx.argumentCount where set.count > 0 {
-            if try extract(ctx.argument(index), from: &set, keyspace) { removed += 1 }
+        try CollectionRemoval.removeEach(ctx, .set, notify: .set, event: "srem") { member, set in
+            try extract(member, from: &set, keyspace)
         }
-        try keyspace.save(&set)
-        if removed > 0 { ctx.notify(.set, "srem", key: key) }
-        if set.count == 0 { ctx.notify(.generic, "del", key: key) }
-        ctx.reply.integer(removed)
     }
 
     /// `SMEMBERS key`: every member, streamed from one range scan into the reply.
