@@ -259,3 +259,23 @@ extension CommandContext {
         return count
     }
 }
+
+extension CommandContext {
+    /// The optional `COUNT count` that ends LMPOP, BLMPOP, ZMPOP and BZMPOP, starting at argument `index`: nil when
+    /// absent; Redis's errors for a repeated or unknown option and a count below 1.
+    func multiPopCount(from index: Int) throws -> Int? {
+        var count: Int?
+        var index = index
+        while index < argumentCount {
+            guard count == nil, argument(index, is: "count"), index + 1 < argumentCount else {
+                throw CommandError.syntax
+            }
+            let countError = CommandError("ERR count should be greater than 0")
+            let value = try integerArgument(index + 1, error: countError)
+            guard value > 0 else { throw countError }
+            count = value
+            index += 2
+        }
+        return count
+    }
+}

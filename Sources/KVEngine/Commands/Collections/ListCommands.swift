@@ -363,18 +363,7 @@ enum ListArguments {
         let keys = (0..<keyCount).map { ctx.argument(numberIndex + 1 + $0) }
         let endIndex = numberIndex + 1 + keyCount
         let end = try end(ctx, endIndex)
-        var count: Int?
-        var index = endIndex + 1
-        while index < ctx.argumentCount {
-            guard count == nil, ctx.argument(index, is: "count"), index + 1 < ctx.argumentCount else {
-                throw CommandError.syntax
-            }
-            let countError = CommandError("ERR count should be greater than 0")
-            let value = try ctx.integerArgument(index + 1, error: countError)
-            guard value > 0 else { throw countError }
-            count = value
-            index += 2
-        }
+        let count = try ctx.multiPopCount(from: endIndex + 1)
         return MultiPop(keys: keys, end: end, count: count ?? 1)
     }
 }

@@ -64,18 +64,7 @@ enum SortedSetPops {
         } else {
             throw CommandError.syntax
         }
-        var count: Int?
-        var index = whereIndex + 1
-        while index < ctx.argumentCount {
-            guard count == nil, ctx.argument(index, is: "count"), index + 1 < ctx.argumentCount else {
-                throw CommandError.syntax
-            }
-            let countError = CommandError("ERR count should be greater than 0")
-            let value = try ctx.integerArgument(index + 1, error: countError)
-            guard value > 0 else { throw countError }
-            count = value
-            index += 2
-        }
+        let count = try ctx.multiPopCount(from: whereIndex + 1)
         // As Redis: keys are looked at in order until one exists; only those keys' types are checked.
         for keyIndex in 2..<whereIndex {
             guard var zset = try ctx.keyspace.collectionForWrite(ctx.argument(keyIndex), .sortedSet) else { continue }
