@@ -496,7 +496,7 @@ def test_matches_a_model(r2):
     """Random ZADD/ZINCRBY/ZREM/pops checked against a Python model of the set."""
     rng = random.Random(7)
     model: dict[bytes, float] = {}
-    for step in range(600):
+    for step in range(1500):
         member = f"m{rng.randint(0, 60)}".encode()
         action = rng.random()
         if action < 0.45:
@@ -511,10 +511,25 @@ def test_matches_a_model(r2):
             assert new == model[member]
         elif action < 0.8:
             assert r2.zrem("z", member) == (1 if model.pop(member, None) is not None else 0)
-        elif model:
-            popped = r2.zpopmin("z") if action < 0.9 else r2.zpopmax("z")
+        elif action < 0.86 and model:
             ordered = sorted(model.items(), key=lambda kv: (kv[1], kv[0]))
-            expected = ordered[0] if action < 0.9 else ordered[-1]
+            cut = rng.randint(0, 3)
+            if action < 0.82:
+                assert r2.zremrangebyrank("z", 0, cut - 1) == min(cut, len(ordered)) if cut else True
+                removed = ordered[:cut]
+            elif action < 0.84:
+                assert r2.zremrangebyrank("z", -cut, -1) == min(cut, len(ordered)) if cut else True
+                removed = ordered[-cut:] if cut else []
+            else:
+                bound = ordered[min(cut, len(ordered) - 1)][1]
+                removed = [kv for kv in ordered if kv[1] <= bound]
+                assert r2.zremrangebyscore("z", "-inf", bound) == len(removed)
+            for member_, _ in removed:
+                del model[member_]
+        elif model:
+            popped = r2.zpopmin("z") if action < 0.93 else r2.zpopmax("z")
+            ordered = sorted(model.items(), key=lambda kv: (kv[1], kv[0]))
+            expected = ordered[0] if action < 0.93 else ordered[-1]
             assert popped == [expected]
             del model[expected[0]]
         if step % 50 == 0:

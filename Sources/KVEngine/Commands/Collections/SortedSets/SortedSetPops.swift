@@ -19,14 +19,21 @@ enum SortedSetPops {
     static func take(_ count: Int, from zset: inout StoredCollection, highest: Bool, _ ctx: CommandContext) throws -> [ScoredMember] {
         var items: [ScoredMember] = []
         items.reserveCapacity(min(count, zset.count))
+        // From the top, one more: the highest entry left is where the next pop's backward scan starts.
+        var next: [UInt8]?
         try ctx.keyspace.forEachScored(of: zset, order: highest ? .descending : .ascending) { member, score in
+            guard items.count < count else {
+                next = ScoredMember(member: Array(member), score: score).indexElement
+                return false
+            }
             items.append(ScoredMember(member: Array(member), score: score))
-            return items.count < count
+            return items.count < count || highest
         }
         try ctx.keyspace.removeScored(items, from: &zset, event: highest ? "zpopmax" : "zpopmin", ctx)
-        if let last = items.last {
-            let element = last.member.withUnsafeBytes { SortedSetScore.indexElement(last.score, member: $0) }
-            ctx.keyspace.notePopped(zset, through: Array(element.readableBytesView), fromHighEnd: highest)
+        if highest {
+            if let next { ctx.keyspace.noteHighestLive(zset, next) }
+        } else if let last = items.last {
+            ctx.keyspace.noteRemovedBelow(zset, through: last.indexElement)
         }
         return items
     }

@@ -187,6 +187,10 @@ enum SortedSetRanges {
         case .lex: "zremrangebylex"
         }
         try keyspace.removeScored(items, from: &zset, event: event, ctx)
+        // Ranks and scores remove a run of consecutive index entries; lex ranges follow member order.
+        if kind != .lex, let first = items.first, let last = items.last {
+            try keyspace.noteRemovedRun(zset, first: first.indexElement, last: last.indexElement)
+        }
         ctx.reply.integer(items.count)
     }
 }

@@ -7,6 +7,11 @@ struct ScoredMember {
     var member: [UInt8]
     var score: Double
 
+    /// The member's score-index element (`BE64 sortable score + member`).
+    var indexElement: [UInt8] {
+        Array(member.withUnsafeBytes { SortedSetScore.indexElement(score, member: $0) }.readableBytesView)
+    }
+
     /// Redis's order of a sorted set: by score, then by member bytes.
     static func ordered(_ a: ScoredMember, _ b: ScoredMember) -> Bool {
         a.score != b.score ? a.score < b.score : compareBytes(a.member, b.member) < 0
