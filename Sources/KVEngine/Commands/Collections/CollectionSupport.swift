@@ -68,11 +68,18 @@ struct ElementScan {
 
     /// `HSCAN key cursor [MATCH pattern] [COUNT count]` (with values) or `SSCAN ...`. As in Redis, the options are
     /// read only once the key is found to exist and hold the right type.
-    /// - Parameter writeValue: writes an element's value into the page when it is not replied as stored (a sorted
-    ///   set's scores, formatted as Redis's encoding would print them).
+    /// - Parameters:
+    ///   - writeValue: writes an element's value into the page when it is not replied as stored (a sorted set's
+    ///     scores, formatted as Redis's encoding would print them).
+    ///   - visitWhole: visits a compact collection's elements and values in the order Redis's compact encoding holds
+    ///     them (a sorted set's listpack: by score), when that is not byte order.
     func run(
         _ ctx: CommandContext, type: ValueType, kind: UInt8, withValues: Bool,
-        writeValue: ((_ value: UnsafeRawBufferPointer, _ collection: StoredCollection, _ items: inout ReplyWriter) -> Void)? = nil
+        writeValue: ((_ value: UnsafeRawBufferPointer, _ collection: StoredCollection, _ items: inout ReplyWriter) -> Void)? = nil,
+        visitWhole: ((
+            _ collection: StoredCollection,
+            _ body: (_ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+        ) throws -> Void)? = nil
     ) throws {
         guard let cursor = ctx.request.withArgument(2, OrderedKeyspaceCommands.parseCursor) else {
             throw CommandError("ERR invalid cursor")
@@ -101,7 +108,7 @@ struct ElementScan {
         let whole = !collection.metadata.isPromoted
         let range = ScanPage.range(resuming: whole ? 0 : UInt64(cursor), in: cursors, pattern: pattern)
         var page = ScanPage(count: whole ? .max : count, version: ctx.reply.version)
-        try ctx.keyspace.forEachElement(of: collection, kind: kind, in: range) { element, value in
+        let visit = { (element: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool in
             guard page.visit(element) else { return false }
             if pattern?.matches(element) ?? true {
                 page.items.bulk(element)
@@ -111,6 +118,11 @@ struct ElementScan {
                 page.itemCount += withValues ? 2 : 1
             }
             return true
+        }
+        if whole, let visitWhole {
+            try visitWhole(collection, visit)
+        } else {
+            try ctx.keyspace.forEachElement(of: collection, kind: kind, in: range, visit)
         }
         page.reply(into: &ctx.reply, cursors: cursors)
     }

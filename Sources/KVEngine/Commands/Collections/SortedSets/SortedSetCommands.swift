@@ -26,8 +26,15 @@ struct SortedSetCommands: CommandFamily {
             CommandSpec(.zcard) { try CollectionReads.count($0, .sortedSet) },
             CommandSpec(.zrank) { try Self.rank($0, reverse: false) },
             CommandSpec(.zrevrank) { try Self.rank($0, reverse: true) },
-            CommandSpec(.zscan) {
-                try scan.run($0, type: .sortedSet, kind: Self.member, withValues: true, writeValue: Self.scanScore)
+            CommandSpec(.zscan) { ctx in
+                // A listpack-sized set comes whole in score order, as Redis's listpack holds it.
+                try scan.run(
+                    ctx, type: .sortedSet, kind: Self.member, withValues: true, writeValue: Self.scanScore,
+                    visitWhole: { zset, body in
+                        try ctx.keyspace.forEachScored(of: zset) { member, score in
+                            try SortedSetScore.withText(score) { try body(member, $0) }
+                        }
+                    })
             },
         ] + SortedSetRanges.commands + SortedSetPops.commands + SortedSetAlgebra.commands
     }
