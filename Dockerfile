@@ -29,11 +29,17 @@ RUN apt-get update \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home kvnode \
  && mkdir -p /data && chown kvnode:kvnode /data
 COPY --from=builder /out/kvnode-server /out/kvnode-dump /usr/local/bin/
+COPY docker/entrypoint.sh /usr/local/bin/kvnode-entrypoint
 # A new named volume copies /data's owner from the image, so the unprivileged user can write it.
 USER kvnode
 VOLUME /data
-EXPOSE 6379
-# PING over bash's /dev/tcp: the slim image has no redis-cli.
+# 6379: RESP; 6380 by convention for the TLS port, when TLS options are given (README).
+EXPOSE 6379 6380
+# PING over bash's /dev/tcp: the slim image has no redis-cli. A server with a password answers -NOAUTH, which says it
+# is up just as well; the loopback connection passes protected mode.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\\r\\n' >&3 && IFS= read -r -t 2 reply <&3 && [[ $reply == +PONG* ]]"]
-CMD ["kvnode-server", "--addr", "0.0.0.0:6379", "--data", "/data"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\\r\\n' >&3 && IFS= read -r -t 2 reply <&3 && [[ $reply == +PONG* || $reply == -NOAUTH* ]]"]
+# Every interface, protected mode on, the password from KVNODE_REQUIREPASS_FILE or KVNODE_REQUIREPASS (see
+# docker/entrypoint.sh); arguments given to the container are appended.
+ENTRYPOINT ["kvnode-entrypoint"]
+CMD []

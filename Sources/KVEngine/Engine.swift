@@ -42,6 +42,8 @@ public final class Engine: Sendable {
     let clients = ClientRegistry()
     /// CLIENT PAUSE's state.
     let pause = ClientPause()
+    /// Users, authentication, the ACL log and protected mode.
+    let access: AccessControl
     /// Command and connection statistics (INFO).
     let metrics: ServerMetrics
     /// Every command spec (subcommands included) by statistics slot, for naming a slot.
@@ -94,7 +96,7 @@ public final class Engine: Sendable {
             OrderedKeyspaceCommands(scanCursors: scanCursors, keysDefaultLimit: configuration.keysDefaultLimit),
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
-            RevisionCommands(hub: watchHub),
+            RevisionCommands(hub: watchHub), AclCommands(),
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
             BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),
@@ -102,6 +104,9 @@ public final class Engine: Sendable {
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table
+        self.access = AccessControl(
+            table: table, configuration: configuration, clients: clients, pubsub: pubsub, watchers: watchHub,
+            logger: logger)
         var bySlot = [CommandSpec?](repeating: nil, count: CommandSpec.slotCount)
         for spec in table.commands + table.commands.flatMap(\.subcommands) { bySlot[spec.statisticsSlot] = spec }
         self.commandsBySlot = bySlot
@@ -110,6 +115,21 @@ public final class Engine: Sendable {
         self.runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
         store.observer = keyspaceEvents
         store.onSync { [keyspaceEvents] sequence in keyspaceEvents.synced(upTo: sequence) }
+    }
+
+    /// Creates the users given at start-up (`--user` definitions: a name and its rules, like redis.conf's `user`
+    /// lines) and loads the ACL file, as Redis does before it accepts connections. The definitions are not kept.
+    public func loadUsers(_ definitions: [String]) throws(ACLFileError) {
+        try access.loadAtStartup(userLines: definitions)
+    }
+
+    /// The `tls-*` settings now: the start-up ones, or what CONFIG SET installed since.
+    public var tlsSettings: TLSSettings { settings.tls.withLockedValue { $0 } }
+
+    /// Registers the server's TLS layer, which CONFIG SET of `tls-cert-file`, `tls-key-file`, `tls-ca-cert-file` or
+    /// `tls-auth-clients` then reloads.
+    public func registerTLS(_ reloader: any TLSReloading) {
+        settings.tlsReloader.withLockedValue { $0 = reloader }
     }
 
     /// Requests for a prompt fsync, coalesced: with `medium` durability, watch events waiting for one. The store's

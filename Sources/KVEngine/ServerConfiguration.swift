@@ -6,9 +6,24 @@ import RESP
 
 /// Everything the server is started with. Every limit is a setting, with Redis's default where Redis has one.
 public struct ServerConfiguration: Sendable {
-    /// Address to listen on.
-    public var host = "127.0.0.1"
+    /// Addresses to listen on (`--bind`, Redis's `bind`); the first is `--addr`'s host unless `--bind` is given.
+    public var bindAddresses = ["127.0.0.1"]
+    /// The first address listened on.
+    public var host: String {
+        get { bindAddresses.first ?? "127.0.0.1" }
+        set { bindAddresses = [newValue] }
+    }
+    /// TCP port of `bindAddresses`; 0 listens on no TCP port (Redis's `port 0`), for a server reached only by its
+    /// Unix socket or TLS port.
     public var port = 6379
+    /// `unixsocket`: a Unix socket to listen on besides TCP (nil: none).
+    public var unixSocket: String?
+    /// `unixsocketperm`: the socket file's permission bits, set after binding (nil: what the umask leaves, Redis's 0).
+    public var unixSocketPermissions: UInt16?
+    /// `tls-*`: the TLS port and its certificates; the port is 0 (no TLS) by default.
+    public var tls = TLSSettings()
+    /// `enable-protected-configs`: who may change protected settings (`dir`) with CONFIG SET.
+    public var protectedConfigs = ProtectedAction.no
     /// Directory of the LevelDB database (and later snapshots).
     public var dataDirectory = "./data"
     public var durability = Durability.medium
@@ -56,7 +71,25 @@ public struct ServerConfiguration: Sendable {
     /// How often an idle watcher is told the revision it is caught up to (the hidden `--watch-progress-interval-ms`).
     public var watchProgressInterval = TimeAmount.seconds(10)
 
+    /// SHA-256 of `requirepass`, the default user's password; only the hash is kept (`setRequirePass`).
+    public private(set) var requirePassHash: String?
+    /// `aclfile`: where ACL SAVE writes users and ACL LOAD (and start-up) reads them.
+    public var aclFile: String?
+    /// `protected-mode`: refuse connections from outside the loopback interface while the default user has no
+    /// password (Redis's default: on).
+    public var protectedMode = true
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    public var aclLogMaxLength = 128
+    /// `acl-pubsub-default`: whether new users may use every channel (`allchannels`) or none (`resetchannels`,
+    /// Redis 7's default).
+    public var aclPubsubDefaultAllChannels = false
+
     public init() {}
+
+    /// Sets `requirepass`; an empty password means none (`nopass`).
+    public mutating func setRequirePass(_ password: String) {
+        requirePassHash = password.isEmpty ? nil : SHA256.hexDigest(Array(password.utf8))
+    }
 }
 
 

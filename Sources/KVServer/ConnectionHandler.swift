@@ -213,10 +213,19 @@ private struct ChannelConnection: ConnectionControl {
     let remoteAddress: String
     let localAddress: String
 
+    let isUnixSocket: Bool
+
     init(channel: any Channel) {
         self.channel = channel
-        remoteAddress = Self.describe(channel.remoteAddress)
         localAddress = Self.describe(channel.localAddress)
+        if case .unixDomainSocket = channel.localAddress {
+            // The peer of a Unix socket has no name: Redis shows the socket's path as both ends (`/path:0`).
+            isUnixSocket = true
+            remoteAddress = localAddress
+        } else {
+            isUnixSocket = false
+            remoteAddress = Self.describe(channel.remoteAddress)
+        }
     }
 
     func close() {
@@ -227,6 +236,15 @@ private struct ChannelConnection: ConnectionControl {
     func wake() {
         let channel = self.channel
         channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Wake()) }
+    }
+
+    /// Redis's `islocalClient`: a Unix socket, 127.0.0.1 or ::1 (and 127.0.0.1 as an IPv4-mapped address, which is
+    /// how it arrives on a dual-stack socket bound to `::`).
+    var isLoopback: Bool {
+        if isUnixSocket { return true }
+        guard let address = channel.remoteAddress else { return false }
+        if case .unixDomainSocket = address { return true }
+        return ["127.0.0.1", "::1", "::ffff:127.0.0.1"].contains(address.ipAddress ?? "")
     }
 
     private static func describe(_ address: SocketAddress?) -> String {

@@ -17,8 +17,12 @@ public enum FileSystem {
     }
 
     /// Creates (or truncates) `path` for writing.
-    public static func createForWriting(_ path: String, mode: mode_t = 0o644) throws(SnapshotError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    /// - Parameter followSymlink: false for the server's own files: a symlink found at `path` (planted in the data
+    ///   directory) fails the call instead of redirecting the write outside.
+    public static func createForWriting(
+        _ path: String, mode: mode_t = 0o644, followSymlink: Bool = true
+    ) throws(SnapshotError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (followSymlink ? 0 : O_NOFOLLOW), mode)
         guard fd >= 0 else { throw .system("cannot create", path: path) }
         return fd
     }
@@ -87,11 +91,29 @@ public enum FileSystem {
         guard close(fd) == 0 else { throw .system("cannot close", path: path) }
     }
 
-    /// Creates directory `path`; an existing directory is fine when `existingIsFine`.
+    /// Creates directory `path`; an existing directory is fine when `existingIsFine` — a real one: a symlink to a
+    /// directory is refused, so the server never writes through a link to somewhere else.
     public static func makeDirectory(_ path: String, existingIsFine: Bool = false) throws(SnapshotError) {
         if mkdir(path, 0o755) == 0 { return }
-        if errno == EEXIST && existingIsFine && isDirectory(path) { return }
+        let error = errno
+        if error == EEXIST && existingIsFine && isRealDirectory(path) { return }
+        errno = error
+        if error == EEXIST && isSymbolicLink(path) {
+            throw SnapshotError(.io, "\(path) is a symbolic link; the server writes only into real directories")
+        }
         throw .system("cannot create directory", path: path)
+    }
+
+    /// Whether `path` itself is a directory (not a symlink to one).
+    public static func isRealDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether `path` itself is a symbolic link.
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// Renames `source` to `destination` (atomic within one file system).
@@ -124,11 +146,16 @@ public enum FileSystem {
         return names
     }
 
-    /// Removes directory `path` and the files in it (snapshot directories hold files only).
+    /// Removes directory `path` and the files in it (snapshot directories hold files only). Symbolic links are
+    /// removed, never followed: a link planted in the data directory cannot make the server delete files elsewhere.
     public static func removeDirectory(_ path: String) throws(SnapshotError) {
+        if isSymbolicLink(path) {
+            guard unlink(path) == 0 || errno == ENOENT else { throw .system("cannot remove", path: path) }
+            return
+        }
         for name in try contents(ofDirectory: path) {
             let child = path + "/" + name
-            if isDirectory(child) {
+            if isRealDirectory(child) {
                 try removeDirectory(child)
             } else if unlink(child) != 0 && errno != ENOENT {
                 throw .system("cannot remove", path: child)

@@ -19,7 +19,7 @@ final class GzipFileWriter {
     init(path: String, level: Int32 = 1, outputChunkSize: Int = 256 << 10) throws(SnapshotError) {
         // Everything that can fail happens before the last stored property is set: a class whose initializer
         // throws after full initialization runs its deinit, which would free these twice.
-        let fd = try FileSystem.createForWriting(path)
+        let fd = try FileSystem.createForWriting(path, followSymlink: false)
         let stream = try makeZStream({ czlib_deflate_init_gzip($0, level) }, closingOnFailure: fd, what: "gzip compression for \(path)")
         self.path = path
         self.fd = fd

@@ -52,9 +52,10 @@ public struct SnapshotStore: Sendable {
     /// The path of snapshot `id`'s directory.
     public func path(of id: ID) -> String { directory + "/" + id.description }
 
-    /// The complete snapshots, oldest first. A missing directory means none.
+    /// The complete snapshots, oldest first. A missing directory means none, and so does a symbolic link in its
+    /// place: the server neither writes nor deletes through one.
     public func list() throws(SnapshotError) -> [ID] {
-        guard FileSystem.exists(directory) else { return [] }
+        guard FileSystem.isRealDirectory(directory) else { return [] }
         return try FileSystem.contents(ofDirectory: directory).compactMap(ID.init).sorted()
     }
 
@@ -99,7 +100,8 @@ public struct SnapshotStore: Sendable {
     /// Removes `.tmp-*` directories left by a process that died while writing a snapshot. Only call when no
     /// snapshot is being written into this store.
     public func removeTemporaryDirectories() {
-        guard let names = try? FileSystem.contents(ofDirectory: directory) else { return }
+        guard FileSystem.isRealDirectory(directory), let names = try? FileSystem.contents(ofDirectory: directory)
+        else { return }
         for name in names where name.hasPrefix(Self.temporaryPrefix) {
             try? FileSystem.removeDirectory(directory + "/" + name)
         }
@@ -140,7 +142,7 @@ public struct SnapshotStore: Sendable {
             keyCount: writer.recordCount, size: writer.fileSize, uncompressedSize: writer.uncompressedSize,
             crc32: writer.fileCRC, revision: keyspace.revision)
         let metadataPath = temporary + "/" + Self.metadataFileName
-        let fd = try FileSystem.createForWriting(metadataPath)
+        let fd = try FileSystem.createForWriting(metadataPath, followSymlink: false)
         do {
             try FileSystem.writeAll(fd, Array(metadata.json.utf8), path: metadataPath)
             try FileSystem.sync(fd, path: metadataPath)

@@ -588,20 +588,34 @@ public final class Keyspace {
         committedLogBytes = logBytes
         committedGeneration = generation
         committedGarbage = (garbageCollections, garbageElements)
-        batch.clear()
-        pending.removeAll()
-        pendingElements.removeAll()
+        clearStaging()
         wroteInLease = true
         commits += 1
         observer?.changesCommitted()
         return true
     }
 
-    /// Forgets every write staged since the last commit, as if the commands that made them never ran.
-    private func discardPending() {
-        batch.clear()
+    /// Largest staging memory (batch, scratch buffers) kept between commits: a bigger write's is given back, so one
+    /// 100 MB value does not hold several times its size for the life of the server.
+    static let retainedStagingBytes = 1 << 20
+
+    /// Empties the batch and the overlay after a commit or a discard.
+    private func clearStaging() {
+        batch.clear(retainedBytes: Self.retainedStagingBytes)
         pending.removeAll()
         pendingElements.removeAll()
+        Self.release(&eventScratch)
+        Self.release(&keyScratch)
+        Self.release(&recordScratch)
+    }
+
+    private static func release(_ scratch: inout ByteBuffer) {
+        if scratch.capacity > retainedStagingBytes { scratch = ByteBuffer() }
+    }
+
+    /// Forgets every write staged since the last commit, as if the commands that made them never ran.
+    private func discardPending() {
+        clearStaging()
         generation = committedGeneration
         (garbageCollections, garbageElements) = committedGarbage
         collectorResume = nil

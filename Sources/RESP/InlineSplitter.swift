@@ -5,7 +5,20 @@ import NIOCore
 /// Arguments are separated by white space. `"..."` understands `\n \r \t \b \a \\ \"` and `\xHH`; `'...'` understands
 /// only `\'`. A closing quote must be followed by white space or the end of the line, otherwise the request is
 /// rejected with `unbalanced quotes in request`.
-enum InlineSplitter {
+package enum InlineSplitter {
+    /// Splits `text` as `sdssplitargs` does (ACL selectors, `--user` rules): the arguments, none for a blank line,
+    /// nil for unbalanced quotes.
+    package static func arguments(_ text: [UInt8]) -> [[UInt8]]? {
+        do {
+            guard let request = try text.withUnsafeBytes({ bytes throws(ProtocolError) in try split(bytes) }) else {
+                return []
+            }
+            return (0..<request.count).map { index in request.withArgument(index) { Array($0) } }
+        } catch {
+            return nil
+        }
+    }
+
     /// - Returns: the arguments as one request, or nil for a blank line.
     static func split(_ line: UnsafeRawBufferPointer) throws(ProtocolError) -> Request? {
         var frame = ByteBuffer()

@@ -19,7 +19,8 @@ final class TestServer {
 
     init(
         families: [any CommandFamily] = [], durability: Durability = .low, logsChanges: Bool = true,
-        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit
+        watchOutputLimit: Int = ServerConfiguration().watchOutputLimit,
+        protectedConfigs: ProtectedAction = .no
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvnode-test-\(UUID())").path
         var configuration = ServerConfiguration()
@@ -27,6 +28,7 @@ final class TestServer {
         configuration.durability = durability
         configuration.changeLog = logsChanges
         configuration.watchOutputLimit = watchOutputLimit
+        configuration.protectedConfigs = protectedConfigs
         store = try Store(directory: directory, durability: durability, clock: clock, logsChanges: logsChanges)
         var logger = Logger(label: "kvnode-test")
         logger.logLevel = .critical
@@ -38,9 +40,9 @@ final class TestServer {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// A new connection.
-    func connect() throws -> TestConnection {
-        try TestConnection(engine: engine, loop: loop)
+    /// A new connection, from `peer` (the loopback interface unless given).
+    func connect(from peer: String = "127.0.0.1") throws -> TestConnection {
+        try TestConnection(engine: engine, loop: loop, peer: peer)
     }
 
     /// Moves the store's clock and the event loop's time forward together.
@@ -54,10 +56,14 @@ final class TestServer {
 final class TestConnection {
     let channel: EmbeddedChannel
 
-    init(engine: Engine, loop: EmbeddedEventLoop) throws {
+    /// - Parameter peer: the client's address, as the server sees it.
+    init(engine: Engine, loop: EmbeddedEventLoop, peer: String = "127.0.0.1") throws {
         channel = EmbeddedChannel(handler: engine.makeConnectionHandler(), loop: loop)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
+        try channel.connect(to: SocketAddress(ipAddress: peer, port: 6379)).wait()
     }
+
+    /// Whether the server has closed the connection.
+    var isClosed: Bool { !channel.isActive }
 
     /// Sends `commands` in one read (a pipeline) and returns every reply that came back.
     @discardableResult

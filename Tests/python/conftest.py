@@ -55,11 +55,12 @@ def kvnode_bin() -> str:
 
 
 def ping_raw(host: str, port: int, timeout: float = 1.0) -> bool:
-    """PING over a bare socket: readiness must not depend on HELLO/RESP3 working."""
+    """PING over a bare socket: readiness must not depend on HELLO/RESP3 working. A server that requires a password
+    answers -NOAUTH, which says it is up just as well."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -67,8 +68,12 @@ def ping_raw(host: str, port: int, timeout: float = 1.0) -> bool:
 class Server:
     """One server process (kvnode or the redis reference) on a fixed port and data dir."""
 
-    def __init__(self, target: str, base_dir: str, extra_args: tuple[str, ...] = ()):
+    def __init__(self, target: str, base_dir: str, extra_args: tuple[str, ...] = (),
+                 ready: Callable[[Server], bool] | None = None):
         self.target = target
+        # How start() knows the server is up; a bare PING on the TCP port unless told otherwise (a server started
+        # with --port 0 has none).
+        self.ready = ready or (lambda srv: ping_raw(srv.host, srv.port))
         # Arguments both servers understand (e.g. "--notify-keyspace-events", "KEA").
         self.extra_args = list(extra_args)
         self.host = "127.0.0.1"
@@ -115,7 +120,7 @@ class Server:
                                          stdin=subprocess.DEVNULL)
             log.close()
             while time.monotonic() < deadline:
-                if ping_raw(self.host, self.port):
+                if self.ready(self):
                     return
                 if self.proc.poll() is not None:
                     break
@@ -170,8 +175,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def start_server(*extra_args: str):
-    """A context manager: a server of the current target with extra arguments, stopped and removed afterwards."""
+def start_server(*extra_args: str, ready: Callable[[Server], bool] | None = None):
+    """A context manager: a server of the current target with extra arguments, stopped and removed afterwards.
+    `ready` tells when it is up (default: a bare PING on its TCP port answers)."""
     from contextlib import contextmanager
 
     @contextmanager
@@ -179,7 +185,7 @@ def start_server(*extra_args: str):
         if TARGET == "redis" and shutil.which(os.environ.get("REDIS_SERVER", "redis-server")) is None:
             pytest.fail("KVNODE_TARGET=redis but redis-server is not installed", pytrace=False)
         base_dir = tempfile.mkdtemp(prefix=f"{TARGET}-test-")
-        srv = Server(TARGET, base_dir, extra_args)
+        srv = Server(TARGET, base_dir, extra_args, ready)
         srv.start()
         try:
             yield srv

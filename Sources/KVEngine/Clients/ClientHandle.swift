@@ -15,11 +15,14 @@ final class ClientHandle: Sendable {
         static let watching = Flags(rawValue: 1 << 3)
     }
 
-    /// What CLIENT SETNAME and CLIENT SETINFO set; changed rarely, so a lock is fine.
+    /// What CLIENT SETNAME, CLIENT SETINFO and AUTH set; changed rarely, so a lock is fine.
     struct Identity: Sendable {
         var name: [UInt8] = []
         var libraryName: [UInt8] = []
         var libraryVersion: [UInt8] = []
+        /// The user the connection runs as (CLIENT LIST `user`, CLIENT KILL USER, closing a deleted user's
+        /// connections).
+        var user: ACLUser
     }
 
     let id: Int
@@ -48,10 +51,11 @@ final class ClientHandle: Sendable {
     let isPostponed = Synchronization.Atomic<Bool>(false)
     /// Reply bytes produced but not yet taken by the socket (CLIENT LIST `omem`), published by the network layer.
     let outputBytes = Synchronization.Atomic<Int>(0)
-    let identity = NIOLockedValueBox(Identity())
+    let identity: NIOLockedValueBox<Identity>
 
-    init(id: Int, connection: any ConnectionControl) {
+    init(id: Int, connection: any ConnectionControl, user: ACLUser) {
         self.id = id
+        self.identity = NIOLockedValueBox(Identity(user: user))
         self.connection = connection
         address = connection.remoteAddress
         localAddress = connection.localAddress
@@ -89,6 +93,9 @@ final class ClientHandle: Sendable {
         Subscriptions(packed: subscriptions.load(ordering: .relaxed))
     }
 
+    /// The user the connection runs as.
+    var user: ACLUser { identity.withLockedValue { $0.user } }
+
     /// Whether the connection subscribes or watches: Redis's `pubsub` client type.
     var isPubSubClient: Bool { !subscriptionCounts.isEmpty || flags.contains(.watching) }
 
@@ -103,6 +110,10 @@ final class ClientHandle: Sendable {
             flagBits.bitwiseAnd(~flag.rawValue, ordering: .relaxed)
         }
     }
+
+    /// Whether the peer is on the loopback interface (protected mode).
+    var isLoopback: Bool { connection.isLoopback }
+    var isUnixSocket: Bool { connection.isUnixSocket }
 
     /// Closes the connection from any thread; the close runs later on the connection's own event loop.
     func kill() {

@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import Synchronization
 
@@ -10,6 +11,7 @@ enum ClientKill {
         var address: String?
         var localAddress: String?
         var type: ClientType?
+        var user: ACLUser?
         var skipMe = true
         var maxAge: Int?
 
@@ -18,6 +20,7 @@ enum ClientKill {
             if let address, handle.address != address { return false }
             if let localAddress, handle.localAddress != localAddress { return false }
             if let type, !type.matches(handle) { return false }
+            if let user, handle.user !== user { return false }
             if skipMe && handle === caller { return false }
             if let maxAge, (now - handle.connectedAt) / 1000 < maxAge { return false }
             return true
@@ -62,8 +65,10 @@ enum ClientKill {
             } else if ctx.argument(index, is: "type") {
                 filter.type = try ClientType(value)
             } else if ctx.argument(index, is: "user") {
-                // Only the default user exists; it matches every connection.
-                guard value == "default" else { throw CommandError("ERR No such user '\(value)'") }
+                guard let user = ctx.engine.access.user(named: Array(ctx.argument(index + 1).readableBytesView)) else {
+                    throw CommandError("ERR No such user '\(value)'")
+                }
+                filter.user = user
             } else if ctx.argument(index, is: "skipme") {
                 switch value.lowercased() {
                 case "yes": filter.skipMe = true
@@ -82,7 +87,7 @@ enum ClientKill {
     }
 
     /// Closes `target`: the caller itself once its reply is sent, any other connection on its own event loop.
-    private static func kill(_ target: ClientHandle, by ctx: CommandContext) {
+    static func kill(_ target: ClientHandle, by ctx: CommandContext) {
         if target === ctx.session.handle {
             ctx.closeAfterReply()
             target.setFlag(.closeASAP, true)

@@ -41,7 +41,7 @@ enum ClientListFormat {
             ("tot-mem", String(queryBuffer + queuedBytes + output)),
             ("events", "r"),
             ("cmd", command ?? "NULL"),
-            ("user", "default"),
+            ("user", identity.user.nameText),
             ("redir", "-1"),
             ("resp", String(handle.protocolVersion.load(ordering: .relaxed))),
             ("lib-name", text(identity.libraryName)),
@@ -50,14 +50,15 @@ enum ClientListFormat {
         return fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
     }
 
-    /// Redis's flag letters: P subscribed, x in MULTI, b blocked (a parked command), A closing, e no-evict, T no-touch;
-    /// N when none applies.
+    /// Redis's flag letters: P subscribed, x in MULTI, b blocked (a parked command), A closing, U Unix socket, e no-evict,
+    /// T no-touch; N when none applies.
     private static func flags(_ handle: ClientHandle, inTransaction: Bool, subscribed: Bool) -> String {
         let flags = handle.flags
         var letters = subscribed ? "P" : ""
         if inTransaction { letters += "x" }
         if handle.isPostponed.load(ordering: .relaxed) { letters += "b" }
         if flags.contains(.closeASAP) { letters += "A" }
+        if handle.isUnixSocket { letters += "U" }
         if flags.contains(.noEvict) { letters += "e" }
         if flags.contains(.noTouch) { letters += "T" }
         return letters.isEmpty ? "N" : letters

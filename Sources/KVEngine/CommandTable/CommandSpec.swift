@@ -26,6 +26,10 @@ public final class CommandSpec: Sendable {
 
     /// The command's own key finder, for key specifications that cannot find the keys by themselves.
     let keyFinder: KeyFinder?
+    /// Keys the command reaches through a glob or prefix (PDEL, KEYS WITHVALUES, KV.WATCH), for access control.
+    let keyPatternFinder: KeyPatternFinder?
+    /// The Pub/Sub channels among the arguments (PUBLISH, SUBSCRIBE, PSUBSCRIBE...), for access control.
+    let channelFinder: ChannelFinder?
     /// Whether the key specifications give the keys and their flags reliably (Redis prefers them to a key finder).
     private let keySpecsSuffice: Bool
     /// Whether the command takes keys: a key specification of real keys, or a key finder (`doesCommandHaveKeys`).
@@ -44,11 +48,16 @@ public final class CommandSpec: Sendable {
     ///   - kvnodeFlags: kvnode's internal flags for the executor (`.readsCommitted`, `.keyspace`,
     ///     `.allowedWhileSubscribed`, `.transactionControl`); Redis's flags come from the metadata alone.
     ///   - keyFinder: finds the keys when the key specifications are `incomplete`, `variableFlags` or `unknown`.
+    ///   - keyPatternFinder: finds the keys reached by a glob or prefix, which access control must cover entirely.
+    ///   - channelFinder: finds the Pub/Sub channels access control checks.
     package convenience init(
         _ metadata: CommandMetadata, kvnodeFlags: CommandFlags = [], keyFinder: KeyFinder? = nil,
+        keyPatternFinder: KeyPatternFinder? = nil, channelFinder: ChannelFinder? = nil,
         handler: @escaping CommandHandler
     ) {
-        self.init(metadata, kvnodeFlags: kvnodeFlags, keyFinder: keyFinder, subcommands: [], handler: handler)
+        self.init(
+            metadata, kvnodeFlags: kvnodeFlags, keyFinder: keyFinder, keyPatternFinder: keyPatternFinder,
+            channelFinder: channelFinder, subcommands: [], handler: handler)
     }
 
     /// A container's row (CLIENT, CONFIG): the executor runs the subcommand the next argument names; `handler` runs
@@ -56,11 +65,14 @@ public final class CommandSpec: Sendable {
     package convenience init(
         _ metadata: CommandMetadata, subcommands: [CommandSpec], handler: @escaping CommandHandler = { _ in }
     ) {
-        self.init(metadata, kvnodeFlags: [], keyFinder: nil, subcommands: subcommands, handler: handler)
+        self.init(
+            metadata, kvnodeFlags: [], keyFinder: nil, keyPatternFinder: nil, channelFinder: nil,
+            subcommands: subcommands, handler: handler)
     }
 
     private init(
-        _ metadata: CommandMetadata, kvnodeFlags: CommandFlags, keyFinder: KeyFinder?, subcommands: [CommandSpec],
+        _ metadata: CommandMetadata, kvnodeFlags: CommandFlags, keyFinder: KeyFinder?,
+        keyPatternFinder: KeyPatternFinder?, channelFinder: ChannelFinder?, subcommands: [CommandSpec],
         handler: @escaping CommandHandler
     ) {
         precondition(
@@ -80,6 +92,8 @@ public final class CommandSpec: Sendable {
         self.subcommands = subcommands
         self.handler = handler
         self.keyFinder = keyFinder
+        self.keyPatternFinder = keyPatternFinder
+        self.channelFinder = channelFinder
         let realKeys = metadata.keySpecs.contains { !$0.flags.contains(.notKey) }
         self.keySpecsSuffice = realKeys && !metadata.keySpecs.contains { $0.flags.contains(.variableFlags) }
         self.hasKeys = realKeys || keyFinder != nil

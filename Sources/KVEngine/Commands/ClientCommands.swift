@@ -54,10 +54,15 @@ struct ClientCommands: CommandFamily {
 
     /// Sets the connection's name; an empty name clears it. Names are printable ASCII without spaces, as in Redis.
     static func setName(_ ctx: CommandContext, to name: [UInt8]) throws {
+        try checkName(name)
+        ctx.session.name = name
+    }
+
+    /// Refuses a name with spaces, newlines or other characters outside `!`...`~`, as Redis does.
+    static func checkName(_ name: [UInt8]) throws {
         guard isValidAttribute(name) else {
             throw CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
         }
-        ctx.session.name = name
     }
 
     /// `CLIENT SETINFO LIB-NAME name | LIB-VER version`.

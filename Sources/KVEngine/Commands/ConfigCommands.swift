@@ -2,6 +2,7 @@ import KVStore
 import NIOCore
 import RESP
 import Synchronization
+import NIOConcurrencyHelpers
 
 /// CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the `ConfigRegistry`.
 struct ConfigCommands: CommandFamily {
@@ -62,8 +63,16 @@ struct ConfigCommands: CommandFamily {
             guard let parameter = registry.lookup(name) else {
                 throw CommandError("ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
             }
-            guard parameter.mutability == .mutable else {
+            switch parameter.mutability {
+            case .mutable:
+                break
+            case .immutable:
                 throw failure(parameter, "can't set immutable config")
+            case .protected(let alwaysFromLocal):
+                let isLocal = ctx.session.handle.isLoopback
+                guard (alwaysFromLocal && isLocal) || ctx.engine.configuration.protectedConfigs.allows(
+                    fromLocalConnection: isLocal)
+                else { throw failure(parameter, "can't set protected config") }
             }
             guard names.insert(name.lowercased()).inserted else { throw failure(parameter, "duplicate parameter") }
             parameters.append((parameter, ctx.argumentText(index + 1)))
@@ -76,8 +85,37 @@ struct ConfigCommands: CommandFamily {
                 throw failure(parameter, error.reason)
             }
         }
+        if let tlsChange = try tlsChange(ctx, parameters) { changes.append(tlsChange) }
         for change in changes { change() }
         ctx.reply.ok()
+    }
+
+    /// The `tls-*` values of one CONFIG SET, checked together by the TLS layer (it builds the new context) before
+    /// anything changes; a failure is reported as Redis does, the details going to the log only, as they name files.
+    private static func tlsChange(
+        _ ctx: CommandContext, _ parameters: [(ConfigParameter, value: String)]
+    ) throws -> ConfigParameter.Change? {
+        let edits = parameters.filter { $0.0.editTLS != nil }
+        guard let first = edits.first?.0 else { return nil }
+        var settings = ctx.engine.tlsSettings
+        for (parameter, value) in edits {
+            do {
+                try parameter.editTLS!(&settings, value)
+            } catch {
+                throw failure(parameter, error.reason)
+            }
+        }
+        let install: (@Sendable () -> Void)?
+        do {
+            install = try ctx.engine.settings.tlsReloader.withLockedValue { $0 }?.prepare(settings)
+        } catch {
+            throw failure(first, "Unable to update TLS configuration. Check server logs.")
+        }
+        let engine = ctx.engine
+        return { [settings] in
+            engine.settings.tls.withLockedValue { $0 = settings }
+            install?()
+        }
     }
 
     private static func failure(_ parameter: ConfigParameter, _ reason: String) -> CommandError {

@@ -44,7 +44,8 @@ struct ConnectionCommands: CommandFamily {
         ctx.closeAfterReply()
     }
 
-    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches the protocol and describes the server.
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: authenticates, switches the protocol and describes the
+    /// server.
     static func hello(_ ctx: CommandContext) throws {
         var version: ProtocolVersion?
         var index = 1
@@ -57,24 +58,31 @@ struct ConnectionCommands: CommandFamily {
             version = supported
             index = 2
         }
+        var credentials: (name: [UInt8], password: [UInt8])?
         var newName: [UInt8]?
         while index < ctx.argumentCount {
             let remaining = ctx.argumentCount - 1 - index
             if ctx.argument(index, is: "auth") && remaining >= 2 {
-                // No users or passwords are configured, so the default user with any password is accepted, as in
-                // Redis without requirepass.
-                guard ctx.argument(index + 1, is: "default") else {
-                    throw CommandError("WRONGPASS invalid username-password pair or user is disabled.")
-                }
+                credentials = (Array(ctx.argument(index + 1).readableBytesView), Array(ctx.argument(index + 2).readableBytesView))
                 index += 3
             } else if ctx.argument(index, is: "setname") && remaining >= 1 {
-                newName = Array(ctx.argument(index + 1).readableBytesView)
+                let name = Array(ctx.argument(index + 1).readableBytesView)
+                try ClientCommands.checkName(name)
+                newName = name
                 index += 2
             } else {
                 throw CommandError("ERR Syntax error in HELLO option '\(ctx.argumentText(index))'")
             }
         }
-        if let newName { try ClientCommands.setName(ctx, to: newName) }
+        // As Redis 7.0: authenticate, then require to be authenticated, and only then set the name and protocol.
+        if let credentials { try AclCommands.authenticate(ctx, name: credentials.name, password: credentials.password) }
+        guard ctx.session.authenticated else {
+            throw CommandError(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> "
+                    + "<pass> option can be used to authenticate the client and select the RESP protocol version at "
+                    + "the same time")
+        }
+        if let newName { ctx.session.name = newName }
         if let version { ctx.reply.version = version }
 
         ctx.reply.mapHeader(7)

@@ -14,8 +14,12 @@ struct OrderedKeyspaceCommands: CommandFamily {
         let (cursors, defaultLimit) = (scanCursors, keysDefaultLimit)
         return [
             // KEYS's metadata is kvnode's (its options), PDEL's is kvnode's own: both in CommandMetadata+kvnode.swift.
-            CommandSpec(.keys) { try Self.keys($0, defaultLimit: defaultLimit) },
-            CommandSpec(.pdel, handler: Self.pdel),
+            // Plain KEYS needs no key permission, as in Redis (it returns names only); WITHVALUES reads every key
+            // the pattern could match, and PDEL deletes them: access control requires the pattern to be covered.
+            CommandSpec(.keys, keyPatternFinder: Self.keysReadValues) { try Self.keys($0, defaultLimit: defaultLimit) },
+            CommandSpec(.pdel, keyPatternFinder: { arguments in
+                arguments.count == 2 ? [KeyPatternReference(position: 1, kind: .glob, flags: [.remove, .delete])] : []
+            }, handler: Self.pdel),
             CommandSpec(.scan) { try Self.scan($0, cursors: cursors) },
         ]
     }
@@ -25,37 +29,14 @@ struct OrderedKeyspaceCommands: CommandFamily {
     /// WITHVALUES a key of another type than string has a null value, as MGET answers for it: every key is listed, and
     /// a client reads collections with their own commands.
     static func keys(_ ctx: CommandContext, defaultLimit: Int) throws {
-        var pivot: [UInt8]?
-        var limit: Int?
-        var order = IterationOrder.ascending
-        var withValues = false
-        var index = 2
-        while index < ctx.argumentCount {
-            let hasValue = index + 1 < ctx.argumentCount
-            if ctx.argument(index, is: "pivot") && hasValue {
-                pivot = Array(ctx.argument(index + 1).readableBytesView)
-                index += 1
-            } else if ctx.argument(index, is: "limit") && hasValue {
-                guard let count = ctx.request.withArgument(index + 1, { RESPInteger.parse($0) }), count >= 0 else {
-                    throw CommandError.syntax
-                }
-                limit = count
-                index += 1
-            } else if ctx.argument(index, is: "desc") {
-                order = .descending
-            } else if ctx.argument(index, is: "withvalues") {
-                withValues = true
-            } else {
-                throw CommandError.syntax
-            }
-            index += 1
-        }
+        let options = try KeysOptions(CommandArguments(ctx.request))
+        let (order, withValues) = (options.order, options.withValues)
         // LIMIT 0 asks for nothing; a default of 0 means no limit.
-        let maximum = limit ?? (defaultLimit > 0 ? defaultLimit : .max)
+        let maximum = options.limit ?? (defaultLimit > 0 ? defaultLimit : .max)
         guard maximum > 0 else { return ctx.reply.arrayHeader(0) }
 
         var range = KeyRange.all
-        if let pivot {
+        if let pivot = options.pivot {
             if order == .ascending { range.restrict(after: pivot) } else { range.restrict(before: pivot) }
         }
         let pattern = GlobPattern(ctx.argument(1).readableBytesView)
@@ -71,6 +52,45 @@ struct OrderedKeyspaceCommands: CommandFamily {
         }
         ctx.reply.arrayHeader(withValues ? 2 * found : found)
         ctx.reply.buffer.writeBuffer(&items.buffer)
+    }
+
+    /// KEYS's options: `[PIVOT key] [LIMIT count] [DESC] [WITHVALUES]`, in any order, the last of a kind winning.
+    struct KeysOptions {
+        var pivot: [UInt8]?
+        var limit: Int?
+        var order = IterationOrder.ascending
+        var withValues = false
+
+        init(_ arguments: CommandArguments) throws(CommandError) {
+            var index = 2
+            while index < arguments.count {
+                let hasValue = index + 1 < arguments.count
+                if arguments.argument(index, is: "pivot") && hasValue {
+                    pivot = arguments.withArgument(index + 1) { Array($0) }
+                    index += 1
+                } else if arguments.argument(index, is: "limit") && hasValue {
+                    guard let count = arguments.withArgument(index + 1, { RESPInteger.parse($0) }), count >= 0 else {
+                        throw CommandError.syntax
+                    }
+                    limit = count
+                    index += 1
+                } else if arguments.argument(index, is: "desc") {
+                    order = .descending
+                } else if arguments.argument(index, is: "withvalues") {
+                    withValues = true
+                } else {
+                    throw CommandError.syntax
+                }
+                index += 1
+            }
+        }
+    }
+
+    /// KEYS ... WITHVALUES reads the value of every key its pattern matches (options that do not parse read nothing:
+    /// the command refuses them).
+    private static let keysReadValues: KeyPatternFinder = { arguments in
+        guard arguments.count >= 2, let options = try? KeysOptions(arguments), options.withValues else { return [] }
+        return [KeyPatternReference(position: 1, kind: .glob, flags: [.readOnly, .access])]
     }
 
     /// `PDEL pattern`: deletes every live key matching the glob, replying how many.

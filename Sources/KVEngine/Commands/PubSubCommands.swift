@@ -9,20 +9,26 @@ struct PubSubCommands: CommandFamily {
     var commands: [CommandSpec] {
         let hub = self.hub
         return [
-            CommandSpec(.subscribe, kvnodeFlags: .allowedWhileSubscribed) { Self.subscribe($0, hub, namespace: .channels) },
+            CommandSpec(.subscribe, kvnodeFlags: .allowedWhileSubscribed, channelFinder: ChannelReference.all) {
+                Self.subscribe($0, hub, namespace: .channels)
+            },
             CommandSpec(.unsubscribe, kvnodeFlags: .allowedWhileSubscribed) {
                 Self.unsubscribe($0, hub, namespace: .channels)
             },
-            CommandSpec(.psubscribe, kvnodeFlags: .allowedWhileSubscribed) { Self.psubscribe($0, hub) },
+            CommandSpec(.psubscribe, kvnodeFlags: .allowedWhileSubscribed, channelFinder: ChannelReference.allPatterns) {
+                Self.psubscribe($0, hub)
+            },
             CommandSpec(.punsubscribe, kvnodeFlags: .allowedWhileSubscribed) { Self.punsubscribe($0, hub) },
-            CommandSpec(.ssubscribe, kvnodeFlags: .allowedWhileSubscribed) {
+            CommandSpec(.ssubscribe, kvnodeFlags: .allowedWhileSubscribed, channelFinder: ChannelReference.all) {
                 Self.subscribe($0, hub, namespace: .shardChannels)
             },
             CommandSpec(.sunsubscribe, kvnodeFlags: .allowedWhileSubscribed) {
                 Self.unsubscribe($0, hub, namespace: .shardChannels)
             },
-            CommandSpec(.publish) { ctx in ctx.reply.integer(hub.publish(ctx.argument(2), to: ctx.argument(1))) },
-            CommandSpec(.spublish) { ctx in
+            CommandSpec(.publish, channelFinder: ChannelReference.first) { ctx in
+                ctx.reply.integer(hub.publish(ctx.argument(2), to: ctx.argument(1)))
+            },
+            CommandSpec(.spublish, channelFinder: ChannelReference.first) { ctx in
                 ctx.reply.integer(hub.publish(ctx.argument(2), to: ctx.argument(1), in: .shardChannels))
             },
             // PUBSUB's subcommands had `fast` before the one table; Redis 7.0 does not report it (they walk every

@@ -16,7 +16,9 @@ struct RevisionCommands: CommandFamily {
             CommandSpec(.kvDel, handler: Self.delete),
             CommandSpec(.kvHistory, handler: Self.history),
             CommandSpec(.kvRevision, handler: Self.revision),
-            CommandSpec(.kvWatch, kvnodeFlags: [.keyspace, .allowedWhileSubscribed]) { try Self.watch($0, hub) },
+            CommandSpec(.kvWatch, kvnodeFlags: [.keyspace, .allowedWhileSubscribed], keyPatternFinder: Self.watchedKeys) {
+                try Self.watch($0, hub)
+            },
             CommandSpec(.kvUnwatch, kvnodeFlags: .allowedWhileSubscribed, handler: Self.unwatch),
         ]
     }
@@ -170,6 +172,22 @@ struct RevisionCommands: CommandFamily {
     }
 
     // MARK: Watching
+
+    /// The keys a watch follows, for access control: it reads them all (replay, INITIAL, PREVKV).
+    private static let watchedKeys: KeyPatternFinder = { arguments in
+        guard arguments.count >= 3 else { return [] }
+        let kind: KeyPatternReference.Kind
+        if arguments.argument(1, is: "key") {
+            kind = .key
+        } else if arguments.argument(1, is: "prefix") {
+            kind = .prefix
+        } else if arguments.argument(1, is: "pattern") {
+            kind = .glob
+        } else {
+            return []
+        }
+        return [KeyPatternReference(position: 2, kind: kind, flags: [.readOnly, .access])]
+    }
 
     /// `KV.WATCH (KEY key | PREFIX prefix | PATTERN glob) [FROM revision] [INITIAL] [PREVKV]`: starts a watch and
     /// replies `kv.watch id revision`; events follow as pushes (RESP3), or as arrays on a RESP2 connection that then

@@ -48,8 +48,19 @@ struct TransactionCommands: CommandFamily {
         ctx.reply.arrayHeader(queue.commands.count)
         ctx.session.isRunningTransaction = true
         defer { ctx.session.isRunningTransaction = false }
+        let session = ctx.session
+        let access = ctx.engine.access
         let run = {
-            for (spec, request) in queue.commands { ctx.execute(spec, request: request) }
+            for (spec, request) in queue.commands {
+                // Rules may have changed since the command was queued: Redis checks each one again.
+                if !session.accessGate.allowsEverything,
+                    let refusal = access.reauthorizeQueued(spec, request, session)
+                {
+                    session.replyError(refusal)
+                    continue
+                }
+                ctx.execute(spec, request: request)
+            }
         }
         // A write inside may commit early (FLUSHDB): lock-free readers then wait for the lock rather than see a part
         // of the transaction.

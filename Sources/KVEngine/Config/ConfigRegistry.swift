@@ -13,10 +13,13 @@ struct ConfigValueError: Error, Sendable {
 /// Setting is two-phase so that CONFIG SET of several parameters is all-or-nothing, as in Redis: `parse` validates a
 /// value and returns the change, which is applied only once every value of the command has been validated.
 struct ConfigParameter: Sendable {
-    enum Mutability: Sendable {
+    enum Mutability: Sendable, Equatable {
         case mutable
         /// Fixed at startup: `can't set immutable config`.
         case immutable
+        /// Redis's protected configs: `can't set protected config` unless `enable-protected-configs` allows the
+        /// connection; `alwaysFromLocal` also lets loopback and Unix socket connections change it whatever that says.
+        case protected(alwaysFromLocal: Bool)
     }
 
     typealias Change = @Sendable () -> Void
@@ -30,6 +33,9 @@ struct ConfigParameter: Sendable {
     let get: @Sendable (Engine) -> String
     /// Validates `value` and returns the change that applies it.
     let parse: @Sendable (Engine, String) throws -> Change
+    /// For the `tls-*` settings: writes `value` into the TLS settings CONFIG SET is assembling; the TLS layer then
+    /// checks them all together (a new certificate usually comes with a new key) before anything changes.
+    let editTLS: (@Sendable (inout TLSSettings, String) throws(ConfigValueError) -> Void)?
 
     init(
         _ name: String, aliases: [String] = [], mutability: Mutability = .mutable,
@@ -41,6 +47,20 @@ struct ConfigParameter: Sendable {
         self.mutability = mutability
         self.get = get
         self.parse = parse
+        self.editTLS = nil
+    }
+
+    /// A `tls-*` setting: read from and written to the TLS settings.
+    init(
+        tls name: String, get: @escaping @Sendable (TLSSettings) -> String,
+        edit: @escaping @Sendable (inout TLSSettings, String) throws(ConfigValueError) -> Void
+    ) {
+        self.name = name
+        self.aliases = []
+        self.mutability = .mutable
+        self.get = { get($0.tlsSettings) }
+        self.parse = { _, _ in {} }
+        self.editTLS = edit
     }
 }
 

@@ -16,6 +16,10 @@ final class RuntimeSettings: Sendable {
     /// `client-output-buffer-limit`. Read under the lock only by a subscriber whose output has backed up (its channel
     /// is not writable), once per message, so the hot path never touches it.
     let outputBufferLimits: NIOLockedValueBox<OutputBufferLimits>
+    /// `tls-*`: the files CONFIG SET last installed (the TLS layer has its own copy, as a built context).
+    let tls: NIOLockedValueBox<TLSSettings>
+    /// The server's TLS layer, which CONFIG SET of a `tls-*` setting reloads; nil without a TLS port.
+    let tlsReloader = NIOLockedValueBox<(any TLSReloading)?>(nil)
 
     /// The longest string a command may build (`proto-max-bulk-len`).
     var maxStringLength: Int { protoMaxBulkLength.load(ordering: .relaxed) }
@@ -26,5 +30,6 @@ final class RuntimeSettings: Sendable {
         clientQueryBufferLimit = Synchronization.Atomic(configuration.clientQueryBufferLimit)
         outputBufferLimits = NIOLockedValueBox(OutputBufferLimits(pubsub: configuration.pubsubOutputLimit))
         save = NIOLockedValueBox(configuration.savePoints)
+        tls = NIOLockedValueBox(configuration.tls)
     }
 }

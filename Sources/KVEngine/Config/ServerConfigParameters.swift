@@ -6,12 +6,62 @@ import NIOConcurrencyHelpers
 /// kvnode cannot change at run time are immutable; Redis settings kvnode does not implement accept only the value
 /// that describes kvnode (`appendonly no`, `maxmemory 0`, `maxmemory-policy noeviction`).
 enum ServerConfigParameters {
-    static let all: [ConfigParameter] = network + limits + persistence + memory + notifications + storage
+    static let all: [ConfigParameter] = network + security + limits + persistence + memory + notifications + storage
 
     static let network: [ConfigParameter] = [
-        ConfigParameter("bind", mutability: .immutable) { $0.configuration.host },
+        ConfigParameter("bind", mutability: .immutable) { $0.configuration.bindAddresses.joined(separator: " ") },
         ConfigParameter("port", mutability: .immutable) { String($0.configuration.port) },
         ConfigParameter("io-threads", mutability: .immutable) { String($0.configuration.eventLoopCount) },
+        ConfigParameter("unixsocket", mutability: .immutable) { $0.configuration.unixSocket ?? "" },
+        // Octal, as redis.conf writes it.
+        ConfigParameter("unixsocketperm", mutability: .immutable) {
+            String($0.configuration.unixSocketPermissions ?? 0, radix: 8)
+        },
+        ConfigParameter("tls-port", mutability: .immutable) { String($0.configuration.tls.port) },
+        // The files can be changed, as in Redis, to reload the certificates; CONFIG GET shows paths, never contents.
+        ConfigParameter(tls: "tls-cert-file", get: \.certificateFile) { $0.certificateFile = $1 },
+        ConfigParameter(tls: "tls-key-file", get: \.keyFile) { $0.keyFile = $1 },
+        ConfigParameter(tls: "tls-ca-cert-file", get: \.caCertificateFile) { $0.caCertificateFile = $1 },
+        ConfigParameter(tls: "tls-auth-clients", get: \.authenticateClients.rawValue) {
+            (settings: inout TLSSettings, text: String) throws(ConfigValueError) in
+            let value = try ConfigParameter.parseEnumeration(
+                text, TLSSettings.ClientAuthentication.allCases.map(\.rawValue))
+            settings.authenticateClients = TLSSettings.ClientAuthentication(rawValue: value)!
+        },
+    ]
+
+    /// Authentication, users and protected mode (AccessControl/).
+    static let security: [ConfigParameter] = [
+        // Only the SHA-256 of the password is kept (Redis returns the clear text): CONFIG GET shows it as a `#<hash>`
+        // rule, or nothing when the default user has no password.
+        ConfigParameter("requirepass", get: { server in
+            let rules = server.access.defaultUser.rules
+            return rules.isNoPass ? "" : rules.passwords.first.map { "#\($0)" } ?? ""
+        }) { server, text in
+            { server.access.setDefaultPassword(Array(text.utf8)) }
+        },
+        // Guarded as a protected config (kvnode's choice; Redis 7.0 lets any connection change it), except from a
+        // loopback or Unix socket connection, where protected mode's refusal tells people to change it.
+        ConfigParameter("protected-mode", mutability: .protected(alwaysFromLocal: true), get: { $0.access.protectedMode.load(ordering: .relaxed) ? "yes" : "no" }) {
+            server, text in
+            let on = try ConfigParameter.parseBoolean(text)
+            return { server.access.protectedMode.store(on, ordering: .relaxed) }
+        },
+        ConfigParameter("aclfile", mutability: .immutable) { $0.access.aclFile ?? "" },
+        ConfigParameter("enable-protected-configs", mutability: .immutable) {
+            $0.configuration.protectedConfigs.rawValue
+        },
+        ConfigParameter("acllog-max-len", get: { String($0.access.logMaxLength.load(ordering: .relaxed)) }) {
+            server, text in
+            let value = try ConfigParameter.parseInteger(text, in: 0...Int.max)
+            return { server.access.logMaxLength.store(value, ordering: .relaxed) }
+        },
+        ConfigParameter("acl-pubsub-default", get: {
+            $0.access.newUsersAllowAllChannels.load(ordering: .relaxed) ? "allchannels" : "resetchannels"
+        }) { server, text in
+            let value = try ConfigParameter.parseEnumeration(text, ["allchannels", "resetchannels"])
+            return { server.access.newUsersAllowAllChannels.store(value == "allchannels", ordering: .relaxed) }
+        },
     ]
 
     static let limits: [ConfigParameter] = [
@@ -45,7 +95,11 @@ enum ServerConfigParameters {
             }
             return {}
         },
-        ConfigParameter("dir", mutability: .immutable) { $0.configuration.dataDirectory },
+        // Redis's classic escape is CONFIG SET dir + dbfilename + SAVE: `dir` is a protected config, as in Redis, and
+        // even where protected configs are enabled kvnode cannot move its open database.
+        ConfigParameter("dir", mutability: .protected(alwaysFromLocal: false), get: { $0.configuration.dataDirectory }) {
+            _, _ in throw ConfigValueError("kvnode cannot move its data directory while it runs")
+        },
     ]
 
     static let memory: [ConfigParameter] = [

@@ -4,8 +4,9 @@ import Logging
 import RESP
 import Synchronization
 
-/// Everything decided about a request before it runs, in Redis's order (`processCommand`): which command it is,
-/// whether its arity and the connection's context allow it, whether a plugged-in hook (access control) refuses it,
+/// Everything decided about a request before it runs, in Redis's order (`processCommand`): which command it is and
+/// whether its arity allows it, whether MULTI allows it, whether the connection must authenticate first or its user
+/// may not run it (access control), whether a RESP2 subscriber may send it, whether a plugged-in hook refuses it,
 /// whether writes are refused, whether CLIENT PAUSE holds it back, and whether MULTI queues it.
 ///
 /// A refusal replies the error itself; inside MULTI it dooms the transaction, and a refused EXEC ends it.
@@ -30,9 +31,6 @@ struct CommandChecks {
             return refuse(nil, CommandError(unknownCommandText()))
         }
         guard spec.accepts(argumentCount: request.count) else { return refuse(spec, .wrongArity(spec.fullName)) }
-        if session.isSubscribed && session.reply.version == .resp2 && !spec.flags.contains(.allowedWhileSubscribed) {
-            return refuse(spec, .notAllowedWhileSubscribed(spec.fullName))
-        }
         var resolved = spec
         if !spec.subcommands.isEmpty && spec.arity < 0 && request.count >= 2 {
             guard let sub = request.withArgument(1, { CommandTable.subcommand(of: spec, named: $0) }) else {
@@ -44,12 +42,21 @@ struct CommandChecks {
         if session.transaction != nil && resolved.flags.contains(.noMulti) {
             return refuse(resolved, CommandError("ERR Command not allowed inside a transaction"))
         }
+        session.handle.lastCommandSlot.store(resolved.statisticsSlot, ordering: .relaxed)
+        // Access control costs this one branch while the connection's user may do everything.
+        if !session.accessGate.allowsEverything, let refusal = engine.access.authorize(resolved, session) {
+            return refuse(resolved, refusal)
+        }
+        if session.isSubscribed && session.reply.version == .resp2
+            && !resolved.flags.contains(.allowedWhileSubscribed)
+        {
+            return refuse(resolved, .notAllowedWhileSubscribed(resolved.fullName))
+        }
         for hook in engine.hooks {
             if let error = hook.authorize(resolved, session: session) { return refuse(resolved, error) }
         }
         let writes = self.writes(resolved)
         if writes && engine.store.health.isFailing { return refuse(resolved, engine.misconfError()) }
-        session.handle.lastCommandSlot.store(resolved.statisticsSlot, ordering: .relaxed)
         if engine.pause.mayBeActive, let wait = engine.pause.remainingWait(writes: writes) { return .park(wait) }
         if session.transaction != nil && !resolved.flags.contains(.transactionControl) {
             enqueue(resolved)
@@ -67,16 +74,15 @@ struct CommandChecks {
 
     private func refuse(_ spec: CommandSpec?, _ error: CommandError) -> Resolution {
         if let spec { session.statistics.recordRejection(slot: spec.statisticsSlot) }
-        if session.transaction != nil {
-            if spec?.fullName == "exec" {
-                session.transaction = nil
-                session.unwatchAll()
-                let reason = error.text.hasPrefix("ERR ") ? error.text.dropFirst(4) : Substring(error.text)
-                session.replyError(CommandError("EXECABORT Transaction discarded because of: \(reason)"))
-                return .refused
-            }
-            session.transaction?.failed = true
+        // A refused EXEC always aborts, even outside MULTI (Redis's `rejectCommand`).
+        if spec?.fullName == "exec" {
+            session.transaction = nil
+            session.unwatchAll()
+            let reason = error.text.hasPrefix("ERR ") ? error.text.dropFirst(4) : Substring(error.text)
+            session.replyError(CommandError("EXECABORT Transaction discarded because of: \(reason)"))
+            return .refused
         }
+        session.transaction?.failed = true
         session.replyError(error)
         return .refused
     }

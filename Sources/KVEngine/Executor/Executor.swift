@@ -212,11 +212,17 @@ public struct Executor: Sendable {
 
     // MARK: Connection lifecycle
 
-    /// Registers a new connection; false when `maxclients` is reached, after replying the error: send it and close.
+    /// Registers a new connection; false when `maxclients` is reached, or protected mode refuses a peer outside the
+    /// loopback interface, after replying the error: send it and close.
     public func connectionOpened(_ session: Session) -> Bool {
         if engine.clients.register(session.handle) > engine.settings.maxClients.load(ordering: .relaxed) {
             engine.metrics.connectionRejected()
             session.reply.error("ERR max number of clients reached")
+            return false
+        }
+        if engine.access.refusesConnection(fromLoopback: session.handle.isLoopback) {
+            engine.metrics.connectionRejected()
+            session.reply.error(AccessControl.protectedModeRefusal)
             return false
         }
         engine.metrics.connectionAccepted()

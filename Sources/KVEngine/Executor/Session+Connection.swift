@@ -60,8 +60,10 @@ extension Session {
         watch.removeAll(registry: engine.watches)
     }
 
-    /// RESET: back to a fresh connection's state (no MULTI or WATCH, RESP2, no name, replies on), keeping the id.
+    /// RESET: back to a fresh connection's state (no MULTI or WATCH, RESP2, no name, replies on, the default user,
+    /// authenticated only if it needs no password), keeping the id.
     func resetConnectionState() {
+        setUser(engine.access.defaultUser, authenticated: engine.access.newConnectionsAuthenticated)
         stopWaiting()
         removeAllWatchers()
         transaction = nil

@@ -46,6 +46,17 @@ public final class Session {
     /// The blocking list pop this connection is blocked in (`BlockingListCommands`).
     var blockedPop: BlockedPop?
 
+    /// Who the connection is: `default` until AUTH or HELLO AUTH chooses another user.
+    private(set) var user: ACLUser
+    /// Whether the connection has authenticated, or started so because the default user needs no password.
+    private(set) var authenticated: Bool
+    /// `user` once authenticated, `ACLUser.unauthenticated` before: the executor's whole access check on the fast
+    /// path is this user's `allowsEverything`. Unowned, so reading it costs no reference counting: `user` (or the
+    /// static sentinel) keeps its target alive.
+    private(set) unowned(unsafe) var accessGate: ACLUser
+    /// This connection's copy of its user's rules, taken again only when they change.
+    var rulesCache: ACLUser.RulesCache?
+
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false
     /// MULTI's queue; nil outside a transaction.
@@ -87,7 +98,12 @@ public final class Session {
     public init(engine: Engine, eventLoop: any EventLoop, connection: any ConnectionControl, allocator: ByteBufferAllocator) {
         self.engine = engine
         self.eventLoop = eventLoop
-        let handle = ClientHandle(id: engine.nextClientID(), connection: connection)
+        let user = engine.access.defaultUser
+        let authenticated = engine.access.newConnectionsAuthenticated
+        self.user = user
+        self.authenticated = authenticated
+        self.accessGate = authenticated ? user : .unauthenticated
+        let handle = ClientHandle(id: engine.nextClientID(), connection: connection, user: user)
         self.handle = handle
         self.loop = engine.loopResources(for: eventLoop)
         self.decoder = RequestDecoder(limits: engine.configuration.decoderLimits)
@@ -113,6 +129,14 @@ public final class Session {
         return result
     }
 
+    /// Makes the connection run as `user` (AUTH, HELLO AUTH, RESET).
+    func setUser(_ user: ACLUser, authenticated: Bool) {
+        self.user = user
+        self.authenticated = authenticated
+        accessGate = authenticated ? user : .unauthenticated
+        handle.identity.withLockedValue { $0.user = user }
+    }
+
     /// Name set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
     var name: [UInt8] {
         get { handle.identity.withLockedValue { $0.name } }
@@ -134,10 +158,14 @@ extension Session: Sendable {}
 
 /// How other connections act on a connection: the network layer implements it.
 public protocol ConnectionControl: Sendable {
-    /// The peer's address as `ip:port` (CLIENT LIST `addr`).
+    /// The peer's address as `ip:port`, or `path:0` for the Unix socket (CLIENT LIST `addr`).
     var remoteAddress: String { get }
     /// The listening address as `ip:port` (CLIENT LIST `laddr`).
     var localAddress: String { get }
+    /// Whether the peer is on the loopback interface or a Unix socket (protected mode lets only those in).
+    var isLoopback: Bool { get }
+    /// Whether the connection came through the Unix socket (CLIENT LIST flag `U`).
+    var isUnixSocket: Bool { get }
     /// Closes the connection, from any thread; the close happens on the connection's own event loop.
     func close()
     /// Asks the connection to run its parked request again, from any thread (CLIENT UNPAUSE; later a push to a key

@@ -106,6 +106,23 @@ final class PubSubHub: Sendable {
 
     /// Number of distinct patterns subscribed to by anyone.
     var patternCount: Int { registry.withLockedValue { $0.patterns.count } }
+
+    /// What each of `clients` (by id) subscribes to: channels and shard channels, then patterns. Access control
+    /// closes a subscriber whose user may no longer use one of them.
+    func subscriptions(ofClients clients: Set<Int>) -> [Int: (channels: [ByteBuffer], patterns: [ByteBuffer])] {
+        registry.withLockedValue { registry in
+            var found: [Int: (channels: [ByteBuffer], patterns: [ByteBuffer])] = [:]
+            for namespace in [registry.channels, registry.shardChannels] {
+                for (channel, subscribers) in namespace {
+                    for id in subscribers.keys where clients.contains(id) { found[id, default: ([], [])].channels.append(channel) }
+                }
+            }
+            for (pattern, entry) in registry.patterns {
+                for id in entry.subscribers.keys where clients.contains(id) { found[id, default: ([], [])].patterns.append(pattern) }
+            }
+            return found
+        }
+    }
 }
 
 /// A Pub/Sub message as it goes on the wire, encoded once per publish in both protocols: a RESP2 array (`*`) and a

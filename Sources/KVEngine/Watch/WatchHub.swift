@@ -48,6 +48,18 @@ final class WatchHub: Sendable {
         }
     }
 
+    /// What each of `clients` (by id) watches: access control closes a watcher whose user may no longer read all of
+    /// it.
+    func filters(ofClients clients: Set<Int>) -> [Int: [WatchFilter]] {
+        watchers.withLockedValue { watchers in
+            var found: [Int: [WatchFilter]] = [:]
+            for watcher in watchers.values where clients.contains(watcher.clientID) {
+                found[watcher.clientID, default: []].append(watcher.filter)
+            }
+            return found
+        }
+    }
+
     /// Offers one lease's events, in revision order, to every watcher.
     func publish(_ events: [ChangeEvent]) {
         let all = watchers.withLockedValue { Array($0.values) }

@@ -26,6 +26,8 @@ final class Watcher: Sendable {
     let includePrevious: Bool
     /// Events at or before this revision are not sent from the live feed.
     let start: UInt64
+    /// The connection watching.
+    var clientID: Int { subscriber.clientID }
     private let hub: WatchHub
     private let store: Store
     private let subscriber: Subscriber
