@@ -28,6 +28,8 @@ public final class Engine: Sendable {
     let watches = WatchRegistry()
     /// Connections whose command waits for keys.
     let keyWaiters = KeyWaiters()
+    /// Clients blocked in BLPOP and the other blocking list pops.
+    let blockingPops = BlockingPops()
     /// KV.WATCH watchers.
     let watchHub: WatchHub
     /// The store's observer: WATCH invalidation, notifications, expiry counts.
@@ -81,7 +83,7 @@ public final class Engine: Sendable {
             requestSync = { syncRequester.yield() }
         }
         self.keyspaceEvents = KeyspaceEventObserver(
-            notifier: notifier, watches: watches, waiters: keyWaiters, watchers: watchHub,
+            notifier: notifier, watches: watches, waiters: keyWaiters, blockingPops: blockingPops, watchers: watchHub,
             eventsWaitForSync: store.durability != .low, durableSequence: { [store] in store.durableSequence },
             requestSync: requestSync)
         self.settings = RuntimeSettings(configuration)
@@ -96,6 +98,8 @@ public final class Engine: Sendable {
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
             RevisionCommands(hub: watchHub), AclCommands(),
             CompareAndSetCommands(),
+            HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
+            BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)

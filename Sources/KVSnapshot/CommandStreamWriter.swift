@@ -36,13 +36,39 @@ public final class CommandStreamWriter {
         try writeBulk(value)
         if expireAt > 0 {
             try append(StaticString("$4\r\nPXAT\r\n"))
-            var digits = (0 as UInt64, 0 as UInt64, 0 as UInt64)  // 24 bytes of scratch
-            try withUnsafeMutableBytes(of: &digits) { scratch throws(SnapshotError) in
-                let count = Self.formatDecimal(UInt64(expireAt), into: scratch)
-                try writeBulk(UnsafeRawBufferPointer(rebasing: scratch[(scratch.count - count)...]))
-            }
+            try argument(decimal: UInt64(expireAt))
         }
         commandCount += 1
+    }
+
+    /// Starts a command of `count` arguments, the name included; write the other `count - 1` with `argument`.
+    public func beginCommand(_ name: StaticString, argumentCount count: Int) throws(SnapshotError) {
+        try reserve(24)
+        try append(StaticString("*"))
+        try argument(decimal: UInt64(count), bulk: false)
+        try writeBulk(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        commandCount += 1
+    }
+
+    /// Writes one argument of the command begun last.
+    public func argument(_ bytes: UnsafeRawBufferPointer) throws(SnapshotError) {
+        try writeBulk(bytes)
+    }
+
+    /// Writes one argument of the command begun last as decimal digits (a bulk string), or, with `bulk` false, the
+    /// bare digits and CRLF (an array header's count).
+    public func argument(decimal value: UInt64, bulk: Bool = true) throws(SnapshotError) {
+        var digits = (0 as UInt64, 0 as UInt64, 0 as UInt64)  // 24 bytes of scratch
+        try withUnsafeMutableBytes(of: &digits) { scratch throws(SnapshotError) in
+            let count = Self.formatDecimal(value, into: scratch)
+            let text = UnsafeRawBufferPointer(rebasing: scratch[(scratch.count - count)...])
+            if bulk {
+                try writeBulk(text)
+            } else {
+                try append(text)
+                try append(StaticString("\r\n"))
+            }
+        }
     }
 
     /// Writes whatever is buffered.

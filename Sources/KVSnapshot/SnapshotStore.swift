@@ -118,9 +118,18 @@ public struct SnapshotStore: Sendable {
     ) throws(SnapshotError) -> SnapshotMetadata {
         let writer = try SnapshotStreamWriter(path: temporary + "/" + Self.stateFileName, takenAt: keyspace.takenAt)
         do {
-            try keyspace.forEachKey { key, value, expireAt in
+            try keyspace.forEachKey { key, value, expireAt, type in
                 if writer.recordCount & 1023 == 0 && isCancelled() { throw SnapshotError.cancelled }
-                try writer.append(key: key, value: value, expireAt: expireAt)
+                guard type.isCollection else { return try writer.append(key: key, value: value, expireAt: expireAt) }
+                guard let metadata = CollectionMetadata(value) else { throw CorruptRecordError(key: Array(key)) }
+                try writer.beginCollection(type, key: key, expireAt: expireAt, count: metadata.count)
+                var written = 0
+                try keyspace.forEachSnapshotElement(of: type, metadata: metadata) { element, value, score in
+                    written += 1
+                    if written & 4095 == 0 && isCancelled() { throw SnapshotError.cancelled }
+                    try writer.appendElement(element, value: value, score: score)
+                }
+                try writer.endCollection()
             }
         } catch let error as SnapshotError {
             throw error

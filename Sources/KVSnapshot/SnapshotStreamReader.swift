@@ -1,3 +1,5 @@
+import KVStore
+
 /// Reads a state.bin record by record. The whole stream is validated: header, record kinds, the trailer's count,
 /// nothing after the trailer, and gzip's CRC-32; a stream cut short anywhere is reported as truncated. Not
 /// thread-safe.
@@ -60,16 +62,25 @@ public final class SnapshotStreamReader {
     /// Compressed bytes read from the file so far, for progress reports.
     public var compressedBytesRead: Int { gzip.compressedBytesRead }
 
-    /// Calls `body` with the next record and returns true, or returns false after validating the trailer.
+    /// Elements still to come for the collection read last, and its type.
+    private var remainingElements = 0
+    private var collectionType = ValueType.string
+
+    /// Calls `body` with the next entry (a key, or an element of the collection before it) and returns true, or
+    /// returns false after validating the trailer.
     public func next(_ body: (SnapshotEntry) throws -> Void) throws -> Bool {
         guard !finished else { return false }
+        if remainingElements > 0 {
+            try readElement(body)
+            return true
+        }
         try require(1)
         let kind = buffer[start]
         if kind == SnapshotFormat.endOfRecords {
             try readTrailer()
             return false
         }
-        guard kind == SnapshotFormat.stringRecord else {
+        guard let type = SnapshotFormat.valueType(ofRecordKind: kind, version: version) else {
             throw SnapshotError(.corrupt, "\(path) is corrupt: unknown record kind 0x\(String(kind, radix: 16)) after record \(recordCount)")
         }
         try require(2)
@@ -84,22 +95,70 @@ public final class SnapshotStreamReader {
         guard keyLength <= SnapshotFormat.maximumKeyLength else {
             throw SnapshotError(.corrupt, "\(path) is corrupt: key length \(keyLength) in record \(recordCount + 1)")
         }
-        let valueLengthAt = keyLengthAt + 4 + keyLength
-        try require(valueLengthAt + 8)
-        let valueLength = integer(at: valueLengthAt, as: UInt64.self)
-        guard valueLength <= UInt64(Int.max - valueLengthAt - 8) else {
-            throw SnapshotError(.corrupt, "\(path) is corrupt: value length \(valueLength) in record \(recordCount + 1)")
+        let lengthAt = keyLengthAt + 4 + keyLength
+        try require(lengthAt + 8)
+        let length = integer(at: lengthAt, as: UInt64.self)
+        guard length <= UInt64(Int.max - lengthAt - 8) else {
+            throw SnapshotError(.corrupt, "\(path) is corrupt: value length \(length) in record \(recordCount + 1)")
         }
-        let total = valueLengthAt + 8 + Int(valueLength)
+        // A string's value follows its length; a collection's count is all of its header.
+        let total = lengthAt + 8 + (type == .string ? Int(length) : 0)
         try require(total)
         let record = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + total)])
         let expireAt = expiryLength > 0 ? Int64(bitPattern: Self.integer(record, at: 2, as: UInt64.self)) : 0
-        let key = UnsafeRawBufferPointer(rebasing: record[(keyLengthAt + 4)..<valueLengthAt])
-        let value = UnsafeRawBufferPointer(rebasing: record[(valueLengthAt + 8)...])
+        let key = UnsafeRawBufferPointer(rebasing: record[(keyLengthAt + 4)..<lengthAt])
         start += total
         recordCount += 1
-        try body(SnapshotEntry(key: key, value: value, expireAt: expireAt))
+        if type == .string {
+            try body(SnapshotEntry(key: key, value: UnsafeRawBufferPointer(rebasing: record[(lengthAt + 8)...]), expireAt: expireAt))
+        } else {
+            remainingElements = Int(length)
+            collectionType = type
+            try body(SnapshotEntry(kind: .collection(type, count: Int(length)), key: key, expireAt: expireAt))
+        }
         return true
+    }
+
+    /// Reads one element of the current collection.
+    private func readElement(_ body: (SnapshotEntry) throws -> Void) throws {
+        let corrupt = { (what: String) in
+            SnapshotError(.corrupt, "\(self.path) is corrupt: \(what) in an element of record \(self.recordCount)")
+        }
+        // The element's own length field: u32 for names (fields, members), u64 for list items.
+        let nameLengthSize = collectionType == .list ? 8 : 4
+        try require(nameLengthSize)
+        let nameLength = nameLengthSize == 4
+            ? UInt64(integer(at: 0, as: UInt32.self)) : integer(at: 0, as: UInt64.self)
+        guard nameLength <= UInt64(Int.max / 2) else { throw corrupt("length \(nameLength)") }
+        let nameEnd = nameLengthSize + Int(nameLength)
+        var total = nameEnd
+        var valueLength = 0
+        switch collectionType {
+        case .hash:
+            try require(nameEnd + 8)
+            let length = integer(at: nameEnd, as: UInt64.self)
+            guard length <= UInt64(Int.max / 2) else { throw corrupt("value length \(length)") }
+            valueLength = Int(length)
+            total = nameEnd + 8 + valueLength
+        case .sortedSet:
+            total = nameEnd + 8
+        default:
+            break
+        }
+        try require(total)
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + total)])
+        let element = UnsafeRawBufferPointer(rebasing: bytes[nameLengthSize..<nameEnd])
+        start += total
+        remainingElements -= 1
+        switch collectionType {
+        case .hash:
+            try body(SnapshotEntry(kind: .element, key: element, value: UnsafeRawBufferPointer(rebasing: bytes[(nameEnd + 8)...])))
+        case .sortedSet:
+            let score = Double(bitPattern: Self.integer(bytes, at: nameEnd, as: UInt64.self))
+            try body(SnapshotEntry(kind: .element, key: element, score: score))
+        default:
+            try body(SnapshotEntry(kind: .element, key: element))
+        }
     }
 
     /// Reads every remaining record, then validates the trailer.

@@ -1,3 +1,5 @@
+import KVStore
+
 /// Writes a state.bin: the header, one record per key and the trailer, through a staging buffer so that zlib sees
 /// large chunks rather than one call per field. Not thread-safe.
 public final class SnapshotStreamWriter {
@@ -29,10 +31,73 @@ public final class SnapshotStreamWriter {
     /// Uncompressed bytes of the record stream (complete after `finish()`).
     public var uncompressedSize: Int { gzip.uncompressedSize + staged }
 
-    /// Appends one key.
+    /// Elements still to come for the collection being written.
+    private var pendingElements = 0
+    private var collectionType = ValueType.string
+
+    /// Appends one string key.
     public func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expireAt: Int64) throws(SnapshotError) {
+        try appendKey(SnapshotFormat.stringRecord, key: key, expireAt: expireAt)
+        appendInteger(UInt64(value.count))
+        try appendLarge(value)
+    }
+
+    /// Starts a collection key; exactly `count` calls of `appendElement` must follow.
+    public func beginCollection(
+        _ type: ValueType, key: UnsafeRawBufferPointer, expireAt: Int64, count: Int
+    ) throws(SnapshotError) {
+        precondition(type.isCollection)
+        try appendKey(SnapshotFormat.recordKind(of: type), key: key, expireAt: expireAt)
+        appendInteger(UInt64(count))
+        pendingElements = count
+        collectionType = type
+    }
+
+    /// Appends one element of the collection begun last: a hash field and its value, a set member, a list item, a
+    /// sorted set member and its score.
+    public func appendElement(
+        _ element: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+        score: Double = 0
+    ) throws(SnapshotError) {
+        guard pendingElements > 0 else {
+            throw SnapshotError(.corrupt, "the keyspace changed under the snapshot: a collection has more elements than its count")
+        }
+        pendingElements -= 1
+        if staging.count - staged < 24 { try flushStaging() }
+        switch collectionType {
+        case .hash:
+            appendInteger(UInt32(element.count))
+            try appendLarge(element)
+            if staging.count - staged < 8 { try flushStaging() }
+            appendInteger(UInt64(value.count))
+            try appendLarge(value)
+        case .set:
+            appendInteger(UInt32(element.count))
+            try appendLarge(element)
+        case .list:
+            appendInteger(UInt64(element.count))
+            try appendLarge(element)
+        case .sortedSet:
+            appendInteger(UInt32(element.count))
+            try appendLarge(element)
+            if staging.count - staged < 8 { try flushStaging() }
+            appendInteger(score.bitPattern)
+        case .string:
+            preconditionFailure("a string has no elements")
+        }
+    }
+
+    /// Ends the collection begun last, checking that it got as many elements as its count said.
+    public func endCollection() throws(SnapshotError) {
+        guard pendingElements == 0 else {
+            throw SnapshotError(.corrupt, "the keyspace changed under the snapshot: a collection has fewer elements than its count")
+        }
+    }
+
+    private func appendKey(_ kind: UInt8, key: UnsafeRawBufferPointer, expireAt: Int64) throws(SnapshotError) {
+        precondition(pendingElements == 0, "a collection's elements are incomplete")
         if staging.count - staged < 22 + key.count { try flushStaging() }
-        appendByte(SnapshotFormat.stringRecord)
+        appendByte(kind)
         if expireAt > 0 {
             appendByte(SnapshotFormat.hasExpiry)
             appendInteger(UInt64(bitPattern: expireAt))
@@ -41,8 +106,7 @@ public final class SnapshotStreamWriter {
         }
         appendInteger(UInt32(key.count))
         try appendLarge(key)
-        appendInteger(UInt64(value.count))
-        try appendLarge(value)
+        if staging.count - staged < 8 { try flushStaging() }
         recordCount += 1
     }
 

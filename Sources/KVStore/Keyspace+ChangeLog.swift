@@ -10,23 +10,29 @@ extension Keyspace {
 
     /// The running command's revision and the next event's index, taking the next revision at its first write.
     func nextEvent() -> (revision: UInt64, index: UInt32) {
-        if commandRevision == nil {
-            revision &+= 1
-            commandRevision = revision
-            eventIndex = 0
-        }
+        let revision = takeRevision()
         defer { eventIndex &+= 1 }
-        return (commandRevision!, eventIndex)
+        return (revision, eventIndex)
+    }
+
+    /// The running command's revision, taken at its first write.
+    func takeRevision() -> UInt64 {
+        if let commandRevision { return commandRevision }
+        revision &+= 1
+        commandRevision = revision
+        eventIndex = 0
+        return revision
     }
 
     /// Stages one event and its history entry.
     func logEvent(
         _ event: (revision: UInt64, index: UInt32), _ operation: ChangeOperation, key: UnsafeRawBufferPointer,
-        value: UnsafeRawBufferPointer?, expireAt: Int64, keyRevision: KeyRevision? = nil, previousRevision: UInt64
+        element: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer?, expireAt: Int64,
+        keyRevision: KeyRevision? = nil, previousRevision: UInt64, type: ValueType = .string
     ) {
         ChangeLogLayout.encodeEvent(
-            operation, key: key, value: value, expireAt: expireAt, keyRevision: keyRevision,
-            previousRevision: previousRevision, time: now, into: &eventScratch)
+            operation, key: key, element: element, value: value, type: type, expireAt: expireAt,
+            keyRevision: keyRevision, previousRevision: previousRevision, time: now, into: &eventScratch)
         ChangeLogLayout.eventKey(revision: event.revision, index: event.index, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { k in eventScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
         logBytes &+= UInt64(keyScratch.readableBytes + eventScratch.readableBytes)
@@ -36,8 +42,9 @@ extension Keyspace {
         if let observer, observer.wantsChangeEvents {
             observer.changeLogged(ChangeEvent(
                 revision: event.revision, index: event.index, operation: operation, key: ByteBuffer(bytes: key),
-                value: value.map { ByteBuffer(bytes: $0) }, expireAt: expireAt, keyRevision: keyRevision,
-                previousRevision: previousRevision, time: now))
+                element: element.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
+                valueType: type, expireAt: expireAt, keyRevision: keyRevision, previousRevision: previousRevision,
+                time: now))
         }
     }
 
@@ -142,14 +149,17 @@ extension Keyspace {
             }
             let size = UInt64(iterator.key.count + iterator.value.count)
             batch.delete(key: iterator.key)
+            // A layout 2 event shares one `h` entry (index in its value) with its key's other events of the revision.
+            let indexed = ChangeLogLayout.hasIndexedHistory(iterator.value)
             event.key.withUnsafeReadableBytes {
-                ChangeLogLayout.historyKey($0, revision: event.revision, index: event.index, into: &scratch)
+                ChangeLogLayout.historyKey(
+                    $0, revision: event.revision, index: indexed ? event.index : nil, into: &scratch)
             }
             scratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             if event.operation == .flush {
                 ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes { batch.delete(key: $0) }
             }
-            logBytes -= min(logBytes, size + UInt64(scratch.readableBytes))
+            logBytes -= min(logBytes, size + UInt64(scratch.readableBytes + (indexed ? 0 : 4)))
             horizon = event.revision
             deleted += 1
             iterator.next()
@@ -175,11 +185,12 @@ extension Keyspace {
 
     // MARK: Reading
 
-    /// A live key's value, expiry and revisions.
+    /// A live string key's value, expiry and revisions.
+    /// - Throws: `WrongTypeError` for a key of another type.
     public func versionedValue(of key: ByteBuffer) throws -> (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)? {
         let found = try read(key) { value, expireAt in (ByteBuffer(bytes: value), expireAt) }
         guard let (value, expireAt) = found else { return nil }
-        return (value, expireAt, lastLookup?.revision ?? .unknown)
+        return (value, expireAt, lastLookup?.summary.revision ?? .unknown)
     }
 
     /// The events of `key`, in revision order (or reversed), from `from` (inclusive; nil for the oldest, or with
@@ -203,7 +214,8 @@ extension Keyspace {
             iterator.seek(prefixBytes + bigEndianBytes(from ?? 0))
         }
         while events.count < limit, iterator.isValid, iterator.key.starts(with: prefixBytes),
-            let (revision, index) = ChangeLogLayout.historyEntry(iterator.key, prefixLength: prefixBytes.count)
+            let (revision, index) = ChangeLogLayout.historyEntry(
+                key: iterator.key, value: iterator.value, prefixLength: prefixBytes.count)
         {
             if revision >= oldestLoggedRevision, let event = try event(revision: revision, index: index) {
                 events.append(event)
@@ -216,7 +228,8 @@ extension Keyspace {
 
     /// The value `key` had at `revision`: the latest of its events at or before it, unless a FLUSHDB came between.
     /// - Returns: the value and its expiry, or nil when the key did not exist then.
-    /// - Throws: `CompactedRevisionError` when the log no longer holds what is needed to answer.
+    /// - Throws: `CompactedRevisionError` when the log no longer holds what is needed to answer; `WrongTypeError`
+    ///   when the key held a collection then.
     public func value(of key: ByteBuffer, at revision: UInt64) throws -> (value: ByteBuffer, expireAt: Int64, revision: KeyRevision)? {
         assertLeased()
         guard revision >= oldestLoggedRevision else { throw compacted() }
@@ -227,8 +240,11 @@ extension Keyspace {
         let flushedAfter = try latestFlush(atOrBefore: revision).map { flush in latest.map { flush > $0.revision } ?? true }
         if flushedAfter == true { return nil }
         if let latest {
-            guard latest.operation == .set else { return nil }
-            return (latest.value ?? ByteBuffer(), latest.expireAt, latest.keyRevision ?? .unknown)
+            switch latest.operation {
+            case .set: return (latest.value ?? ByteBuffer(), latest.expireAt, latest.keyRevision ?? .unknown)
+            case .delete, .expire, .flush: return nil
+            default: throw WrongTypeError(found: latest.valueType)  // a collection then
+            }
         }
         // No retained event at or before `revision`. The key's next event says what it was before: absent (no
         // previous revision) or written before the horizon, which is gone — unless a FLUSHDB came in between, which

@@ -19,13 +19,48 @@ public final class Keyspace {
     public private(set) var now: Int64 = 0
     /// Number of keys, including expired keys not yet removed (`liveCount()` excludes them); persisted with every
     /// commit that changes it.
-    public private(set) var count: Int
+    public internal(set) var count: Int
     private var committedCount: Int
 
     /// A write of this batch that LevelDB has not seen yet.
     enum PendingEntry {
-        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision)
+        /// A record: a string's value, or a collection's metadata.
+        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision, type: ValueType)
         case deleted
+    }
+
+    /// A write of this batch to a collection element (keyed by its LevelDB key) that LevelDB has not seen yet.
+    enum PendingElement {
+        case value(ByteBuffer)
+        case deleted
+    }
+
+    /// What a lookup learned about a live key, kept for the write that usually follows it.
+    struct RecordSummary {
+        var revision: KeyRevision
+        var type: ValueType
+        var expireAt: Int64
+        /// A collection's metadata (nil for a string, or a damaged record).
+        var metadata: CollectionMetadata?
+
+        /// A collection's generation (0 for a string).
+        var generation: UInt64 { metadata?.generation ?? 0 }
+        /// A collection's element count (0 for a string).
+        var elements: Int { metadata?.count ?? 0 }
+
+        init(type: ValueType, value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision) {
+            self.revision = revision
+            self.type = type
+            self.expireAt = expireAt
+            metadata = type.isCollection ? CollectionMetadata(value) : nil
+        }
+
+        init(revision: KeyRevision, type: ValueType, expireAt: Int64, metadata: CollectionMetadata?) {
+            self.revision = revision
+            self.type = type
+            self.expireAt = expireAt
+            self.metadata = metadata
+        }
     }
 
     // MARK: Revisions (see Keyspace+ChangeLog.swift)
@@ -44,15 +79,34 @@ public final class Keyspace {
     /// Bytes of the change log's entries, this lease's uncommitted ones included.
     public internal(set) var logBytes: UInt64 = 0
     var committedLogBytes: UInt64 = 0
-    /// The revisions of the key looked up last, so the write that follows a command's read does not read again.
-    var lastLookup: (key: ByteBuffer, revision: KeyRevision)?
+    /// The key looked up last, so the write that follows a command's read does not read again.
+    var lastLookup: (key: ByteBuffer, summary: RecordSummary)?
     var eventScratch = ByteBuffer()
 
     /// The batch's writes by key: reads and iterations consult it before LevelDB.
-    private(set) var pending = PendingWrites()
+    var pending = PendingWrites<PendingEntry>()
+    /// The batch's writes to collection elements, by LevelDB key.
+    var pendingElements = PendingWrites<PendingElement>()
+
+    // MARK: Collections (see Collections/)
+
+    /// Where the live part of a sorted set's score index begins and ends after pops, by generation
+    /// (Keyspace+SortedSets): scans start there instead of stepping over the deleted entries before it.
+    var scoreIndexEnds: [UInt64: ScoreIndexEnds] = [:]
+
+    /// The last collection generation handed out, this lease's included.
+    var generation: UInt64 = 0
+    var committedGeneration: UInt64 = 0
+    /// Dropped collections the collector has not finished, and their elements (estimated), this lease's included.
+    public internal(set) var garbageCollections = 0
+    public internal(set) var garbageElements = 0
+    var committedGarbage: (collections: Int, elements: Int) = (0, 0)
+    /// Where the collector stopped inside the collection it works on (a LevelDB key), so the next chunk does not step
+    /// over the deletions of the chunks before it.
+    var collectorResume: [UInt8]?
     let batch = WriteBatch()
     var keyScratch = ByteBuffer()
-    private var recordScratch = ByteBuffer()
+    var recordScratch = ByteBuffer()
 
     /// Where the expiry index holds its first entry that may still be live: every entry before it has been swept.
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
@@ -121,6 +175,7 @@ public final class Keyspace {
         expireAtSum = 0
         try loadExpiryStatistics()
         try loadChangeLogState()
+        try loadCollectionState()
         let format = try database.get(StorageLayout.formatKey)?.first
         if let format, format > StorageLayout.formatVersion {
             throw StoreFormatError(found: format)
@@ -137,7 +192,10 @@ public final class Keyspace {
         self.database = database
         batch.clear()
         pending.removeAll()
+        pendingElements.removeAll()
+        scoreIndexEnds.removeAll()
         expiryIndexStart = [StorageLayout.expiryPrefix]
+        collectorResume = nil
         try load()
     }
 
@@ -181,71 +239,122 @@ public final class Keyspace {
 
     // MARK: Reads
 
-    /// Reads a live key's value and expiry (0 when none) and hands them to `body`, counting a keyspace hit or miss.
+    /// Reads a live string key's value and expiry (0 when none) and hands them to `body`, counting a keyspace hit or
+    /// miss.
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
+    /// - Throws: `WrongTypeError` (before calling `body`) when the key holds another type.
     public func read<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
-        let result = try lookup(key, body)
-        if result == nil { misses += 1 } else { hits += 1 }
+        let result = try lookupCounted(key) { type, value, expireAt in
+            guard type == .string else { throw WrongTypeError(found: type) }
+            return try body(value, expireAt)
+        }
         return result
     }
 
     /// `read` without counting a hit or miss: the lookup a command makes to update a key, as Redis's
-    /// `lookupKeyWrite` (INCR, APPEND, RENAME...).
+    /// `lookupKeyWrite` (INCR, APPEND...).
     public func readForWrite<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         try lookup(key, body)
     }
 
-    /// The lookup behind `read` and `readForWrite`.
+    /// The lookup behind `read` and `readForWrite`: a string key's value, or `WrongTypeError`.
     func lookup<R>(_ key: ByteBuffer, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
+        try lookupRecord(key) { type, value, expireAt in
+            guard type == .string else { throw WrongTypeError(found: type) }
+            return try body(value, expireAt)
+        }
+    }
+
+    /// Reads a live key of any type, handing `body` its type, value (a string's, or a collection's metadata,
+    /// `CollectionMetadata`) and expiry; counts a keyspace hit or miss.
+    public func readAny<R>(
+        _ key: ByteBuffer, _ body: (_ type: ValueType, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
+    ) throws -> R? {
+        try lookupCounted(key, body)
+    }
+
+    /// `lookupRecord`, counting a keyspace hit or miss.
+    func lookupCounted<R>(
+        _ key: ByteBuffer, _ body: (_ type: ValueType, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
+    ) throws -> R? {
+        let result = try lookupRecord(key, body)
+        if result == nil { misses += 1 } else { hits += 1 }
+        return result
+    }
+
+    /// Finds a live key of any type and hands `body` its type, value (a collection's metadata) and expiry (0 when
+    /// none); a key found expired is deleted. The batch's writes come first, then LevelDB.
+    /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
+    func lookupRecord<R>(
+        _ key: ByteBuffer, _ body: (_ type: ValueType, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
+    ) throws -> R? {
         assertLeased()
         if !pending.isEmpty, let entry = pending[key] {
             switch entry {
             case .deleted: return nil
-            case .record(let value, let expireAt, let revision):
+            case .record(let value, let expireAt, let revision, let type):
+                let summary = value.withUnsafeReadableBytes {
+                    RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision)
+                }
                 if RecordFormat.hasExpired(expireAt, at: now) {
-                    try expire(key, at: expireAt, revision: revision)
+                    try expire(key, summary)
                     return nil
                 }
-                lastLookup = (key, revision)
-                return try value.withUnsafeReadableBytes { try body($0, expireAt) }
+                lastLookup = (key, summary)
+                return try value.withUnsafeReadableBytes { try body(type, $0, expireAt) }
             }
         }
-        var expired: (at: Int64, revision: KeyRevision)?
-        var found: KeyRevision?
+        var expired: RecordSummary?
+        var found: RecordSummary?
         let result: R?? = try key.withUnsafeReadableBytes { keyBytes in
             StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
             return try keyScratch.withUnsafeReadableBytes { storageKey in
                 try database.withValue(forKey: storageKey) { record -> R? in
-                    guard let (expireAt, revision, value) = RecordFormat.decodeWithRevision(record) else { return nil }
-                    if RecordFormat.hasExpired(expireAt, at: now) {
-                        expired = (expireAt, revision)
+                    guard let (expireAt, revision, type, value) = RecordFormat.decodeWithRevision(record) else {
                         return nil
                     }
-                    found = revision
-                    return try body(value, expireAt)
+                    let summary = RecordSummary(type: type, value: value, expireAt: expireAt, revision: revision)
+                    if RecordFormat.hasExpired(expireAt, at: now) {
+                        expired = summary
+                        return nil
+                    }
+                    found = summary
+                    return try body(type, value, expireAt)
                 }
             }
         }
         if let found { lastLookup = (key, found) }
-        if let expired { try expire(key, at: expired.at, revision: expired.revision) }
+        if let expired { try expire(key, expired) }
         return result ?? nil
+    }
+
+    /// What a live key holds (type, expiry, revisions, a collection's generation and size), or nil when it does not
+    /// exist. Not counted as a hit or miss.
+    func summary(of key: ByteBuffer) throws -> RecordSummary? {
+        if let cached = lastLookup, cached.key == key { return cached.summary }
+        return try lookupRecord(key) { _, _, _ in () }.flatMap { lastLookup?.summary }
     }
 
     /// The revisions of a live key, or nil when it does not exist. Not counted as a hit or miss.
     public func revision(of key: ByteBuffer) throws -> KeyRevision? {
-        if let cached = lastLookup, cached.key == key { return cached.revision }
-        return try lookup(key) { _, _ in () }.flatMap { lastLookup?.revision }
+        try summary(of: key)?.revision
     }
 
-    /// Whether `key` exists and has not expired.
+    /// The type of a live key, or nil when it does not exist; counted as a keyspace hit or miss, as Redis's TYPE
+    /// lookup is.
+    public func type(of key: ByteBuffer) throws -> ValueType? {
+        try lookupCounted(key) { type, _, _ in type }
+    }
+
+    /// Whether `key` exists (of any type) and has not expired.
     public func exists(_ key: ByteBuffer) throws -> Bool {
-        try read(key) { _, _ in true } ?? false
+        try lookupCounted(key) { _, _, _ in true } ?? false
     }
 
-    /// The expiry of a live key (0 when it has none), or nil when the key does not exist. Not counted as a hit or
-    /// miss.
+    /// The expiry of a live key of any type (0 when it has none), or nil when the key does not exist. Not counted as
+    /// a hit or miss.
     public func expiry(of key: ByteBuffer) throws -> Int64? {
-        try lookup(key) { _, expireAt in expireAt }
+        try summary(of: key)?.expireAt
     }
 
     // MARK: Writes
@@ -263,46 +372,64 @@ public final class Keyspace {
     /// lookup.
     public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
         assertLeased()
-        let previous = previousExpiry == nil ? nil : try revision(of: key) ?? .unknown
+        let summary = previousExpiry == nil ? nil : try self.summary(of: key)
+        let previous = previousExpiry == nil ? nil : summary?.revision ?? .unknown
         if expireAt > 0 && expireAt <= now {
             // Setting an expiry in the past is a delete, as in Redis.
             if let previousExpiry {
-                try remove(key, previousExpiry: previousExpiry, previous: previous ?? .unknown, operation: .delete)
+                try remove(key, previousExpiry: previousExpiry, previous: summary, operation: .delete)
                 observer?.keyModified(key)
             }
             return
         }
+        // A collection overwritten by a string: its elements go to the collector.
+        if let summary, summary.type.isCollection { dropCollection(summary.generation, elements: summary.elements) }
         let event = nextEvent()
         let revision = KeyRevision(
             created: previous?.created ?? event.revision, modified: event.revision,
             version: (previous?.version ?? 0) &+ 1)
-        key.withUnsafeReadableBytes { keyBytes in
-            value.withUnsafeReadableBytes { valueBytes in
-                if logsChanges {
+        if logsChanges {
+            key.withUnsafeReadableBytes { keyBytes in
+                value.withUnsafeReadableBytes { valueBytes in
                     logEvent(
                         event, .set, key: keyBytes, value: valueBytes, expireAt: expireAt, keyRevision: revision,
                         previousRevision: previous?.modified ?? 0)
                 }
-                StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
-                RecordFormat.encode(value: valueBytes, expireAt: expireAt, revision: revision, into: &recordScratch)
-                keyScratch.withUnsafeReadableBytes { k in
-                    recordScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) }
-                }
-                if let previousExpiry, previousExpiry > 0, previousExpiry != expireAt {
-                    deleteExpiryEntry(keyBytes, expireAt: previousExpiry)
-                }
-                if expireAt > 0 && previousExpiry != expireAt {
-                    StorageLayout.encodeExpiryKey(keyBytes, expireAt: expireAt, into: &keyScratch)
-                    keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
-                }
             }
         }
-        pending[key] = .record(value: value, expireAt: expireAt, revision: revision)
-        lastLookup = (key, revision)
+        stageRecord(key, value: value, type: .string, expireAt: expireAt, revision: revision, previousExpiry: previousExpiry)
+    }
+
+    /// Writes a key's record (a string's value or a collection's metadata) with its expiry-index entry, and tells the
+    /// observer: the write every setter ends with. `previousExpiry` is nil for a key that did not exist; a new key is
+    /// announced (`keyCreated`) unless it overwrites a value deleted just before (`announcesCreation` false).
+    func stageRecord(
+        _ key: ByteBuffer, value: ByteBuffer, type: ValueType, expireAt: Int64, revision: KeyRevision,
+        previousExpiry: Int64?, announcesCreation: Bool = true
+    ) {
+        key.withUnsafeReadableBytes { keyBytes in
+            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            value.withUnsafeReadableBytes { valueBytes in
+                RecordFormat.encode(
+                    value: valueBytes, expireAt: expireAt, revision: revision, type: type, into: &recordScratch)
+            }
+            keyScratch.withUnsafeReadableBytes { k in recordScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
+            if let previousExpiry, previousExpiry > 0, previousExpiry != expireAt {
+                deleteExpiryEntry(keyBytes, expireAt: previousExpiry)
+            }
+            if expireAt > 0 && previousExpiry != expireAt {
+                StorageLayout.encodeExpiryKey(keyBytes, expireAt: expireAt, into: &keyScratch)
+                keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+            }
+        }
+        pending[key] = .record(value: value, expireAt: expireAt, revision: revision, type: type)
+        lastLookup = value.withUnsafeReadableBytes {
+            (key, RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision))
+        }
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil {
             count += 1
-            observer?.keyCreated(key)
+            if announcesCreation { observer?.keyCreated(key) }
         }
         observer?.keyModified(key)
     }
@@ -311,8 +438,8 @@ public final class Keyspace {
     /// - Returns: whether it existed (and had not expired).
     @discardableResult
     public func delete(_ key: ByteBuffer) throws -> Bool {
-        guard let previousExpiry = try expiry(of: key) else { return false }
-        try remove(key, previousExpiry: previousExpiry, previous: try revision(of: key) ?? .unknown, operation: .delete)
+        guard let summary = try summary(of: key) else { return false }
+        try remove(key, previousExpiry: summary.expireAt, previous: summary, operation: .delete)
         observer?.keyModified(key)
         return true
     }
@@ -332,7 +459,7 @@ public final class Keyspace {
     private func removeAllInChunks(removedKeys: Int) throws {
         try commit()
         let chunkSize = 10_000
-        var chunk: [(key: ByteBuffer, expireAt: Int64)] = []
+        var chunk: [(key: ByteBuffer, summary: RecordSummary?)] = []
         chunk.reserveCapacity(chunkSize)
         repeat {
             chunk.removeAll(keepingCapacity: true)
@@ -340,12 +467,16 @@ public final class Keyspace {
             let iterator = database.makeIterator()
             iterator.seek([StorageLayout.keyPrefix])
             while chunk.count < chunkSize, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
-                let expireAt = RecordFormat.decode(iterator.value)?.expireAt ?? 0
-                chunk.append((ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: iterator.key[1...])), expireAt))
+                let summary = RecordFormat.decodeWithRevision(iterator.value).map {
+                    RecordSummary(type: $0.type, value: $0.value, expireAt: $0.expireAt, revision: $0.revision)
+                }
+                chunk.append((ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: iterator.key[1...])), summary))
                 iterator.next()
             }
             try iterator.checkError()
-            for (key, expireAt) in chunk { try remove(key, previousExpiry: expireAt, previous: nil, operation: nil) }
+            for (key, summary) in chunk {
+                try remove(key, previousExpiry: summary?.expireAt ?? 0, previous: summary, operation: nil)
+            }
             try commit()
         } while chunk.count == chunkSize
         // Index entries without a record (none are expected) go too; they carry no statistics.
@@ -364,16 +495,21 @@ public final class Keyspace {
         expiryIndexStart = [StorageLayout.expiryPrefix]
     }
 
-    /// Deletes a key's record and expiry entry, and logs the deletion as `operation` (nil: FLUSHDB logs one event for
-    /// every key instead).
-    private func remove(
-        _ key: ByteBuffer, previousExpiry: Int64, previous: KeyRevision?, operation: ChangeOperation?
+    /// Deletes a key's record and expiry entry, hands a collection's elements to the collector, and logs the
+    /// deletion as `operation` (nil: FLUSHDB logs one event for every key instead).
+    /// - Parameter dropsElements: false when the command deleted every element of a collection itself.
+    func remove(
+        _ key: ByteBuffer, previousExpiry: Int64, previous: RecordSummary?, operation: ChangeOperation?,
+        dropsElements: Bool = true
     ) throws {
+        if let previous, previous.type.isCollection, dropsElements {
+            dropCollection(previous.generation, elements: previous.elements)
+        }
         key.withUnsafeReadableBytes { keyBytes in
             if let operation, logsChanges {
                 logEvent(
                     nextEvent(), operation, key: keyBytes, value: nil, expireAt: 0,
-                    previousRevision: previous?.modified ?? 0)
+                    previousRevision: previous?.revision.modified ?? 0, type: previous?.type ?? .string)
             } else if operation != nil {
                 _ = nextEvent()
             }
@@ -389,9 +525,9 @@ public final class Keyspace {
 
     /// Deletes a key found expired by a read. While the store is failing nothing can be written: the key is only
     /// reported missing, and goes once writes are accepted again.
-    func expire(_ key: ByteBuffer, at expireAt: Int64, revision: KeyRevision) throws {
+    func expire(_ key: ByteBuffer, _ summary: RecordSummary) throws {
         guard !health.isFailing else { return }
-        try remove(key, previousExpiry: expireAt, previous: revision, operation: .expire)
+        try remove(key, previousExpiry: summary.expireAt, previous: summary, operation: .expire)
         observer?.keyExpired(key)
     }
 
@@ -431,6 +567,7 @@ public final class Keyspace {
         }
         let expiryStatistics = stageExpiryStatisticsIfChanged()
         stageChangeLogState()
+        stageCollectionState()
         guard batch.count > 0 else {
             // Changes told without a write of their own (FLUSHDB of an empty range) are committed all the same.
             observer?.changesCommitted()
@@ -449,6 +586,8 @@ public final class Keyspace {
         expiryStatisticsUnpersisted = false
         committedRevision = revision
         committedLogBytes = logBytes
+        committedGeneration = generation
+        committedGarbage = (garbageCollections, garbageElements)
         clearStaging()
         wroteInLease = true
         commits += 1
@@ -464,6 +603,7 @@ public final class Keyspace {
     private func clearStaging() {
         batch.clear(retainedBytes: Self.retainedStagingBytes)
         pending.removeAll()
+        pendingElements.removeAll()
         Self.release(&eventScratch)
         Self.release(&keyScratch)
         Self.release(&recordScratch)
@@ -476,6 +616,10 @@ public final class Keyspace {
     /// Forgets every write staged since the last commit, as if the commands that made them never ran.
     private func discardPending() {
         clearStaging()
+        generation = committedGeneration
+        (garbageCollections, garbageElements) = committedGarbage
+        collectorResume = nil
+        scoreIndexEnds.removeAll()
         count = committedCount
         (expiringKeys, expireAtSum) = committedExpiryStatistics
         // The revisions taken by the discarded writes are given back: the log never shows a gap for them.

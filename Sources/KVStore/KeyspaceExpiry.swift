@@ -30,7 +30,7 @@ extension Keyspace {
         if let resumeAt { expiryIndexStart = resumeAt + [0] }
         for (key, expireAt) in due {
             // A read removes the key (and its index entry) when its record is due.
-            _ = try lookup(key) { _, _ in () }
+            _ = try lookupRecord(key) { _, _, _ in () }
             // Whatever the read found, this entry is spent: its key expired with it, or the record no longer
             // carries this time (it was rewritten in this batch), so the entry is dropped either way.
             key.withUnsafeReadableBytes { deleteExpiryEntry($0, expireAt: expireAt) }
@@ -65,14 +65,20 @@ extension Keyspace {
         return count - due
     }
 
-    /// Changes the expiry of a live key, keeping its value: `expireAt` 0 removes the expiry and a time that has
-    /// passed deletes the key.
+    /// Changes the expiry of a live key of any type, keeping its value: `expireAt` 0 removes the expiry and a time
+    /// that has passed deletes the key. A string is rewritten (logged as `set`); a collection's record alone is
+    /// (logged as `pexpireat` or `persist`), whatever its size.
     /// - Returns: false when the key does not exist.
     @discardableResult
     public func updateExpiry(of key: ByteBuffer, to expireAt: Int64) throws -> Bool {
-        guard let (value, previousExpiry) = try lookup(key, { value, expireAt in (ByteBuffer(bytes: value), expireAt) })
-        else { return false }
-        if previousExpiry != expireAt {
+        let found = try lookupRecord(key) { type, value, expireAt in (type, ByteBuffer(bytes: value), expireAt) }
+        guard let (type, value, previousExpiry) = found else { return false }
+        guard previousExpiry != expireAt else { return true }
+        if type.isCollection {
+            guard var collection = try collectionForWrite(key, type) else { return false }
+            collection.expireAt = expireAt
+            try save(&collection)
+        } else {
             try set(key, value: value, expireAt: expireAt, previousExpiry: previousExpiry)
         }
         return true

@@ -35,13 +35,15 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
         tracker?.live.wrappingSubtract(1, ordering: .relaxed)
     }
 
-    /// Calls `body` with every live key, its value and its expiry (Unix ms, 0 for none), in byte order of the key,
-    /// starting at `prefix` and stopping after the last key that starts with it.
+    /// Calls `body` with every live key, its value (a collection's metadata), its expiry (Unix ms, 0 for none) and
+    /// its type, in byte order of the key, starting at `prefix` and stopping after the last key that starts with it.
+    /// A collection's elements are read with `forEachElement`.
     /// - Throws: what `body` throws (which stops the walk), `LevelDBError` when LevelDB reports a read error, or
     ///   `CorruptRecordError` when a stored record cannot be decoded.
     public func forEachKey(
         withPrefix prefix: [UInt8] = [],
-        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> Void
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ type: ValueType)
+            throws -> Void
     ) throws {
         let iterator = snapshot.makeIterator()
         let start = [StorageLayout.keyPrefix] + prefix
@@ -50,15 +52,36 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             let storageKey = iterator.key
             guard storageKey.starts(with: start) else { break }
             let key = UnsafeRawBufferPointer(rebasing: storageKey[1...])
-            guard let (expireAt, value) = RecordFormat.decode(iterator.value) else {
+            guard let (expireAt, type, value) = RecordFormat.decode(iterator.value) else {
                 throw CorruptRecordError(key: Array(key))
             }
             if !RecordFormat.hasExpired(expireAt, at: takenAt) {
-                try body(key, value, expireAt)
+                try body(key, value, expireAt, type)
             }
             iterator.next()
         }
         try iterator.checkError()
+    }
+
+    /// Calls `body` with the elements of one kind of the collection with `generation`, in byte order, after `after`
+    /// when given, until `body` returns false.
+    /// - Returns: how many elements it visited.
+    @discardableResult
+    public func forEachElement(
+        generation: UInt64, kind: UInt8, after: [UInt8]? = nil,
+        _ body: (_ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Int {
+        let prefix = ElementLayout.kindPrefix(generation, kind)
+        let iterator = snapshot.makeIterator()
+        iterator.seek(prefix + (after.map { $0 + [0] } ?? []))
+        var visited = 0
+        while iterator.isValid, iterator.key.starts(with: prefix) {
+            visited += 1
+            guard try body(UnsafeRawBufferPointer(rebasing: iterator.key[prefix.count...]), iterator.value) else { break }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return visited
     }
 
     private static func storedRevision(_ snapshot: Snapshot) throws -> UInt64 {
@@ -90,6 +113,10 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
 public struct CorruptRecordError: Error, CustomStringConvertible, Sendable {
     /// The user key whose record is damaged.
     public let key: [UInt8]
+
+    public init(key: [UInt8]) {
+        self.key = key
+    }
 
     public var description: String {
         "corrupt record for key '\(String(decoding: key.prefix(64), as: UTF8.self))'"
@@ -149,12 +176,16 @@ extension KeyspaceSnapshot {
         return (events, true)
     }
 
-    /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values,
-    /// expiry and revisions; no more once the keys and values given to `body` reach `maxBytes`.
+    /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values
+    /// (a collection's metadata), expiry, revisions and type, until `body` returns false; no more once the keys and
+    /// values given to `body` reach `maxBytes`.
     /// - Returns: how many keys it visited.
     public func entries(
         in range: KeyRange, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
-        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision) throws -> Void
+        _ body: (
+            _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision,
+            _ type: ValueType
+        ) throws -> Bool
     ) throws -> Int {
         var bounded = range
         if let after { bounded.restrict(after: after) }
@@ -166,13 +197,13 @@ extension KeyspaceSnapshot {
             let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
             guard bounded.isBelowUpper(key) else { break }
             if bounded.contains(key) {  // not the excluded lower bound itself
-                guard let (expireAt, revision, value) = RecordFormat.decodeWithRevision(iterator.value) else {
+                guard let (expireAt, revision, type, value) = RecordFormat.decodeWithRevision(iterator.value) else {
                     throw CorruptRecordError(key: Array(key))
                 }
                 visited += 1
                 if !RecordFormat.hasExpired(expireAt, at: takenAt) {
                     bytes += key.count + value.count
-                    try body(key, value, expireAt, revision)
+                    guard try body(key, value, expireAt, revision, type) else { break }
                 }
             }
             iterator.next()

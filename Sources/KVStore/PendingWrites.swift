@@ -1,16 +1,17 @@
 import NIOCore
 
-/// The writes of the current batch by key, for reads in the same batch to see them before LevelDB does.
+/// The writes of the current batch by key, for reads in the same batch to see them before LevelDB does: records by
+/// user key (`Keyspace.PendingEntry`), and collection elements by their LevelDB key (`Keyspace.PendingElement`).
 ///
 /// An open-addressing table (linear probing, at most half full) hashed eight bytes at a time: a `Dictionary` keyed by
 /// `ByteBuffer` spent more on SipHash's per-call setup than on the keys themselves, twice per SET. Clearing touches
 /// only the slots in use, so a batch of one command pays for one entry, not for the table's size.
-struct PendingWrites {
+struct PendingWrites<Value> {
     private struct Entry {
         var key: ByteBuffer
         var hash: UInt64
         var slot: Int
-        var value: Keyspace.PendingEntry
+        var value: Value
     }
 
     /// Entry index + 1 per slot; 0 marks an empty slot.
@@ -20,7 +21,7 @@ struct PendingWrites {
     var isEmpty: Bool { entries.isEmpty }
     var count: Int { entries.count }
 
-    subscript(key: ByteBuffer) -> Keyspace.PendingEntry? {
+    subscript(key: ByteBuffer) -> Value? {
         get {
             guard !entries.isEmpty else { return nil }
             let (slot, found) = find(key, hash: Self.hash(key))
@@ -42,7 +43,7 @@ struct PendingWrites {
     }
 
     /// Every pending write, in no particular order.
-    var all: [(key: ByteBuffer, entry: Keyspace.PendingEntry)] {
+    var all: [(key: ByteBuffer, entry: Value)] {
         entries.map { ($0.key, $0.value) }
     }
 

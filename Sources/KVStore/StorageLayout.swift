@@ -8,8 +8,10 @@ import NIOCore
 ///   'e' + expireAt (BE u64 ms) + key  expiry index, ordered by time, for the background sweeper
 ///   'm' + name                       internal metadata (format version, key count, revision)
 ///   'r', 'h', 'x'                    the change log, its per-key index and flush markers (`ChangeLogLayout`)
+///   'c' + generation (BE u64) + kind + element     the elements of collections (`ElementLayout`)
+///   'g' + first generation (BE u64)  → end generation, elements    collections waiting to be collected
 /// ```
-/// Bytes other than these are reserved for later keyspaces (indexes, other value types).
+/// Bytes other than these are reserved for later keyspaces (indexes).
 public enum StorageLayout {
     /// Namespace of user keys.
     public static let keyPrefix = UInt8(ascii: "k")
@@ -18,12 +20,21 @@ public enum StorageLayout {
     /// Namespace of internal metadata.
     public static let metadataPrefix = UInt8(ascii: "m")
 
+    /// Namespace of collection elements: `'c' + BE64 generation + kind + element`.
+    public static let elementPrefix = UInt8(ascii: "c")
+    /// Namespace of dropped collections whose elements the collector still has to delete.
+    public static let garbagePrefix = UInt8(ascii: "g")
+
     /// Version of this layout, stored under `m` + `format`; bumped on incompatible changes. Version 2 added
-    /// revisions to records and the change log; version 1 records read as having no revisions.
-    public static let formatVersion: UInt8 = 2
+    /// revisions to records and the change log; version 3 added value types (a type tag in the record's flags,
+    /// collections and their elements) and one history entry per event. Records and log entries of versions 1 and 2
+    /// read as they are: a string without revisions, a string, one history entry per key and revision.
+    public static let formatVersion: UInt8 = 3
 
     static let formatKey: [UInt8] = [metadataPrefix] + Array("format".utf8)
     static let keyCountKey: [UInt8] = [metadataPrefix] + Array("keys".utf8)
+    /// `m` + `gen`: the last collection generation handed out (BE64).
+    static let generationKey: [UInt8] = [metadataPrefix] + Array("gen".utf8)
 
     /// Writes the LevelDB key of user key `key` into `scratch`, replacing its contents.
     @inlinable
@@ -58,11 +69,13 @@ public enum StorageLayout {
 ///   [flags u8][expireAt BE i64, if flags & hasExpiry][created BE u64, modified BE u64, version BE u64, if flags &
 ///   hasRevision][value bytes ...]
 /// ```
-/// Records written before revisions were kept have no revisions (`KeyRevision.unknown`). The high bits of `flags` are
-/// reserved for a type tag (0 = string) when more types arrive.
+/// Records written before revisions were kept have no revisions (`KeyRevision.unknown`). The high four bits of
+/// `flags` are the value type (`ValueType`, 0 = string, so every record of layout versions 1 and 2 is a string); a
+/// string's value bytes are its value, a collection's are its metadata (`CollectionMetadata`).
 public enum RecordFormat {
     @usableFromInline static let hasExpiry: UInt8 = 0x01
     @usableFromInline static let hasRevision: UInt8 = 0x02
+    @usableFromInline static let typeShift: UInt8 = 4
 
     /// Whether a key with expiry `expireAt` (0 for none) is gone at `now`. As Redis's `keyIsExpired` (`now > when`), a
     /// key lives through its expiry millisecond; a write that sets a time already reached deletes it (`<=`, as Redis's
@@ -71,18 +84,26 @@ public enum RecordFormat {
         expireAt > 0 && expireAt < now
     }
 
-    /// Splits a stored record into its expiry (0 for none) and value. Returns nil for a record too short to be valid.
+    /// Splits a stored record into its expiry (0 for none), value type and value (a collection's metadata). Returns
+    /// nil for a record too short to be valid, or of a type this version does not know.
     @inlinable
-    static func decode(_ record: UnsafeRawBufferPointer) -> (expireAt: Int64, value: UnsafeRawBufferPointer)? {
-        decodeWithRevision(record).map { ($0.expireAt, $0.value) }
+    static func decode(_ record: UnsafeRawBufferPointer) -> (expireAt: Int64, type: ValueType, value: UnsafeRawBufferPointer)? {
+        decodeWithRevision(record).map { ($0.expireAt, $0.type, $0.value) }
     }
 
-    /// Splits a stored record into its expiry, revisions and value. Returns nil for a record too short to be valid.
+    /// The value type of a stored record, from its first byte.
+    @inlinable
+    static func type(ofFlags flags: UInt8) -> ValueType? {
+        ValueType(rawValue: flags >> typeShift)
+    }
+
+    /// Splits a stored record into its expiry, revisions, type and value. Returns nil for a record too short to be
+    /// valid, or of a type this version does not know.
     @inlinable
     static func decodeWithRevision(
         _ record: UnsafeRawBufferPointer
-    ) -> (expireAt: Int64, revision: KeyRevision, value: UnsafeRawBufferPointer)? {
-        guard let flags = record.first else { return nil }
+    ) -> (expireAt: Int64, revision: KeyRevision, type: ValueType, value: UnsafeRawBufferPointer)? {
+        guard let flags = record.first, let type = type(ofFlags: flags) else { return nil }
         var offset = 1
         var expireAt: Int64 = 0
         if flags & hasExpiry != 0 {
@@ -98,7 +119,7 @@ public enum RecordFormat {
                 version: bigEndian64(record, at: offset + 16))
             offset += 24
         }
-        return (expireAt, revision, UnsafeRawBufferPointer(rebasing: record[offset...]))
+        return (expireAt, revision, type, UnsafeRawBufferPointer(rebasing: record[offset...]))
     }
 
     @inlinable
@@ -109,10 +130,11 @@ public enum RecordFormat {
     /// Writes a whole record into `scratch`, replacing its contents.
     @inlinable
     static func encode(
-        value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision, into scratch: inout ByteBuffer
+        value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision, type: ValueType = .string,
+        into scratch: inout ByteBuffer
     ) {
         scratch.clear()
-        scratch.writeInteger((expireAt > 0 ? hasExpiry : 0) | hasRevision)
+        scratch.writeInteger((expireAt > 0 ? hasExpiry : 0) | hasRevision | type.rawValue << typeShift)
         if expireAt > 0 { scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big) }
         scratch.writeInteger(revision.created, endianness: .big)
         scratch.writeInteger(revision.modified, endianness: .big)

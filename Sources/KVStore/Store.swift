@@ -48,7 +48,9 @@ public final class Store: @unchecked Sendable {
     private let committedRevision = Atomic<UInt64>(0)
     private let syncedRevision = Atomic<UInt64>(0)
     private let syncListener = NIOLockedValueBox<(@Sendable (UInt64) -> Void)?>(nil)
-    private let lockFreeReads = LockFreeReadGate()
+    private let lockFreeReads: LockFreeReadGate
+    /// The background jobs' slot, for the work they do on the database without the lock (compactions).
+    private let maintenanceSlot: ReaderSlot
     /// Live `KeyspaceSnapshot`s: the database cannot be reopened under them.
     private let snapshots = SnapshotTracker()
 
@@ -65,6 +67,9 @@ public final class Store: @unchecked Sendable {
         self.clock = clock
         database = try Database(path: directory, options: options)
         logSyncer = LogSyncer(directory: directory)
+        let gate = LockFreeReadGate()
+        lockFreeReads = gate
+        maintenanceSlot = gate.makeSlot()
         keyspace = try Keyspace(
             database: database, health: health, clock: clock, snapshots: snapshots, logsChanges: logsChanges)
         // What LevelDB recovered from its files is on disk.
@@ -175,8 +180,9 @@ public final class Store: @unchecked Sendable {
                     overlapped = true
                     return nil
                 }
-                guard let (expireAt, value) = RecordFormat.decode(record) else { return nil }
+                guard let (expireAt, type, value) = RecordFormat.decode(record) else { return nil }
                 if RecordFormat.hasExpired(expireAt, at: clock.milliseconds()) { return nil }
+                guard type == .string else { throw WrongTypeError(found: type) }
                 return try body(value, expireAt)
             }
         }
@@ -186,9 +192,9 @@ public final class Store: @unchecked Sendable {
         return overlapped ? .overlapped : .read(result ?? nil)
     }
 
-    /// The value `key` was given by its event of `revision`, read without the lock from the change log (nil when that
-    /// event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock is
-    /// needed; the slot keeps the read off a database being reopened.
+    /// The value `key` was given by its last event of `revision`, read without the lock from the change log (nil when
+    /// that event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock
+    /// is needed; the slot keeps the read off a database being reopened.
     public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
         guard lockFreeReads.enter(slot) else { return nil }
         defer { lockFreeReads.leave(slot) }
@@ -200,18 +206,29 @@ public final class Store: @unchecked Sendable {
         withUnsafeBytes(of: (revision &+ 1).bigEndian) { iterator.seek(prefixBytes + $0) }
         if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
         guard iterator.isValid, iterator.key.starts(with: prefixBytes),
-            let entry = ChangeLogLayout.historyEntry(iterator.key, prefixLength: prefixBytes.count),
+            let entry = ChangeLogLayout.historyEntry(key: iterator.key, value: iterator.value, prefixLength: prefixBytes.count),
             entry.revision == revision
         else {
             try iterator.checkError()
             return nil
         }
-        let index = entry.index
         var eventKey = ByteBuffer()
-        ChangeLogLayout.eventKey(revision: revision, index: index, into: &eventKey)
+        ChangeLogLayout.eventKey(revision: revision, index: entry.index, into: &eventKey)
         return try eventKey.withUnsafeReadableBytes { storageKey in
-            try database.withValue(forKey: storageKey) { ChangeLogLayout.decodeEvent(key: storageKey, value: $0)?.value } ?? nil
+            try database.withValue(forKey: storageKey) { record -> ByteBuffer? in
+                guard let event = ChangeLogLayout.decodeEvent(key: storageKey, value: record), event.operation == .set
+                else { return nil }
+                return event.value
+            } ?? nil
         }
+    }
+
+    /// Compacts a span of the database without holding the lock (LevelDB compacts concurrently with writers), so a
+    /// long compaction never stalls commands; the slot keeps it off a database being reopened.
+    func compactOutsideLease(start: [UInt8], end: [UInt8]) {
+        guard lockFreeReads.enter(maintenanceSlot) else { return }
+        defer { lockFreeReads.leave(maintenanceSlot) }
+        database.compactRange(start: start, end: end)
     }
 
     /// Trims the change log to `retention`, a chunk per lease so commands keep flowing, at most `maximum` events per

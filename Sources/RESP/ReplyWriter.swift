@@ -153,9 +153,15 @@ public struct ReplyWriter: Sendable {
     /// `,<text>` in RESP3, a bulk string in RESP2. `text` is the already formatted number (Redis formats doubles
     /// differently per command, so formatting is the caller's).
     public mutating func double(formatted text: String) {
+        var text = text
+        text.withUTF8 { double(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `,<text>` in RESP3, a bulk string in RESP2, for a number already formatted as bytes.
+    public mutating func double(bytes text: UnsafeRawBufferPointer) {
         if version == .resp3 {
             buffer.writeInteger(UInt8(ascii: ","))
-            buffer.writeString(text)
+            buffer.writeBytes(text)
             buffer.writeStaticString("\r\n")
         } else {
             bulk(text)

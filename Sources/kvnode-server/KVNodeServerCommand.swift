@@ -305,6 +305,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
                     store: store, retention: configuration.changeLogRetention, syncRequests: engine.syncRequests,
                     logger: logger),
                 ExpiryService(store: store, configuration: configuration, logger: logger),
+                GarbageCollectionService(store: store, configuration: configuration, logger: logger),
                 SavePointService(engine: engine),
                 server,
             ],

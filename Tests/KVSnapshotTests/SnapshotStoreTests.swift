@@ -77,7 +77,7 @@ import Testing
                 try keyspace.set(ByteBuffer(string: "later"), value: ByteBuffer(string: "x"))
             }
             var seen: [Entry] = []
-            try view.forEachKey { seen.append(Entry(Array($0), Array($1), expireAt: $2)) }
+            try view.forEachKey { seen.append(Entry(Array($0), Array($1), expireAt: $2)); _ = $3 }
             #expect(seen == [Entry("change", "old"), Entry("drop", "x"), Entry("keep", "1"), Entry("pending", "in batch")])
         }
     }

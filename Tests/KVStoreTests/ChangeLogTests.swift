@@ -142,8 +142,9 @@ import Glibc
             let rest = try view.events(from: 1, after: (4, 0), through: 5, limit: 256, maxBytes: 1 << 20)
             #expect(rest.events.map(\.revision) == [5] && rest.complete)
             var keys: [String] = []
-            let visited = try view.entries(in: .all, after: nil, limit: 256, maxBytes: 500_000) { key, _, _, _ in
+            let visited = try view.entries(in: .all, after: nil, limit: 256, maxBytes: 500_000) { key, _, _, _, _ in
                 keys.append(String(decoding: key, as: UTF8.self))
+                return true
             }
             #expect(visited == 2 && keys == ["a", "b"])
         }

@@ -11,7 +11,7 @@ func keys(
     _ keyspace: Keyspace, in range: KeyRange = .all, order: IterationOrder = .ascending, limit: Int = .max
 ) throws -> [String] {
     var found: [String] = []
-    try keyspace.forEachKey(in: range, order: order) { key, _, _ in
+    try keyspace.forEachKey(in: range, order: order) { key, _, _, _ in
         found.append(String(decoding: key, as: UTF8.self))
         return found.count < limit
     }
@@ -30,7 +30,7 @@ func matchingKeys(
     _ keyspace: Keyspace, _ pattern: [UInt8], within range: KeyRange = .all, order: IterationOrder = .ascending
 ) throws -> [[UInt8]] {
     var found: [[UInt8]] = []
-    try keyspace.forEachKey(matching: GlobPattern(pattern), within: range, order: order) { key, _, _ in
+    try keyspace.forEachKey(matching: GlobPattern(pattern), within: range, order: order) { key, _, _, _ in
         found.append(Array(key))
         return true
     }
@@ -47,7 +47,7 @@ func scanStep(
     let glob = GlobPattern(pattern)
     range = range.intersection(KeyRange(prefix: glob.literalPrefix))
     var visited: [[UInt8]] = []
-    try keyspace.forEachKey(in: range) { key, _, _ in
+    try keyspace.forEachKey(in: range) { key, _, _, _ in
         visited.append(Array(key))
         return visited.count < count
     }
@@ -166,7 +166,7 @@ func scanStep(
                 try ks.set(bytes("d"), value: bytes("new"))
                 try ks.set(bytes("e"), value: bytes("new"))
                 var seen: [String] = []
-                try ks.forEachKey(in: .all) { key, value, _ in
+                try ks.forEachKey(in: .all) { key, value, _, _ in
                     seen.append(String(decoding: key, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
                     return true
                 }

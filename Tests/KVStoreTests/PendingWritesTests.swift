@@ -5,16 +5,16 @@ import Testing
 
 @Suite struct PendingWritesTests {
     func value(_ entry: Keyspace.PendingEntry?) -> String? {
-        guard case .record(let value, _, _) = entry else { return nil }
+        guard case .record(let value, _, _, _) = entry else { return nil }
         return String(buffer: value)
     }
 
     @Test func storesOverwritesAndFindsManyKeysThroughGrowth() {
-        var table = PendingWrites()
+        var table = PendingWrites<Keyspace.PendingEntry>()
         for index in 0..<10_000 {
-            table[ByteBuffer(string: "key:\(index)")] = .record(value: ByteBuffer(string: "v\(index)"), expireAt: 0, revision: .unknown)
+            table[ByteBuffer(string: "key:\(index)")] = .record(value: ByteBuffer(string: "v\(index)"), expireAt: 0, revision: .unknown, type: .string)
         }
-        table[ByteBuffer(string: "key:42")] = .record(value: ByteBuffer(string: "new"), expireAt: 0, revision: .unknown)
+        table[ByteBuffer(string: "key:42")] = .record(value: ByteBuffer(string: "new"), expireAt: 0, revision: .unknown, type: .string)
         table[ByteBuffer(string: "key:43")] = .deleted
         #expect(table.count == 10_000)
         #expect(value(table[ByteBuffer(string: "key:9999")]) == "v9999")
@@ -24,7 +24,7 @@ import Testing
         // Keys of every length up to and past the 8-byte step, including the empty key.
         for length in 0..<20 {
             let key = ByteBuffer(bytes: [UInt8](repeating: 7, count: length))
-            table[key] = .record(value: ByteBuffer(string: "\(length)"), expireAt: 0, revision: .unknown)
+            table[key] = .record(value: ByteBuffer(string: "\(length)"), expireAt: 0, revision: .unknown, type: .string)
         }
         for length in 0..<20 {
             #expect(value(table[ByteBuffer(bytes: [UInt8](repeating: 7, count: length))]) == "\(length)")
@@ -32,12 +32,12 @@ import Testing
     }
 
     @Test func removeAllForgetsEverything() {
-        var table = PendingWrites()
+        var table = PendingWrites<Keyspace.PendingEntry>()
         for index in 0..<100 { table[ByteBuffer(string: "\(index)")] = .deleted }
         table.removeAll()
         #expect(table.isEmpty)
         for index in 0..<100 { #expect(table[ByteBuffer(string: "\(index)")] == nil) }
-        table[ByteBuffer(string: "again")] = .record(value: ByteBuffer(string: "x"), expireAt: 0, revision: .unknown)
+        table[ByteBuffer(string: "again")] = .record(value: ByteBuffer(string: "x"), expireAt: 0, revision: .unknown, type: .string)
         #expect(value(table[ByteBuffer(string: "again")]) == "x")
     }
 }

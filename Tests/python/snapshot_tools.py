@@ -113,6 +113,19 @@ def pipe_into(port: int, commands: bytes) -> str:
 def parse_commands(stream: bytes) -> list[tuple[bytes, bytes, int | None]]:
     """Splits a command stream into (key, value, pxat); fails on anything but `SET k v` and `SET k v PXAT ms`."""
     out = []
+    for args in split_commands(stream):
+        assert args[0] == b"SET", args[0]
+        if len(args) == 3:
+            out.append((args[1], args[2], None))
+        else:
+            assert len(args) == 5 and args[3] == b"PXAT", args
+            out.append((args[1], args[2], int(args[4])))
+    return out
+
+
+def split_commands(stream: bytes) -> list[list[bytes]]:
+    """Splits a RESP command stream into its commands' arguments."""
+    out = []
     pos = 0
     n = len(stream)
     while pos < n:
@@ -128,12 +141,7 @@ def parse_commands(stream: bytes) -> list[tuple[bytes, bytes, int | None]]:
             args.append(stream[end + 2:end + 2 + length])
             assert stream[end + 2 + length:end + 4 + length] == b"\r\n"
             pos = end + 4 + length
-        assert args[0] == b"SET", args[0]
-        if argc == 3:
-            out.append((args[1], args[2], None))
-        else:
-            assert argc == 5 and args[3] == b"PXAT", args
-            out.append((args[1], args[2], int(args[4])))
+        out.append(args)
     return out
 
 
@@ -156,7 +164,13 @@ def run_dump(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 class Snapshot:
     meta: dict
     taken_at: int
-    records: list[tuple[bytes, bytes, int | None]]  # (key, value, expireAt or None), in the file's order
+    # (key, value, expireAt or None), in the file's order; a collection's value is (type, elements): a hash's
+    # [(field, value)], a set's or a list's [member], a sorted set's [(member, score)].
+    records: list[tuple[bytes, object, int | None]]
+
+
+# Record kinds of format 2 (docs/snapshot-format.md) and how each element is laid out.
+RECORD_KINDS = {0x01: "string", 0x02: "hash", 0x03: "set", 0x04: "list", 0x05: "zset"}
 
 
 def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapshot:
@@ -170,7 +184,7 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     assert isinstance(meta["revision"], int) and meta["revision"] >= 0
     data = (directory / "state.bin").read_bytes()
     assert copy or meta["id"] == directory.name
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["size"] == len(data)
     assert meta["checksum"] == f"crc32:{zlib.crc32(data):08x}", (meta["checksum"], zlib.crc32(data))
 
@@ -180,11 +194,12 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     assert len(raw) == meta["uncompressed_size"]
 
     magic, version, reserved, taken_at = struct.unpack_from(">8sHHq", raw, 0)
-    assert (magic, version, reserved) == (b"KVNSNAP\0", 1, 0)
+    assert (magic, version, reserved) == (b"KVNSNAP\0", 2, 0)
     assert taken_at == meta["created_at_ms"]
     records = []
     pos = 20
-    while raw[pos] == 0x01:
+    while raw[pos] in RECORD_KINDS:
+        kind = RECORD_KINDS[raw[pos]]
         flags = raw[pos + 1]
         assert flags in (0, 1), f"unknown flags {flags:#x} at byte {pos}"
         pos += 2
@@ -196,11 +211,37 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
         (key_length,) = struct.unpack_from(">I", raw, pos)
         key = raw[pos + 4:pos + 4 + key_length]
         pos += 4 + key_length
-        (value_length,) = struct.unpack_from(">Q", raw, pos)
-        value = raw[pos + 8:pos + 8 + value_length]
-        pos += 8 + value_length
-        assert len(value) == value_length, "record cut short"
-        records.append((key, value, expire_at))
+        (length,) = struct.unpack_from(">Q", raw, pos)
+        pos += 8
+        if kind == "string":
+            value = raw[pos:pos + length]
+            pos += length
+            assert len(value) == length, "record cut short"
+            records.append((key, value, expire_at))
+            continue
+        assert length > 0, "an empty collection"
+        elements = []
+        for _ in range(length):
+            if kind == "list":
+                (size,) = struct.unpack_from(">Q", raw, pos)
+                elements.append(raw[pos + 8:pos + 8 + size])
+                pos += 8 + size
+                continue
+            (size,) = struct.unpack_from(">I", raw, pos)
+            name = raw[pos + 4:pos + 4 + size]
+            pos += 4 + size
+            if kind == "hash":
+                (size,) = struct.unpack_from(">Q", raw, pos)
+                elements.append((name, raw[pos + 8:pos + 8 + size]))
+                pos += 8 + size
+            elif kind == "zset":
+                (score,) = struct.unpack_from(">d", raw, pos)
+                elements.append((name, score))
+                pos += 8
+            else:
+                elements.append(name)
+        assert pos <= len(raw), "record cut short"
+        records.append((key, (kind, elements), expire_at))
     assert raw[pos] == 0xFF, f"record kind {raw[pos]:#x} at byte {pos}"
     (count,) = struct.unpack_from(">Q", raw, pos + 1)
     assert pos + 9 == len(raw), "bytes after the trailer"
@@ -210,7 +251,32 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     return Snapshot(meta, taken_at, records)
 
 
-def as_commands(records: list[tuple[bytes, bytes, int | None]]) -> bytes:
-    """The command stream kvnode-dump and --parse-snapshot should write for these records."""
-    return b"".join(encode_set(k, v) if t is None else encode_set(k, v, b"PXAT", str(t).encode())
-                    for k, v, t in records)
+def encode_command(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def as_commands(records, per_command: int = 128) -> bytes:
+    """The command stream kvnode-dump and --parse-snapshot should write for these records: SET [PXAT] for a string;
+    HSET/SADD/RPUSH/ZADD of at most `per_command` elements, then PEXPIREAT, for a collection."""
+    out = []
+    for key, value, expire_at in records:
+        if isinstance(value, bytes):
+            out.append(encode_set(key, value) if expire_at is None else
+                       encode_set(key, value, b"PXAT", str(expire_at).encode()))
+            continue
+        kind, elements = value
+        name, flatten = {
+            "hash": (b"HSET", lambda e: [e[0], e[1]]),
+            "set": (b"SADD", lambda e: [e]),
+            "list": (b"RPUSH", lambda e: [e]),
+            "zset": (b"ZADD", lambda e: [b"%.17g" % e[1] if abs(e[1]) != float("inf") else
+                                         (b"inf" if e[1] > 0 else b"-inf"), e[0]]),
+        }[kind]
+        for start in range(0, len(elements), per_command):
+            args = [name, key]
+            for element in elements[start:start + per_command]:
+                args += flatten(element)
+            out.append(encode_command(*args))
+        if expire_at is not None:
+            out.append(encode_command(b"PEXPIREAT", key, str(expire_at).encode()))
+    return b"".join(out)

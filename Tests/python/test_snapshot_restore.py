@@ -184,3 +184,96 @@ def test_writes_during_a_snapshot_are_not_in_it_and_not_lost(server, r2):
     assert r2.mget([f"during:{i}" for i in range(written)]) == [str(i).encode() for i in range(written)]
     # Clients were served while the snapshot was written (300k keys take far longer to write than 100 SETs).
     assert written_while_running > 0
+
+
+def typed_dump(c: redis.Redis) -> dict:
+    """key -> (type, content, has TTL), pipelined: a string's value, a hash's dict, a set's members, a sorted set's
+    (member, score) pairs in order."""
+    keys = sorted(c.scan_iter(count=5000))
+    result = {}
+    for start in range(0, len(keys), 2000):
+        chunk = keys[start:start + 2000]
+        with c.pipeline(transaction=False) as p:
+            for k in chunk:
+                p.type(k)
+                p.pttl(k)
+            answers = p.execute()
+        types = [t.decode() for t in answers[::2]]
+        with c.pipeline(transaction=False) as p:
+            for k, t in zip(chunk, types):
+                if t == "zset":
+                    p.zrange(k, 0, -1, withscores=True)
+                else:
+                    {"string": p.get, "hash": p.hgetall, "set": p.smembers}[t](k)
+            contents = p.execute()
+        for k, t, ttl, content in zip(chunk, types, answers[1::2], contents):
+            result[k] = (t, frozenset(content) if t == "set" else content, ttl > 0)
+    return result
+
+
+@pytest.mark.timeout(900)
+def test_a_mixed_type_snapshot_restores_into_kvnode_and_redis(server, r2, base_dir):
+    rnd = random.Random(14)
+    future = int(time.time() * 1000) + 7_200_000
+    with r2.pipeline(transaction=False) as p:
+        for i in range(30_000):
+            p.set(b"str:%05d" % i, rnd.randbytes(rnd.randrange(0, 30)))
+        for i in range(12_000):
+            size = rnd.choice([1, 2, 5, 20])
+            p.hset(b"hash:%05d" % i, mapping={b"f\x00%d" % j: rnd.randbytes(rnd.randrange(0, 80)) for j in range(size)})
+        for i in range(8_000):
+            members = [rnd.randrange(1000) for _ in range(rnd.choice([1, 3, 10]))]
+            p.sadd(b"set:%05d" % i, *(members if i % 2 else [b"m\r\n%d" % m for m in members]))
+        p.hset("hash:big", mapping={b"field:%d" % j: b"%d" % j for j in range(5_000)})
+        p.sadd("set:big", *range(3_000))
+        scores = [float("inf"), float("-inf"), 0.1, 1e308, -2.5, 1e18, 0.30000000000000004]
+        for i in range(6_000):
+            size = rnd.choice([1, 2, 8])
+            p.zadd(b"zset:%05d" % i, {b"m\r\n%d" % j if i % 2 else b"%d" % j:
+                                      rnd.choice(scores) if j % 3 == 0 else rnd.randrange(-10**6, 10**6) / 7
+                                      for j in range(size)})
+        p.zadd("zset:big", {b"member:%d" % j: j / 3 for j in range(2_000)})
+        for i in range(0, 6_000, 100):
+            p.pexpireat(b"zset:%05d" % i, future + i)
+        for i in range(0, 12_000, 100):
+            p.pexpireat(b"hash:%05d" % i, future + i)
+        for i in range(0, 8_000, 100):
+            p.pexpireat(b"set:%05d" % i, future + i)
+        p.execute()
+    expected = typed_dump(r2)
+    assert len(expected) == 56_003
+
+    path = r2.execute_command("SNAPSHOT").decode()
+    snap = read_snapshot(path)  # the independent reader, from the documented format
+    assert snap.meta["key_count"] == 56_003
+    kinds = {}
+    for _, value, _ in snap.records:
+        kind = "string" if isinstance(value, bytes) else value[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds == {"string": 30_000, "hash": 12_001, "set": 8_001, "zset": 6_001}
+    stream = parse_snapshot(path)
+    assert stream == as_commands(snap.records)
+    assert parse_snapshot(path, tool="dump") == stream
+    expiries = {k: t for k, _, t in snap.records if t is not None}
+    assert expiries[b"hash:00100"] == future + 100 and len(expiries) == 260
+
+    fresh = KVNode(os.path.join(base_dir, "fresh"))
+    os.makedirs(fresh.data_dir)
+    with fresh:
+        summary = pipe_into(fresh.port, stream)
+        assert summary.startswith("errors: 0, replies: ")
+        with fresh.client() as c:
+            assert typed_dump(c) == expected
+            assert c.pexpiretime("hash:00100") == future + 100
+            # Its own snapshot holds the same records.
+            assert read_snapshot(c.execute_command("SNAPSHOT").decode()).records == snap.records
+
+    real = RedisServer(base_dir)
+    try:
+        assert pipe_into(real.port, stream) == summary
+        with redis.Redis(port=real.port) as c:
+            assert typed_dump(c) == expected
+            assert c.pexpiretime("set:00200") == future + 200
+            assert c.pexpiretime("zset:00300") == future + 300
+    finally:
+        real.stop()

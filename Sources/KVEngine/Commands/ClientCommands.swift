@@ -31,6 +31,7 @@ struct ClientCommands: CommandFamily {
             },
             CommandSpec(.clientList, handler: list),
             CommandSpec(.clientKill, handler: ClientKill.run),
+            CommandSpec(.clientUnblock, handler: unblock),
             CommandSpec(.clientReply, handler: reply),
             CommandSpec(.clientNoEvict) { ctx in
                 ctx.session.handle.setFlag(.noEvict, try onOff(ctx, 2))
@@ -120,6 +121,22 @@ struct ClientCommands: CommandFamily {
     }
 
     /// `CLIENT REPLY ON|OFF|SKIP`. Only ON replies; OFF and SKIP take effect at once, on their own reply too.
+    /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 when the client was blocked in a blocking pop (it then answers as if
+    /// timed out, or `-UNBLOCKED`), else 0.
+    static func unblock(_ ctx: CommandContext) throws {
+        guard ctx.argumentCount <= 4 else { throw CommandError.syntax }
+        let id = try ctx.integerArgument(2)
+        var error = false
+        if ctx.argumentCount == 4 {
+            if ctx.argument(3, is: "error") {
+                error = true
+            } else if !ctx.argument(3, is: "timeout") {
+                throw CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        }
+        ctx.reply.integer(ctx.engine.blockingPops.unblock(clientID: id, error: error) ? 1 : 0)
+    }
+
     static func reply(_ ctx: CommandContext) throws {
         if ctx.argument(2, is: "on") {
             ctx.session.replyMode = .on

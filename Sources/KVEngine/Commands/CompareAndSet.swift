@@ -153,8 +153,9 @@ enum ValueDigest {
 /// The type of a stored value, for the commands that need a string.
 enum StoredValue {
     /// Redis's `checkType(c, o, OBJ_STRING)`: DIGEST, SET with GET or a condition, and DELEX with a condition need a
-    /// string, and reply WRONGTYPE for a key of another type. Every record kvnode stores today is a string, so nothing
-    /// fails here yet; hashes and lists (issue 13) fail here, by their record's type.
+    /// string, and reply WRONGTYPE for a key of another type. The keyspace's string reads (`read`, `readForWrite`)
+    /// already throw `WrongTypeError` for another type before handing over a value, so a value seen here is a string;
+    /// this marks the places that rely on it.
     @inline(__always)
     static func requireString(_ value: UnsafeRawBufferPointer) throws(CommandError) {}
 }

@@ -44,36 +44,28 @@ struct KeyCommands: CommandFamily {
     }
 
     static func type(_ ctx: CommandContext) throws {
-        if try ctx.keyspace.exists(ctx.argument(1)) {
-            ctx.reply.simpleString("string")
-        } else {
-            ctx.reply.simpleString("none")
-        }
+        ctx.reply.simpleString(try ctx.keyspace.type(of: ctx.argument(1))?.name ?? "none")
     }
 
-    /// `RENAME` / `RENAMENX source destination`: moves the value and its expiry.
+    /// `RENAME` / `RENAMENX source destination`: moves the value and its expiry; a collection of any size in O(1).
     static func rename(_ ctx: CommandContext, onlyIfMissing: Bool) throws {
         let keyspace = ctx.keyspace
         let source = ctx.argument(1)
         let destination = ctx.argument(2)
-        guard let (value, expireAt) = try keyspace.readForWrite(source, { (ByteBuffer(bytes: $0), $1) }) else {
-            throw CommandError.noSuchKey
-        }
+        guard try keyspace.expiry(of: source) != nil else { throw CommandError.noSuchKey }
         let reply = { (done: Bool) in
             if onlyIfMissing { ctx.reply.integer(done ? 1 : 0) } else { ctx.reply.ok() }
         }
         if source == destination { return reply(false) }
-        let destinationExpiry = try keyspace.expiry(of: destination)
-        if onlyIfMissing && destinationExpiry != nil { return reply(false) }
-        try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
-        try keyspace.delete(source)
+        if onlyIfMissing, try keyspace.expiry(of: destination) != nil { return reply(false) }
+        guard try keyspace.rename(source, to: destination) else { throw CommandError.noSuchKey }
         ctx.notify(.generic, "rename_from", key: source)
         ctx.notify(.generic, "rename_to", key: destination)
         reply(true)
     }
 
-    /// `COPY source destination [DB destination-db] [REPLACE]`: copies the value and its expiry; kvnode has only
-    /// database 0.
+    /// `COPY source destination [DB destination-db] [REPLACE]`: copies the value and its expiry (a collection's
+    /// elements one by one); kvnode has only database 0.
     static func copy(_ ctx: CommandContext) throws {
         var replace = false
         var index = 3
@@ -94,12 +86,12 @@ struct KeyCommands: CommandFamily {
         let destination = ctx.argument(2)
         guard source != destination else { throw CommandError("ERR source and destination objects are the same") }
         let keyspace = ctx.keyspace
-        guard let (value, expireAt) = try keyspace.read(source, { (ByteBuffer(bytes: $0), $1) }) else {
-            return ctx.reply.integer(0)
+        guard try keyspace.exists(source) else { return ctx.reply.integer(0) }
+        if try keyspace.expiry(of: destination) != nil {
+            guard replace else { return ctx.reply.integer(0) }
+            try keyspace.delete(destination)
         }
-        let destinationExpiry = try keyspace.expiry(of: destination)
-        if destinationExpiry != nil && !replace { return ctx.reply.integer(0) }
-        try keyspace.set(destination, value: value, expireAt: expireAt, previousExpiry: destinationExpiry)
+        guard try keyspace.copy(source, to: destination) else { return ctx.reply.integer(0) }
         ctx.notify(.generic, "copy_to", key: destination)
         ctx.reply.integer(1)
     }

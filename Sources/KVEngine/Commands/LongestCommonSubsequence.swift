@@ -30,7 +30,7 @@ struct SubstringCommands: CommandFamily {
     }
 
     /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`. A missing key is an empty string; a key of
-    /// another type is an error of LCS's own, not WRONGTYPE.
+    /// another type is an error of LCS's own, not WRONGTYPE (the keyspace's string reads throw `WrongTypeError` for it).
     ///
     /// The dynamic programming table has (len1 + 1) × (len2 + 1) 32-bit cells, which Redis refuses to allocate beyond
     /// `proto-max-bulk-len` bytes; kvnode refuses the same requests, and answers LEN with two rows of the table.
@@ -39,15 +39,23 @@ struct SubstringCommands: CommandFamily {
         // Both keys are looked up before either is judged, as in Redis. The first is copied: a second read would
         // invalidate the bytes a first one lends.
         var holdsOtherType = false
-        let first = try keyspace.read(ctx.argument(1)) { bytes, _ -> ByteBuffer in
-            if (try? StoredValue.requireString(bytes)) == nil { holdsOtherType = true }
-            var copy = ByteBuffer()
-            copy.writeBytes(bytes)
-            return copy
-        } ?? ByteBuffer()
-        let found: Void? = try keyspace.read(ctx.argument(2)) { bytes, _ in
-            if (try? StoredValue.requireString(bytes)) == nil { holdsOtherType = true }
-            try first.withUnsafeReadableBytes { try reply(ctx, $0, bytes, holdsOtherType: holdsOtherType, limit: limit) }
+        let first: ByteBuffer
+        do {
+            first = try keyspace.read(ctx.argument(1)) { bytes, _ -> ByteBuffer in
+                var copy = ByteBuffer()
+                copy.writeBytes(bytes)
+                return copy
+            } ?? ByteBuffer()
+        } catch is WrongTypeError {
+            (first, holdsOtherType) = (ByteBuffer(), true)
+        }
+        let found: Void?
+        do {
+            found = try keyspace.read(ctx.argument(2)) { bytes, _ in
+                try first.withUnsafeReadableBytes { try reply(ctx, $0, bytes, holdsOtherType: holdsOtherType, limit: limit) }
+            }
+        } catch is WrongTypeError {
+            throw notStrings
         }
         if found == nil {
             try first.withUnsafeReadableBytes {

@@ -2,8 +2,8 @@ import KVStore
 import NIOCore
 import RESP
 
-/// OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT / HELP for string values, answering as Redis would for the same
-/// value.
+/// OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT / HELP, answering as Redis 7.0 would for the same value (for a
+/// collection, the encoding its size and contents would have given it: `CollectionEncoding`).
 struct ObjectCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
@@ -13,19 +13,27 @@ struct ObjectCommands: CommandFamily {
 
     static let all: [CommandSpec] = [
         CommandSpec(.object, subcommands: [
-            CommandSpec(.objectEncoding) { ctx in try reply(ctx) { value in ctx.reply.bulk(encoding(of: value)) } },
+            CommandSpec(.objectEncoding) { ctx in
+                try reply(ctx) { type, value in
+                    if type == .string {
+                        ctx.reply.bulk(encoding(of: value))
+                    } else {
+                        ctx.reply.bulk(CollectionEncoding.name(of: type, CollectionMetadata(value)))
+                    }
+                }
+            },
             CommandSpec(.objectRefcount) { ctx in
-                try reply(ctx) { value in
-                    let shared = RESPInteger.parse(value).map { sharedIntegers.contains($0) } ?? false
+                try reply(ctx) { type, value in
+                    let shared = type == .string && RESPInteger.parse(value).map { sharedIntegers.contains($0) } ?? false
                     ctx.reply.integer(shared ? sharedReferenceCount : 1)
                 }
             },
             CommandSpec(.objectIdletime) { ctx in
                 // kvnode does not record access times; every key reports as just used.
-                try reply(ctx) { _ in ctx.reply.integer(0) }
+                try reply(ctx) { _, _ in ctx.reply.integer(0) }
             },
             CommandSpec(.objectFreq) { ctx in
-                let found = try ctx.keyspace.read(ctx.argument(2)) { _, _ in true }
+                let found = try ctx.keyspace.readAny(ctx.argument(2)) { _, _, _ in true }
                 guard found != nil else { return ctx.reply.null() }
                 throw CommandError(
                     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
@@ -42,10 +50,11 @@ struct ObjectCommands: CommandFamily {
         return value.count <= 44 ? "embstr" : "raw"
     }
 
-    /// Runs `body` with the value of the key in argument 2, or replies null when it does not exist.
-    private static func reply(_ ctx: CommandContext, _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        let found = try ctx.keyspace.read(ctx.argument(2)) { value, _ in
-            body(value)
+    /// Runs `body` with the type and value (a collection's metadata) of the key in argument 2, or replies null when
+    /// it does not exist.
+    private static func reply(_ ctx: CommandContext, _ body: (ValueType, UnsafeRawBufferPointer) -> Void) throws {
+        let found = try ctx.keyspace.readAny(ctx.argument(2)) { type, value, _ in
+            body(type, value)
             return true
         }
         if found == nil { ctx.reply.null() }

@@ -25,7 +25,9 @@ struct OrderedKeyspaceCommands: CommandFamily {
     }
 
     /// `KEYS pattern [PIVOT key] [LIMIT count] [DESC] [WITHVALUES]`, options in any order, the last of a kind
-    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC).
+    /// winning. Keys come in byte order (reversed with DESC), strictly after the pivot (before it with DESC). With
+    /// WITHVALUES a key of another type than string has a null value, as MGET answers for it: every key is listed, and
+    /// a client reads collections with their own commands.
     static func keys(_ ctx: CommandContext, defaultLimit: Int) throws {
         let options = try KeysOptions(CommandArguments(ctx.request))
         let (order, withValues) = (options.order, options.withValues)
@@ -40,9 +42,11 @@ struct OrderedKeyspaceCommands: CommandFamily {
         let pattern = GlobPattern(ctx.argument(1).readableBytesView)
         var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
         var found = 0
-        try ctx.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _ in
+        try ctx.keyspace.forEachKey(matching: pattern, within: range, order: order) { key, value, _, type in
             items.bulk(key)
-            if withValues { items.bulk(value) }
+            if withValues {
+                if type == .string { items.bulk(value) } else { items.null() }
+            }
             found += 1
             return found < maximum
         }
@@ -101,7 +105,7 @@ struct OrderedKeyspaceCommands: CommandFamily {
             while true {
                 // Collect a chunk, delete it, and continue after its last key: the walk never sees its own deletes.
                 var chunk: [ByteBuffer] = []
-                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _ in
+                try keyspace.forEachKey(matching: pattern, within: range) { key, _, _, _ in
                     chunk.append(ByteBuffer(bytes: key))
                     return chunk.count < chunkSize
                 }
@@ -125,7 +129,8 @@ struct OrderedKeyspaceCommands: CommandFamily {
         }
         var pattern: GlobPattern?
         var count = 10
-        var typeMatches = true
+        // TYPE filters the keys visited; a name no type has matches none, and the walk goes on, as in Redis.
+        var typeFilter: ValueType??
         var index = 2
         while index < ctx.argumentCount {
             guard index + 1 < ctx.argumentCount else { throw CommandError.syntax }
@@ -135,48 +140,24 @@ struct OrderedKeyspaceCommands: CommandFamily {
                 count = try ctx.integerArgument(index + 1)
                 guard count >= 1 else { throw CommandError.syntax }
             } else if ctx.argument(index, is: "type") {
-                // Every key is a string.
-                typeMatches = ctx.argument(index + 1, is: "string")
+                typeFilter = .some(ValueType(name: ctx.argument(index + 1).readableBytesView))
             } else {
                 throw CommandError.syntax
             }
             index += 2
         }
 
-        var range = KeyRange.all
-        switch cursors.resume(UInt64(cursor)) {
-        case .start: break
-        case .after(let key): range.restrict(after: key)
-        case .from(let key): range.restrict(from: key)
-        }
-        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
-
-        var items = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
-        var found = 0
-        var visited = 0
-        var lastVisited: [UInt8] = []
-        var more = false
-        if typeMatches {
-            try ctx.keyspace.forEachKey(in: range) { key, _, _ in
-                if visited == count {
-                    // Another key follows: the iteration goes on after the last one visited.
-                    more = true
-                    return false
-                }
-                visited += 1
-                if pattern?.matches(key) ?? true {
-                    items.bulk(key)
-                    found += 1
-                }
-                if visited == count { lastVisited = Array(key) }
-                return true
+        let range = ScanPage.range(resuming: UInt64(cursor), in: cursors, pattern: pattern)
+        var page = ScanPage(count: count, version: ctx.reply.version)
+        try ctx.keyspace.forEachKey(in: range) { key, _, _, type in
+            guard page.visit(key) else { return false }
+            if pattern?.matches(key) ?? true, typeFilter.map({ $0 == type }) ?? true {
+                page.items.bulk(key)
+                page.itemCount += 1
             }
+            return true
         }
-        let next = more ? cursors.cursor(after: lastVisited) : 0
-        ctx.reply.arrayHeader(2)
-        ctx.reply.bulk(decimal: Int(next))
-        ctx.reply.arrayHeader(found)
-        ctx.reply.buffer.writeBuffer(&items.buffer)
+        page.reply(into: &ctx.reply, cursors: cursors)
     }
 
     /// Redis's cursor syntax (`strtoul`): optional sign, decimal digits, no spaces; the empty string is 0.

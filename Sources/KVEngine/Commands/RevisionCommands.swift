@@ -62,7 +62,8 @@ struct RevisionCommands: CommandFamily {
     }
 
     /// `KV.HISTORY key [FROM revision] [LIMIT n] [DESC]`: the key's retained events, each `[revision, op, value]`
-    /// (value null for a deletion), oldest first or, with DESC, newest first from FROM.
+    /// (value null for a deletion), or `[revision, op, element, value]` for an element operation (`hset`, `sadd`...),
+    /// oldest first or, with DESC, newest first from FROM.
     static func history(_ ctx: CommandContext) throws {
         var from: UInt64?
         var limit = defaultHistoryLimit
@@ -92,10 +93,10 @@ struct RevisionCommands: CommandFamily {
         }
         ctx.reply.arrayHeader(events.count)
         for event in events {
-            ctx.reply.arrayHeader(3)
+            ctx.reply.arrayHeader(2 + event.operation.argumentCount)
             ctx.reply.integer(Int(truncatingIfNeeded: event.revision))
             ctx.reply.bulk(event.operation.name.description)
-            if let value = event.value { ctx.reply.bulk(value) } else { ctx.reply.null() }
+            event.writeArguments(into: &ctx.reply)
         }
     }
 
@@ -237,7 +238,7 @@ struct RevisionCommands: CommandFamily {
         if let view, let from {
             replay = Replay(view: view, through: start, source: .log(next: from, position: nil))
         } else if let view {
-            replay = Replay(view: view, through: start, source: .initial(after: nil))
+            replay = Replay(view: view, through: start, source: .initial(after: nil, inside: nil))
         }
         // Begins once this reply is written, on the connection's loop: the replay's frames follow the acknowledgement.
         ctx.eventLoop.execute { watcher.begin(replay: replay) }

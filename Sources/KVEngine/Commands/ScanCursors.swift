@@ -1,5 +1,7 @@
+import KVStore
 import NIOConcurrencyHelpers
 import NIOCore
+import RESP
 
 /// SCAN's cursors: decimal integers below 2^53, so that clients which read them as IEEE doubles (JavaScript's
 /// `Number`, node-redis) get them back exactly, standing for a position in the ordered keyspace
@@ -113,5 +115,56 @@ final class ScanCursors: Sendable {
             prefix = prefix << 8 | UInt64(index < key.count ? key[index] : 0)
         }
         return prefix
+    }
+}
+
+/// One call of a cursor-driven walk (SCAN, HSCAN, SSCAN): the range its cursor resumes in, the COUNT bookkeeping,
+/// the matching entries' reply items, and the reply `[next cursor, [items]]`.
+struct ScanPage {
+    /// Entries to visit; `.max` for a walk that returns everything at once.
+    let count: Int
+    var items: ReplyWriter
+    /// Items written (an entry may write more than one: HSCAN's field and value).
+    var itemCount = 0
+    private var visited = 0
+    private var lastVisited: [UInt8] = []
+    private var more = false
+
+    init(count: Int, version: ProtocolVersion) {
+        self.count = count
+        items = ReplyWriter(buffer: ByteBuffer(), version: version)
+    }
+
+    /// The range `cursor` resumes in (`cursors` decodes it), within the literal prefix of `pattern`.
+    static func range(resuming cursor: UInt64, in cursors: ScanCursors, pattern: GlobPattern?) -> KeyRange {
+        var range = KeyRange.all
+        switch cursors.resume(cursor) {
+        case .start: break
+        case .after(let key): range.restrict(after: key)
+        case .from(let key): range.restrict(from: key)
+        }
+        if let pattern { range = range.intersection(KeyRange(prefix: pattern.literalPrefix)) }
+        return range
+    }
+
+    /// Counts one more entry visited; false, without counting it, when the page already holds COUNT (another entry
+    /// follows: the walk goes on after the last one visited).
+    mutating func visit(_ key: UnsafeRawBufferPointer) -> Bool {
+        if visited == count {
+            more = true
+            return false
+        }
+        visited += 1
+        if visited == count { lastVisited = Array(key) }
+        return true
+    }
+
+    /// Writes `[next cursor, [items]]`: 0 when the walk is over.
+    mutating func reply(into writer: inout ReplyWriter, cursors: ScanCursors) {
+        let next = more ? cursors.cursor(after: lastVisited) : 0
+        writer.arrayHeader(2)
+        writer.bulk(decimal: Int(next))
+        writer.arrayHeader(itemCount)
+        writer.buffer.writeBuffer(&items.buffer)
     }
 }

@@ -44,12 +44,17 @@ struct StringCommands: CommandFamily {
         if found == nil { ctx.reply.null() }
     }
 
+    /// MGET answers null for a key of another type, as Redis does, rather than WRONGTYPE.
     static func mget(_ ctx: CommandContext) throws {
         let keyspace = ctx.keyspace
         ctx.reply.arrayHeader(ctx.argumentCount - 1)
         for index in 1..<ctx.argumentCount {
-            let found = try keyspace.read(ctx.argument(index)) { value, _ in ctx.reply.bulk(value); return true }
-            if found == nil { ctx.reply.null() }
+            let found = try keyspace.readAny(ctx.argument(index)) { type, value, _ in
+                guard type == .string else { return false }
+                ctx.reply.bulk(value)
+                return true
+            }
+            if found != true { ctx.reply.null() }
         }
     }
 

@@ -22,6 +22,7 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     let notifier: KeyspaceNotifier
     let watches: WatchRegistry
     let waiters: KeyWaiters
+    let blockingPops: BlockingPops
     let watchers: WatchHub
     /// With `medium` and `high` durability watchers get events only once an fsync has made them durable
     /// (`Store.onSync`): a crash must never take back a revision a watcher has seen, or the revision would be reused
@@ -66,13 +67,15 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     private let deliveryLock = NIOLock()
 
     init(
-        notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, watchers: WatchHub,
+        notifier: KeyspaceNotifier, watches: WatchRegistry, waiters: KeyWaiters, blockingPops: BlockingPops,
+        watchers: WatchHub,
         eventsWaitForSync: Bool, durableSequence: @escaping @Sendable () -> UInt64,
         requestSync: (@Sendable () -> Void)?
     ) {
         self.notifier = notifier
         self.watches = watches
         self.waiters = waiters
+        self.blockingPops = blockingPops
         self.watchers = watchers
         self.eventsWaitForSync = eventsWaitForSync
         self.durableSequence = durableSequence
@@ -107,6 +110,8 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     func keyModified(_ key: ByteBuffer) {
         recordedKeyChanges &+= 1
         if recordsKeys { recordedKeys.append(ByteBuffer(buffer: key)) }
+        // A client blocked on the key may be served right after the command (`Executor.serveBlockedClients`).
+        if blockingPops.isWaiting { blockingPops.keyChanged(key) }
     }
 
     func keyExpired(_ key: ByteBuffer) {

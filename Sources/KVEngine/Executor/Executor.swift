@@ -178,6 +178,8 @@ public struct Executor: Sendable {
         // A command that waits keeps its request, to run again when woken.
         if !session.waitRequested { session.decoder.recycle(&session.request) }
         guard let lease else { return }
+        // Clients blocked on keys this command made non-empty lists are served now, before any other command runs.
+        if engine.blockingPops.hasReady { serveBlockedClients(lease) }
         replies.commandFinished(lease, session, engine.misconfError)
         let commits = lease.commits
         // Bounds the batch of a long pipeline; an error here is a failed commit, handled like any other.

@@ -19,7 +19,7 @@ enum ReplyMode {
 extension Session {
     /// Writes the error reply for `error` and counts it.
     func replyError(_ error: any Error) {
-        let text = (error as? CommandError)?.text ?? "ERR \(error)"
+        let text = (error as? CommandError)?.text ?? (error is WrongTypeError ? CommandError.wrongType.text : "ERR \(error)")
         engine.metrics.countError(text)
         reply.error(text)
     }
@@ -51,6 +51,8 @@ extension Session {
         if let wait = keyWait { engine.keyWaiters.remove(handle, keys: wait.keys) }
         keyWait = nil
         waitRequested = false
+        if let blockedPop { engine.blockingPops.cancel(blockedPop) }
+        blockedPop = nil
     }
 
     /// Stops watching every key (UNWATCH, and after EXEC or DISCARD).

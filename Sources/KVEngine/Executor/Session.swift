@@ -43,6 +43,8 @@ public final class Session {
     var keyWait: KeyWait?
     /// Set by a command that asked to wait during its run; the executor parks it afterwards.
     var waitRequested = false
+    /// The blocking list pop this connection is blocked in (`BlockingListCommands`).
+    var blockedPop: BlockedPop?
 
     /// Who the connection is: `default` until AUTH or HELLO AUTH chooses another user.
     private(set) var user: ACLUser

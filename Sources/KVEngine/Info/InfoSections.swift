@@ -79,6 +79,10 @@ enum InfoSections {
                                                            fractionDigits: 2)),
             ("mem_allocator", "libc"),
             ("leveldb_memory_usage", levelDB),
+            // Redis's count of values UNLINK and FLUSHDB ASYNC left to free: here, the deleted collections whose
+            // elements the background collector has not deleted yet, and those elements (estimated).
+            ("lazyfree_pending_objects", String(context.keyspace.garbageCollections)),
+            ("lazyfree_pending_elements", String(context.keyspace.garbageElements)),
         ]
     }
 

@@ -7,7 +7,18 @@ import NIOCore
 struct Replay {
     enum Source {
         case log(next: UInt64, position: (revision: UInt64, index: UInt32)?)
-        case initial(after: [UInt8]?)
+        /// INITIAL's walk: after the key `after`, or inside a collection's elements.
+        case initial(after: [UInt8]?, inside: CollectionCursor?)
+    }
+
+    /// Where INITIAL is inside a collection: its elements are sent a step at a time, so a key of any size keeps the
+    /// event loop responsive.
+    struct CollectionCursor {
+        let key: ByteBuffer
+        let type: ValueType
+        let generation: UInt64
+        let revision: KeyRevision
+        var afterElement: [UInt8]?
     }
 
     /// One step: its frames, whether the replay is complete, and the newest revision whose events have all been
@@ -48,24 +59,59 @@ struct Replay {
             let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
             // Steps never split a revision: everything through the last one read has been sent.
             return Step(frames: frames, done: done, sentThrough: done ? through : events.last?.revision)
-        case .initial(let after):
+        case .initial(_, let inside?):
+            return Step(frames: try elements(of: inside, watcher: watcher), done: false, sentThrough: nil)
+        case .initial(let after, nil):
             var frames: [PushFrame] = []
             var last: [UInt8]?
             var bytes = 0
+            var collection: CollectionCursor?
             let read = try view.entries(
                 in: watcher.filter.range, after: after, limit: Self.step, maxBytes: Self.stepBytes
-            ) { key, value, expireAt, revision in
+            ) { key, value, expireAt, revision, type in
                 last = Array(key)
                 bytes += key.count + value.count
-                guard watcher.filter.matches(key) else { return }
-                frames.append(WatchFrames.initialValue(
-                    id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
-                    expireAt: expireAt, watcher.protocolVersion))
+                guard watcher.filter.matches(key) else { return true }
+                guard type.isCollection else {
+                    frames.append(WatchFrames.initialValue(
+                        id: watcher.id, key: ByteBuffer(bytes: key), value: ByteBuffer(bytes: value), revision: revision,
+                        expireAt: expireAt, watcher.protocolVersion))
+                    return true
+                }
+                guard let metadata = CollectionMetadata(value), type.elementEvents != nil else { return true }
+                // Its elements come in the next steps; the walk goes on after it then.
+                collection = CollectionCursor(
+                    key: ByteBuffer(bytes: key), type: type, generation: metadata.generation, revision: revision)
+                return false
             }
-            source = .initial(after: last ?? after)
-            let done = read < Self.step && bytes < Self.stepBytes
+            source = .initial(after: last ?? after, inside: collection)
+            let done = collection == nil && read < Self.step && bytes < Self.stepBytes
             return Step(frames: frames, done: done, sentThrough: done ? through : nil)
         }
+    }
+
+    /// The frames of the next elements of the collection INITIAL is in.
+    private mutating func elements(of cursor: CollectionCursor, watcher: Watcher) throws -> [PushFrame] {
+        guard let (kind, operation) = cursor.type.elementEvents else { return [] }
+        var frames: [PushFrame] = []
+        var last: [UInt8]?
+        var bytes = 0
+        try view.forEachElement(generation: cursor.generation, kind: kind, after: cursor.afterElement) { element, value in
+            // A list's item is its value; the others name their field or member.
+            frames.append(WatchFrames.initialElement(
+                id: watcher.id, key: cursor.key, type: cursor.type, operation: operation,
+                element: ByteBuffer(bytes: cursor.type.eventsNameValues ? value : element),
+                value: ByteBuffer(bytes: value), revision: cursor.revision, watcher.protocolVersion))
+            last = Array(element)
+            bytes += element.count + value.count
+            return frames.count < Self.step && bytes < Self.stepBytes
+        }
+        let more = frames.count >= Self.step || bytes >= Self.stepBytes
+        var next = cursor
+        next.afterElement = last
+        let after = Array(cursor.key.readableBytesView)
+        source = .initial(after: after, inside: more ? next : nil)
+        return frames
     }
 
     /// The frame that ends the replay: `kv.synced` after the initial values.

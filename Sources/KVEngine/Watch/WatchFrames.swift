@@ -15,32 +15,42 @@ import RESP
 ///   kv.unwatch  id remaining                         the watch ended
 /// ```
 enum WatchFrames {
+    /// `kv.event id revision op key value [previous]`, or for an element operation (`hset`, `sadd`, ...)
+    /// `kv.event id revision op key element value [previous]` (`linsert` adds BEFORE or AFTER before the element).
     static func event(id: Int, _ event: ChangeEvent, previous: ByteBuffer??, _ version: ProtocolVersion) -> PushFrame {
-        build(count: previous == nil ? 6 : 7, version) { writer in
+        let count = 5 + event.operation.argumentCount + (previous == nil ? 0 : 1)
+        return build(count: count, version) { writer in
             writer.bulk("kv.event")
             writer.integer(id)
             writer.integer(Int(truncatingIfNeeded: event.revision))
             writer.bulk(event.operation.name.description)
             writer.bulk(event.key)
-            if let value = event.value { writer.bulk(value) } else { writer.null() }
+            event.writeArguments(into: &writer)
             if case .some(let previous) = previous {
                 if let previous { writer.bulk(previous) } else { writer.null() }
             }
         }
     }
 
-    /// A key's current value sent by INITIAL, as a `set` event of its last change.
+    /// A key's current value sent by INITIAL, as a `set` event of its last change (a collection's elements as
+    /// `hset`/`sadd` events, see `initialElement`).
     static func initialValue(
         id: Int, key: ByteBuffer, value: ByteBuffer, revision: KeyRevision, expireAt: Int64, _ version: ProtocolVersion
     ) -> PushFrame {
-        build(count: 6, version) { writer in
-            writer.bulk("kv.event")
-            writer.integer(id)
-            writer.integer(Int(truncatingIfNeeded: revision.modified))
-            writer.bulk("set")
-            writer.bulk(key)
-            writer.bulk(value)
-        }
+        event(id: id, ChangeEvent(
+            revision: revision.modified, index: 0, operation: .set, key: key, value: value, expireAt: expireAt,
+            keyRevision: revision, previousRevision: 0, time: 0), previous: nil, version)
+    }
+
+    /// One element of a collection sent by INITIAL, as the event that recreates it, at the key's last change.
+    static func initialElement(
+        id: Int, key: ByteBuffer, type: ValueType, operation: ChangeOperation, element: ByteBuffer, value: ByteBuffer?,
+        revision: KeyRevision, _ version: ProtocolVersion
+    ) -> PushFrame {
+        event(id: id, ChangeEvent(
+            revision: revision.modified, index: 0, operation: operation, key: key, element: element,
+            value: operation.carriesValue ? value : nil, valueType: type, expireAt: 0, keyRevision: revision,
+            previousRevision: 0, time: 0), previous: nil, version)
     }
 
     static func watching(id: Int, revision: UInt64, _ version: ProtocolVersion) -> PushFrame {
