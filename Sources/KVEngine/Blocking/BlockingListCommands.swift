@@ -58,6 +58,7 @@ struct BlockingListCommands: CommandFamily {
             ctx.wait(forKeys: [], timeoutMilliseconds: nil)
         case .served(let reply):
             ctx.session.blockedPop = nil
+            ctx.session.repliesReportCommittedWrite = true
             ctx.reply.buffer.writeImmutableBuffer(reply)
         case .unblocked(error: true):
             ctx.session.blockedPop = nil

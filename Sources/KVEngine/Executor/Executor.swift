@@ -47,7 +47,11 @@ public struct Executor: Sendable {
             stop = leased.0
             var replies = leased.1
             if commit.failure != nil { replies.replaceWithErrors(session, engine.misconfError()) }
-            wroteData = commit.wrote
+            wroteData = wroteData || commit.wrote
+        }
+        if session.repliesReportCommittedWrite {
+            session.repliesReportCommittedWrite = false
+            wroteData = true
         }
         // Every byte not yet run counts, as Redis counts its query buffer: a request still arriving (all of it, the
         // bulk being received included) and any behind a command that waits.

@@ -45,6 +45,9 @@ public final class Session {
     var waitRequested = false
     /// The blocking list pop this connection is blocked in (`BlockingListCommands`).
     var blockedPop: BlockedPop?
+    /// A reply in this batch reports a write committed by another connection's lease (a blocking pop served by a
+    /// push): with `high` durability it waits for the fsync as the batch's own writes would.
+    var repliesReportCommittedWrite = false
 
     /// Who the connection is: `default` until AUTH or HELLO AUTH chooses another user.
     private(set) var user: ACLUser
