@@ -11,7 +11,7 @@ import redis
 
 from blocking_helpers import block
 from client_variants import client  # noqa: F401 - RESP2/RESP3 with and without hiredis
-from type_helpers import err, keyspace_events, wrongtype
+from type_helpers import cli, err, keyspace_events, wrongtype
 
 NOT_DOUBLE = "One or more scores can't be converted into double"
 
@@ -300,3 +300,30 @@ def test_redis_py_sort_in_every_protocol(client):  # noqa: F811 - the fixture
     client.rpush("bad", "x")
     with pytest.raises(redis.ResponseError, match="scores can't be converted"):
         client.sort("bad")
+
+
+def test_redis_cli(server, r2):
+    r2.rpush("l", "b", "c", "a")
+    r2.mset({"v_a": "1", "v_b": "2"})
+    assert cli(server, "SORT", "l", "ALPHA", "DESC") == "c\nb\na\n"
+    assert cli(server, "SORT_RO", "l", "BY", "nosort", "GET", "#", "GET", "v_*") == "b\n2\nc\n\na\n1\n"
+    assert cli(server, "SORT", "l", "ALPHA", "STORE", "d") == "3\n"
+    assert cli(server, "SORT", "l") == "ERR One or more scores can't be converted into double\n\n"
+
+
+def test_keyspace_hits_and_misses(r2):
+    r2.rpush("l", "a", "b", "c")
+    r2.mset({"v_a": "1", "v_b": "2"})
+
+    def counts():
+        stats = r2.info("stats")
+        return stats["keyspace_hits"], stats["keyspace_misses"]
+
+    r2.config_resetstat()
+    sort(r2, "missing")
+    assert counts() == (0, 1)
+    sort(r2, "l", "ALPHA")
+    assert counts() == (1, 1)
+    # Each GET lookup counts too: v_a and v_b found, v_c missing.
+    sort(r2, "l", "ALPHA", "GET", "v_*")
+    assert counts() == (4, 2)

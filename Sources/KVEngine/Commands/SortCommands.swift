@@ -139,7 +139,8 @@ struct SortCommands: CommandFamily {
         let key = ctx.argument(1)
         let type = try keyspace.typeForWrite(of: key)
         guard type == nil || type == .list || type == .set || type == .sortedSet else { throw CommandError.wrongType }
-        let source = try type.flatMap { try keyspace.collection(key, $0) }
+        // Opened as Redis's `lookupKeyRead`: a keyspace hit, or a miss for a missing key.
+        let source = try keyspace.collection(key, type ?? .list)
         if options.dontSort && type == .set && options.store != nil {
             // A set has no order of its own: what STORE writes must not depend on it, so it is sorted by its bytes.
             options.dontSort = false
@@ -175,7 +176,8 @@ struct SortCommands: CommandFamily {
             order(&entries, options)
         }
 
-        let selected = start <= end ? entries[start...end] : []
+        let last = min(end, entries.count - 1)
+        let selected = start <= last ? entries[start...last] : []
         let outputCount = options.gets.isEmpty ? selected.count : options.gets.count * selected.count
         guard let destination = options.store else {
             ctx.reply.arrayHeader(outputCount)
