@@ -15,7 +15,7 @@ import redis
 
 from blocking_helpers import block, blocked_ids
 from client_variants import client  # noqa: F401 - RESP2/RESP3 with and without hiredis
-from conftest import encode, wait_until
+from conftest import encode, start_server, wait_until
 from type_helpers import err, keyspace_events, wrongtype
 
 
@@ -286,3 +286,17 @@ def test_command_getkeys(raw):
     c = raw()
     assert c.cmd("COMMAND", "GETKEYS", "BZPOPMIN", "a", "b", "0") == b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
     assert c.cmd("COMMAND", "GETKEYS", "BZMPOP", "0", "2", "a", "b", "MIN") == b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+
+
+@pytest.mark.kvnode_only
+def test_waiters_and_pushers_on_four_event_loops():
+    """Eight waiters and eight pushers, each a connection of its own, spread over four event loops: every waiter gets
+    exactly one member, and no member is popped twice or lost."""
+    with start_server("--io-threads", "4") as srv, srv.client() as r:
+        waiters = [block(srv, r, "BZPOPMIN", f"k{i % 3}", "0") for i in range(8)]
+        for i in range(8):
+            with srv.client() as pusher:
+                pusher.zadd(f"k{i % 3}", {f"m{i}": i})
+        got = sorted(flat(w.result())[1] for w in waiters)
+        assert got == sorted(f"m{i}".encode() for i in range(8))
+        assert r.dbsize() == 0 and r.info("clients")["blocked_clients"] == 0
