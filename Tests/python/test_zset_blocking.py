@@ -16,7 +16,7 @@ import redis
 from blocking_helpers import block, blocked_ids
 from client_variants import client  # noqa: F401 - RESP2/RESP3 with and without hiredis
 from conftest import encode, start_server, wait_until
-from type_helpers import err, keyspace_events, wrongtype
+from type_helpers import cli, err, keyspace_events, wrongtype
 
 
 def flat(reply):
@@ -300,3 +300,10 @@ def test_waiters_and_pushers_on_four_event_loops():
         got = sorted(flat(w.result())[1] for w in waiters)
         assert got == sorted(f"m{i}".encode() for i in range(8))
         assert r.dbsize() == 0 and r.info("clients")["blocked_clients"] == 0
+
+
+def test_redis_cli(server, r2):
+    r2.zadd("z", {"a": 1.5, "b": 2})
+    assert cli(server, "BZPOPMIN", "z", "0") == "z\na\n1.5\n"
+    assert cli(server, "BZMPOP", "0", "1", "z", "MAX") == "z\nb\n2\n"
+    assert cli(server, "BZPOPMAX", "z", "0.01") == "\n" and cli(server, "BZMPOP", "0.01", "1", "z", "MIN") == "\n"
