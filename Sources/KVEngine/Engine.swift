@@ -100,6 +100,7 @@ public final class Engine: Sendable {
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
             BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),
+            BlockingSortedSetCommands(pops: blockingPops), SortCommands(),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
         ]
         let table = CommandTable(families: standard + families)

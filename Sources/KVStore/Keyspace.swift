@@ -346,6 +346,12 @@ public final class Keyspace {
         try lookupCounted(key) { type, _, _ in type }
     }
 
+    /// The type of a live key, or nil when it does not exist; not counted as a hit or miss (Redis's
+    /// `lookupKeyWrite`), for a command that goes on to change it.
+    public func typeForWrite(of key: ByteBuffer) throws -> ValueType? {
+        try summary(of: key)?.type
+    }
+
     /// Whether `key` exists (of any type) and has not expired.
     public func exists(_ key: ByteBuffer) throws -> Bool {
         try lookupCounted(key) { _, _, _ in true } ?? false

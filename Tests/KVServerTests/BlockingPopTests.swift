@@ -4,9 +4,9 @@ import NIOCore
 import RESP
 import Testing
 
-/// The blocking list pops through in-process connections (EmbeddedChannel) with a manual clock: a blocked client is
-/// served by another connection's push in the order clients blocked, times out by the store's clock, and never holds
-/// the store while it waits.
+/// The blocking list and sorted set pops through in-process connections (EmbeddedChannel) with a manual clock: a
+/// blocked client is served by another connection's push in the order clients blocked, times out by the store's clock,
+/// and never holds the store while it waits; a key serves only the clients waiting for its type.
 @Suite struct BlockingPopTests {
     @Test func clientsAreServedInTheOrderTheyBlocked() throws {
         let server = try TestServer()
@@ -46,5 +46,36 @@ import Testing
             == "*2\r\n:1\r\n*-1\r\n")
         #expect(try waiter.replies() == ["$1\r\na\r\n"])
         #expect(try writer.send(["LRANGE", "dst", "0", "-1"]) == ["*1\r\n$1\r\na\r\n"])
+    }
+
+    @Test func sortedSetPopsAreServedInOrderAndTimeOutByTheClock() throws {
+        let server = try TestServer()
+        let first = try server.connect()
+        let second = try server.connect()
+        let writer = try server.connect()
+        #expect(try first.send(["BZPOPMAX", "z", "0"]) == [])
+        #expect(try second.send(["BZMPOP", "2.5", "2", "y", "z", "MIN", "COUNT", "5"]) == [])
+        #expect(try writer.send(["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["ZCARD", "z"]) == [":3\r\n", ":0\r\n"])
+        #expect(try first.replies() == ["*3\r\n$1\r\nz\r\n$1\r\nc\r\n$1\r\n3\r\n"])
+        #expect(try second.replies() == ["*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"])
+        #expect(try second.send(["BZPOPMIN", "z", "0.25"]) == [])
+        server.advance(milliseconds: 249)
+        #expect(try second.replies() == [])
+        server.advance(milliseconds: 2)
+        #expect(try second.replies() == ["*-1\r\n"])
+    }
+
+    @Test func aKeyServesOnlyTheClientsWaitingForItsType() throws {
+        let server = try TestServer()
+        let sortedSetWaiter = try server.connect()
+        let listWaiter = try server.connect()
+        let writer = try server.connect()
+        #expect(try sortedSetWaiter.send(["BZPOPMIN", "k", "0"]) == [])
+        #expect(try listWaiter.send(["BLPOP", "k", "0"]) == [])
+        #expect(try writer.send(["RPUSH", "k", "item"], ["EXISTS", "k"]) == [":1\r\n", ":0\r\n"])
+        #expect(try listWaiter.replies() == ["*2\r\n$1\r\nk\r\n$4\r\nitem\r\n"])
+        #expect(try sortedSetWaiter.replies() == [])
+        #expect(try writer.send(["ZADD", "k", "5", "m"], ["EXISTS", "k"]) == [":1\r\n", ":0\r\n"])
+        #expect(try sortedSetWaiter.replies() == ["*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n5\r\n"])
     }
 }

@@ -125,6 +125,33 @@ def syncs_between(calls: list[Call], after: int, before: int) -> list[Call]:
     return [c for c in calls if c.is_sync and c.start > after and c.end < before]
 
 
+@pytest.mark.parametrize("command", [("BLPOP", "RPUSH"), ("BZPOPMIN", "ZADD", "1")])
+def test_high_syncs_a_served_blocked_pop_before_its_reply(base_dir, command):
+    """A client blocked in BLPOP or BZPOPMIN is served by another connection's push, under that connection's lease:
+    its reply waits for an fsync after the pop reached the log, as any write's does."""
+    blocking, push, *score = command
+    with traced(base_dir, "high") as srv:
+        waiter, pusher = Raw(srv.host, srv.port), Raw(srv.host, srv.port)
+        port = waiter.sock.getsockname()[1]
+        for round_number in range(5):
+            tok = token(f"{blocking.lower()}r", round_number)
+            waiter.send(encode(blocking, tok, "0"))
+            wait_for(lambda: b"blocked_clients:1" in pusher.cmd("INFO", "clients"), 20, f"{blocking} to block")
+            assert pusher.cmd(push, tok, *score, f"item-{tok}") == b":1\r\n"
+            assert f"item-{tok}".encode() in waiter.reply()
+        waiter.close()
+        pusher.close()
+    calls = srv.calls()
+    replies = [c for c in calls if to_client(c, port)]
+    for round_number in range(5):
+        tok = token(f"{blocking.lower()}r", round_number)
+        appended = max(a.end for a in appends_of(srv, calls, f"item-{tok}"))
+        (reply,) = [w for w in replies if f"item-{tok}" in w.text]
+        assert syncs_between(calls, appended, reply.start), (
+            f"{tok}: the served {blocking}'s reply (trace line {reply.start}) went out before an fsync of its pop "
+            f"(log append ending at line {appended})")
+
+
 @pytest.mark.parametrize("connections", [1, 3])
 def test_high_syncs_each_batch_after_its_log_append_and_before_its_reply(base_dir, connections):
     """With one connection, each batch needs a sync of its own; with three over the event loops, a sync made for

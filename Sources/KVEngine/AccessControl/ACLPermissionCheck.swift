@@ -92,6 +92,18 @@ enum ACLPermissionCheck {
         return nil
     }
 
+    /// Whether a selector of `rules` that allows the command may also read every key (Redis's
+    /// `ACLUserCheckCmdWithUnrestrictedKeyAccess`): `allkeys`, or a `*` pattern granting reads. SORT's BY and GET
+    /// patterns reach keys nobody can name before the command runs.
+    static func allowsReadingEveryKey(_ rules: UserRules, _ spec: CommandSpec, _ arguments: CommandArguments) -> Bool {
+        rules.selectors.contains { selector in
+            let everyKey = selector.flags.contains(.allKeys)
+                || selector.keyPatterns.contains { $0.access.contains(.read) && $0.glob.pattern == [UInt8(ascii: "*")] }
+            var keys: [KeyReference]?
+            return everyKey && check(selector, spec, arguments, keys: &keys) == nil
+        }
+    }
+
     /// `+get|foo`: a command otherwise forbidden, allowed with this first argument.
     private static func allowsFirstArgument(_ selector: ACLSelector, _ spec: CommandSpec, _ arguments: CommandArguments) -> Bool {
         guard arguments.count >= 2, let allowed = selector.firstArguments[spec.statisticsSlot] else { return false }

@@ -4,10 +4,11 @@ import NIOCore
 import RESP
 import Synchronization
 
-/// A connection blocked in BLPOP, BRPOP, BLMPOP, BLMOVE or BRPOPLPUSH: what it waits for and, once served, its reply.
+/// A connection blocked in BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX or BZMPOP: what it waits for
+/// and, once served, its reply.
 ///
-/// Served as Redis serves it: by the connection whose command made one of its keys a non-empty list, under that
-/// command's lease and right after it (for MULTI, after EXEC), in the order clients blocked. The pop is that lease's
+/// Served as Redis serves it: by the connection whose command made one of its keys a non-empty list (a sorted set,
+/// for the sorted set pops), under that command's lease and right after it (for MULTI, after EXEC), in the order clients blocked. The pop is that lease's
 /// write, committed before the blocked connection is woken to send the reply it was given; the blocked connection
 /// holds no lease while it waits.
 final class BlockedPop: @unchecked Sendable {
@@ -15,6 +16,23 @@ final class BlockedPop: @unchecked Sendable {
 
     /// What serving does with the first non-empty key.
     enum Operation: Sendable {
+        /// A list pop or move.
+        case list(ListOperation)
+        /// BZPOPMIN/BZPOPMAX (`[key, member, score]`), or BZMPOP with its count (`[key, [[member, score], ...]]`):
+        /// from the lowest scores, or the highest.
+        case sortedSet(highest: Bool, count: Int, multiple: Bool)
+
+        /// The type of value that serves it: a key of another type keeps the client blocked (Redis 7.0).
+        var valueType: ValueType {
+            switch self {
+            case .list: .list
+            case .sortedSet: .sortedSet
+            }
+        }
+    }
+
+    /// What serving a blocked list command does.
+    enum ListOperation: Sendable {
         /// BLPOP/BRPOP (`[key, item]`), or BLMPOP with its count (`[key, [items]]`).
         case pop(ListEnd, count: Int, multiple: Bool)
         /// BLMOVE/BRPOPLPUSH: the item, pushed onto `destination`.
@@ -49,7 +67,7 @@ final class BlockedPop: @unchecked Sendable {
     }
 }
 
-/// The clients blocked on list keys, in arrival order per key, and the keys changed since they were last looked at
+/// The clients blocked on list and sorted set keys, in arrival order per key, and the keys changed since they were last looked at
 /// (`ready`). Costs a write one relaxed load (`isWaiting`) when nobody is blocked.
 final class BlockingPops: @unchecked Sendable {
     // @unchecked: every field below the lock is used under it.
@@ -100,10 +118,11 @@ final class BlockingPops: @unchecked Sendable {
         }
     }
 
-    /// The client blocked longest on `key`, marked as being served and taken out of every queue; nil when none.
-    func takeFirst(waitingOn key: ByteBuffer) -> BlockedPop? {
+    /// The client blocked longest on `key` for a value of `type`, marked as being served and taken out of every
+    /// queue; nil when none.
+    func takeFirst(waitingOn key: ByteBuffer, for type: ValueType) -> BlockedPop? {
         lock.withLock {
-            guard let pop = queues[key]?.first else { return nil }
+            guard let pop = queues[key]?.first(where: { $0.operation.valueType == type }) else { return nil }
             dequeue(pop)
             pop.state = .serving
             return pop

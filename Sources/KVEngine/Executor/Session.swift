@@ -43,7 +43,7 @@ public final class Session {
     var keyWait: KeyWait?
     /// Set by a command that asked to wait during its run; the executor parks it afterwards.
     var waitRequested = false
-    /// The blocking list pop this connection is blocked in (`BlockingListCommands`).
+    /// The blocking pop this connection is blocked in (`BlockingPopCommand`).
     var blockedPop: BlockedPop?
     /// A reply in this batch reports a write committed by another connection's lease (a blocking pop served by a
     /// push): with `high` durability it waits for the fsync as the batch's own writes would.

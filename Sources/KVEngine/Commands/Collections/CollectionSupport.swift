@@ -291,3 +291,12 @@ extension CommandContext {
         return count
     }
 }
+
+/// A keyspace notification's recorder: `CommandContext.notify`, or the engine's when a blocked client is served by
+/// another connection's command (the pops the plain and blocking commands share take one).
+typealias EventNotify = (KeyspaceEventFlags, StaticString, ByteBuffer) -> Void
+
+extension CommandContext {
+    /// `notify` as a value, for the operations shared with blocked clients.
+    var eventNotify: EventNotify { { notify($0, $1, key: $2) } }
+}

@@ -67,7 +67,7 @@ struct ListCommands: CommandFamily {
             return counted ? ctx.reply.nullArray() : ctx.reply.null()
         }
         if counted && count == 0 { return ctx.reply.arrayHeader(0) }
-        let items = try ListPops.pop(&list, from: end, count: count, keyspace: keyspace, notify: ctx.listNotify)
+        let items = try ListPops.pop(&list, from: end, count: count, keyspace: keyspace, notify: ctx.eventNotify)
         if counted { ctx.reply.arrayHeader(items.count) }
         for item in items { ctx.reply.bulk(item) }
     }
@@ -76,7 +76,7 @@ struct ListCommands: CommandFamily {
     /// null.
     static func multiPop(_ ctx: CommandContext) throws {
         let request = try ListArguments.multiPop(ctx, numberIndex: 1)
-        guard let (key, items) = try ListPops.popFirst(request, keyspace: ctx.keyspace, notify: ctx.listNotify) else {
+        guard let (key, items) = try ListPops.popFirst(request, keyspace: ctx.keyspace, notify: ctx.eventNotify) else {
             return ctx.reply.nullArray()
         }
         ListPops.writeKeyAndItems(&ctx.reply, key: key, items: items)
@@ -87,7 +87,7 @@ struct ListCommands: CommandFamily {
     static func move(_ ctx: CommandContext, from: ListEnd, to: ListEnd) throws {
         let moved = try ListPops.move(
             source: ctx.argument(1), destination: ctx.argument(2), from: from, to: to, keyspace: ctx.keyspace,
-            notify: ctx.listNotify)
+            notify: ctx.eventNotify)
         if let moved { ctx.reply.bulk(moved) } else { ctx.reply.null() }
     }
 
@@ -256,20 +256,12 @@ struct ListCommands: CommandFamily {
     }
 }
 
-/// A keyspace notification's recorder: `CommandContext.notify`, or the engine's when a blocked client is served.
-typealias ListNotify = (KeyspaceEventFlags, StaticString, ByteBuffer) -> Void
-
-extension CommandContext {
-    /// `notify` as a value, for the list operations shared with blocked clients.
-    var listNotify: ListNotify { { notify($0, $1, key: $2) } }
-}
-
 /// The pops and moves the plain and blocking list commands share (LPOP, LMPOP, LMOVE, and serving BLPOP, BLMPOP,
 /// BLMOVE): each pops, pushes, saves and notifies as Redis does.
 enum ListPops {
     /// Pops up to `count` items, saving the list (deleted when emptied) and notifying `lpop`/`rpop` (and `del`).
     static func pop(
-        _ list: inout StoredCollection, from end: ListEnd, count: Int, keyspace: Keyspace, notify: ListNotify
+        _ list: inout StoredCollection, from end: ListEnd, count: Int, keyspace: Keyspace, notify: EventNotify
     ) throws -> [ByteBuffer] {
         var items: [ByteBuffer] = []
         items.reserveCapacity(min(count, list.count))
@@ -283,7 +275,7 @@ enum ListPops {
     /// LMPOP's work: pops from the first non-empty list of `request.keys` (a key of another type is WRONGTYPE).
     /// - Returns: the key and its items, or nil when every list was empty.
     static func popFirst(
-        _ request: ListArguments.MultiPop, keyspace: Keyspace, notify: ListNotify
+        _ request: ListArguments.MultiPop, keyspace: Keyspace, notify: EventNotify
     ) throws -> (key: ByteBuffer, items: [ByteBuffer])? {
         for key in request.keys {
             guard var list = try keyspace.collectionForWrite(key, .list) else { continue }
@@ -306,7 +298,7 @@ enum ListPops {
     /// - Throws: `WrongTypeError` when either key holds another type, before anything changes.
     static func move(
         source sourceKey: ByteBuffer, destination destinationKey: ByteBuffer, from: ListEnd, to: ListEnd,
-        keyspace: Keyspace, notify: ListNotify
+        keyspace: Keyspace, notify: EventNotify
     ) throws -> ByteBuffer? {
         guard var source = try keyspace.collectionForWrite(sourceKey, .list) else { return nil }
         if sourceKey == destinationKey {

@@ -9,7 +9,8 @@ import RESP
 /// `zrem key member`); a STORE replaces its destination with `del` then one `zadd` per member.
 ///
 /// Ranges are in SortedSetRanges.swift, pops and random members in SortedSetPops.swift, the algebra
-/// (ZUNION/ZINTER/ZDIFF) in SortedSetAlgebra.swift. The blocking pops (BZPOPMIN, BZPOPMAX, BZMPOP) are not here.
+/// (ZUNION/ZINTER/ZDIFF) in SortedSetAlgebra.swift. The blocking pops (BZPOPMIN, BZPOPMAX, BZMPOP) are in
+/// Blocking/BlockingSortedSetCommands.swift.
 struct SortedSetCommands: CommandFamily {
     let scanCursors: ScanCursors
 

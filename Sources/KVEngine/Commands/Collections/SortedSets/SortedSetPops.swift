@@ -3,7 +3,7 @@ import NIOCore
 import RESP
 
 /// ZPOPMIN, ZPOPMAX, ZMPOP and ZRANDMEMBER. A pop reads only the members it takes, from the matching end of the
-/// score index. (BZPOPMIN, BZPOPMAX and BZMPOP need the blocking machinery and are not implemented here.)
+/// score index. The blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP: `BlockingSortedSetCommands`) share `popFirst`.
 enum SortedSetPops {
     static var commands: [CommandSpec] {
         [
@@ -16,12 +16,14 @@ enum SortedSetPops {
 
     /// Removes up to `count` members from the lowest (highest) end of the set, notifying `zpopmin`/`zpopmax` (and
     /// `del` when it empties).
-    static func take(_ count: Int, from zset: inout StoredCollection, highest: Bool, _ ctx: CommandContext) throws -> [ScoredMember] {
+    static func take(
+        _ count: Int, from zset: inout StoredCollection, highest: Bool, keyspace: Keyspace, notify: EventNotify
+    ) throws -> [ScoredMember] {
         var items: [ScoredMember] = []
         items.reserveCapacity(min(count, zset.count))
         // From the top, one more: the highest entry left is where the next pop's backward scan starts.
         var next: [UInt8]?
-        try ctx.keyspace.forEachScored(of: zset, order: highest ? .descending : .ascending) { member, score in
+        try keyspace.forEachScored(of: zset, order: highest ? .descending : .ascending) { member, score in
             guard items.count < count else {
                 next = ScoredMember(member: Array(member), score: score).indexElement
                 return false
@@ -29,11 +31,11 @@ enum SortedSetPops {
             items.append(ScoredMember(member: Array(member), score: score))
             return items.count < count || highest
         }
-        try ctx.keyspace.removeScored(items, from: &zset, event: highest ? "zpopmax" : "zpopmin", ctx)
+        try keyspace.removeScored(items, from: &zset, event: highest ? "zpopmax" : "zpopmin", notify: notify)
         if highest {
-            if let next { ctx.keyspace.noteHighestLive(zset, next) }
+            if let next { keyspace.noteHighestLive(zset, next) }
         } else if let last = items.last {
-            ctx.keyspace.noteRemovedBelow(zset, through: last.indexElement)
+            keyspace.noteRemovedBelow(zset, through: last.indexElement)
         }
         return items
     }
@@ -51,18 +53,25 @@ enum SortedSetPops {
         guard var zset = try ctx.keyspace.collectionForWrite(ctx.argument(1), .sortedSet), count > 0 else {
             return ctx.reply.arrayHeader(0)
         }
-        let items = try take(count, from: &zset, highest: highest, ctx)
+        let items = try take(count, from: &zset, highest: highest, keyspace: ctx.keyspace, notify: ctx.eventNotify)
         ctx.reply.scoredMembers(items, withScores: true, shape: ctx.argumentCount == 3 ? .pairsInRESP3 : .flat)
     }
 
-    /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`: `[key, [[member, score], ...]]` from the first key that
-    /// holds a sorted set, or a null array.
-    static func multiPop(_ ctx: CommandContext) throws {
+    /// ZMPOP's and BZMPOP's `numkeys key [key ...] MIN|MAX [COUNT count]`.
+    struct MultiPop {
+        /// The key arguments' positions.
+        var keys: Range<Int>
+        var highest: Bool
+        var count: Int
+    }
+
+    /// Parses `numkeys key... MIN|MAX [COUNT count]` starting at `numberIndex`, with Redis's errors.
+    static func multiPopArguments(_ ctx: CommandContext, numberIndex: Int) throws -> MultiPop {
         let numkeysError = CommandError("ERR numkeys should be greater than 0")
-        let keyCount = try ctx.integerArgument(1, error: numkeysError)
+        let keyCount = try ctx.integerArgument(numberIndex, error: numkeysError)
         guard keyCount > 0 else { throw numkeysError }
-        let whereIndex = 2 &+ keyCount
-        guard whereIndex > 2, whereIndex < ctx.argumentCount else { throw CommandError.syntax }
+        let whereIndex = numberIndex &+ 1 &+ keyCount
+        guard whereIndex > numberIndex + 1, whereIndex < ctx.argumentCount else { throw CommandError.syntax }
         let highest: Bool
         if ctx.argument(whereIndex, is: "min") {
             highest = false
@@ -72,15 +81,55 @@ enum SortedSetPops {
             throw CommandError.syntax
         }
         let count = try ctx.multiPopCount(from: whereIndex + 1)
-        // As Redis: keys are looked at in order until one exists; only those keys' types are checked.
-        for keyIndex in 2..<whereIndex {
-            guard var zset = try ctx.keyspace.collectionForWrite(ctx.argument(keyIndex), .sortedSet) else { continue }
-            let items = try take(count ?? 1, from: &zset, highest: highest, ctx)
-            ctx.reply.arrayHeader(2)
-            ctx.reply.bulk(ctx.argument(keyIndex))
-            return ctx.reply.scoredMembers(items, withScores: true, shape: .pairs)
+        return MultiPop(keys: (numberIndex + 1)..<whereIndex, highest: highest, count: count ?? 1)
+    }
+
+    /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`: `[key, [[member, score], ...]]` from the first key that
+    /// holds a sorted set, or a null array.
+    static func multiPop(_ ctx: CommandContext) throws {
+        let request = try multiPopArguments(ctx, numberIndex: 1)
+        let keys = request.keys.map { ctx.argument($0) }
+        let popped = try popFirst(
+            keys, highest: request.highest, count: request.count, keyspace: ctx.keyspace, notify: ctx.eventNotify,
+            reply: &ctx.reply, shape: .keyAndPairs)
+        if !popped { ctx.reply.nullArray() }
+    }
+
+    /// How a pop naming its key replies.
+    enum KeyedReplyShape {
+        /// `[key, member, score, ...]` (BZPOPMIN, BZPOPMAX).
+        case keyAndFlat
+        /// `[key, [[member, score], ...]]` (ZMPOP, BZMPOP).
+        case keyAndPairs
+    }
+
+    /// Pops up to `count` members from the first of `keys` that holds a sorted set, writing the reply in `shape`.
+    /// As Redis: keys are looked at in order until one exists; only those keys' types are checked.
+    /// - Returns: false when none exists (nothing written).
+    /// - Throws: `WrongTypeError` for a key of another type met first, before any change.
+    static func popFirst(
+        _ keys: [ByteBuffer], highest: Bool, count: Int, keyspace: Keyspace, notify: EventNotify,
+        reply: inout ReplyWriter, shape: KeyedReplyShape
+    ) throws -> Bool {
+        for key in keys {
+            guard var zset = try keyspace.collectionForWrite(key, .sortedSet) else { continue }
+            let items = try take(count, from: &zset, highest: highest, keyspace: keyspace, notify: notify)
+            switch shape {
+            case .keyAndPairs:
+                reply.arrayHeader(2)
+                reply.bulk(key)
+                reply.scoredMembers(items, withScores: true, shape: .pairs)
+            case .keyAndFlat:
+                reply.arrayHeader(1 + 2 * items.count)
+                reply.bulk(key)
+                for item in items {
+                    item.member.withUnsafeBytes { reply.bulk($0) }
+                    reply.score(item.score)
+                }
+            }
+            return true
         }
-        ctx.reply.nullArray()
+        return false
     }
 
     /// `ZRANDMEMBER key [count [WITHSCORES]]`: a random member; with a count, that many distinct members (all of

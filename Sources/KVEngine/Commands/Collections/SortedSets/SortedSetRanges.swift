@@ -186,7 +186,7 @@ enum SortedSetRanges {
         case .score: "zremrangebyscore"
         case .lex: "zremrangebylex"
         }
-        try keyspace.removeScored(items, from: &zset, event: event, ctx)
+        try keyspace.removeScored(items, from: &zset, event: event, notify: ctx.eventNotify)
         // Ranks and scores remove a run of consecutive index entries; lex ranges follow member order.
         if kind != .lex, let first = items.first, let last = items.last {
             try keyspace.noteRemovedRun(zset, first: first.indexElement, last: last.indexElement)

@@ -262,11 +262,13 @@ extension Keyspace {
     }
 
     /// Removes `items` from the set and saves it; a set left empty is deleted (`del` notification after `event`).
-    func removeScored(_ items: [ScoredMember], from zset: inout StoredCollection, event: StaticString, _ ctx: CommandContext) throws {
+    func removeScored(
+        _ items: [ScoredMember], from zset: inout StoredCollection, event: StaticString, notify: EventNotify
+    ) throws {
         guard !items.isEmpty else { return }
         for item in items { removeScored(&zset, ByteBuffer(bytes: item.member), item.score) }
         try save(&zset)
-        ctx.notify(.sortedSet, event, key: zset.key)
-        if zset.count == 0 { ctx.notify(.generic, "del", key: zset.key) }
+        notify(.sortedSet, event, zset.key)
+        if zset.count == 0 { notify(.generic, "del", zset.key) }
     }
 }
