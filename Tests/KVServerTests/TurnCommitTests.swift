@@ -15,7 +15,8 @@ import Testing
         let server = try TestServer()
         let first = try server.connect()
         let second = try server.connect()
-        let before = try commits(server)
+        try first.send(["SET", "warm", "1"])  // the first commit also writes the store's initial state
+        let one = try commits(server)
         try first.read(["SET", "a", "1"])
         try second.read(["SET", "b", "2"], ["GET", "a"])
         // Nothing is acknowledged before the commit at the end of the turn.
@@ -23,7 +24,8 @@ import Testing
         #expect(try second.sentSoFar() == [])
         #expect(try first.replies() == ["+OK\r\n"])
         #expect(try second.replies() == ["+OK\r\n", "$1\r\n1\r\n"])
-        #expect(try commits(server) == before + 1)
+        let after = try commits(server)
+        #expect(after == one + 1, "\(one) → \(after)")
     }
 
     @Test func aConnectionsSecondReadInTheTurnSeesItsFirstWrite() throws {
