@@ -151,7 +151,8 @@ public final class Engine: Sendable {
             let id = ObjectIdentifier(eventLoop)
             if let resources = loops[id] { return resources }
             let resources = LoopResources(
-                statistics: metrics.shard(for: eventLoop), readerSlot: store.makeReaderSlot())
+                statistics: metrics.shard(for: eventLoop), readerSlot: store.makeReaderSlot(),
+                turn: TurnLease(store: store, eventLoop: eventLoop, misconfError: { [unowned self] in misconfError() }))
             loops[id] = resources
             return resources
         }
@@ -201,10 +202,13 @@ public final class Engine: Sendable {
 final class LoopResources: Sendable {
     let statistics: StatisticsShard
     let readerSlot: ReaderSlot
+    /// The lease the loop's connections share during a turn, committed once at its end.
+    let turn: TurnLease
 
-    init(statistics: StatisticsShard, readerSlot: ReaderSlot) {
+    init(statistics: StatisticsShard, readerSlot: ReaderSlot, turn: TurnLease) {
         self.statistics = statistics
         self.readerSlot = readerSlot
+        self.turn = turn
     }
 }
 

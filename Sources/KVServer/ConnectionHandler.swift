@@ -41,7 +41,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         let limits = engine.pubsubOutputLimit
         let session = Session(
             engine: engine, eventLoop: context.eventLoop, connection: connection, allocator: context.channel.allocator)
-        let output = ConnectionOutput(session: session, context: context, logger: engine.logger, limits: limits)
+        let output = ConnectionOutput(
+            session: session, context: context, logger: engine.logger, limits: limits,
+            durableReplies: durableReplies?.group(for: context.eventLoop).value)
         session.attach(sink: output)
         self.session = session
         self.output = output
@@ -121,8 +123,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard let session, let output else { return }
         output.batchStarted()
         let outcome = executor.run(session, input: &inbound)
-        output.batchEnded(
-            wroteData: outcome.wroteData, durableReplies: durableReplies?.group(for: context.eventLoop).value)
+        output.batchEnded(outcome)
         // Keep the inbound buffer small: drop consumed bytes once they dominate it.
         if inbound.readerIndex > 64 * 1024 && inbound.readerIndex > inbound.readableBytes {
             inbound.discardReadBytes()

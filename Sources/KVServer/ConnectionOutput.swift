@@ -9,25 +9,34 @@ import RESP
 /// Pub/Sub output limits. It is the connection's `PushSink`, so the Pub/Sub hub never holds the handler.
 ///
 /// Publishes how much waits for the socket (CLIENT LIST `omem`) whenever the channel is backed up.
-final class ConnectionOutput: PushSink {
+final class ConnectionOutput: PushSink, TurnCommitListener {
     private let session: Session
     private var context: ChannelHandlerContext?
     private let logger: Logger
     private let limits: @Sendable () -> OutputBufferLimit
+    /// The event loop's fsync group when durability is `high`.
+    private let durableReplies: DurableReplies?
 
-    /// Whether the reply buffer is being filled (a batch runs) or held (waiting for the event loop's fsync): pushes
-    /// then go behind the replies in it rather than straight to the socket.
+    /// Whether the reply buffer is being filled (a batch runs) or held (waiting for the turn's commit, or for the
+    /// event loop's fsync): pushes then go behind the replies in it rather than straight to the socket.
     private var isFilling = false
+    private var isHeldForCommit = false
+    /// The turn's commit came while a batch was filling: it wrote data, which the batch's end must account for.
+    private var committedWhileFilling = false
     private var isHeldForSync = false
     private var flushScheduled = false
     /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
     private var softLimitExceededSince: Int64?
 
-    init(session: Session, context: ChannelHandlerContext, logger: Logger, limits: @escaping @Sendable () -> OutputBufferLimit) {
+    init(
+        session: Session, context: ChannelHandlerContext, logger: Logger,
+        limits: @escaping @Sendable () -> OutputBufferLimit, durableReplies: DurableReplies?
+    ) {
         self.session = session
         self.context = context
         self.logger = logger
         self.limits = limits
+        self.durableReplies = durableReplies
     }
 
     // MARK: Replies
@@ -36,10 +45,32 @@ final class ConnectionOutput: PushSink {
         isFilling = true
     }
 
-    /// The batch's replies are complete. With `durableReplies` (durability `high`) and writes committed, they wait
-    /// for the event loop's next fsync, shared by every connection that wrote in this turn.
-    func batchEnded(wroteData: Bool, durableReplies: DurableReplies?) {
+    /// The batch's replies are complete. They wait for the turn's commit if the batch ran under the turn's lease;
+    /// then, with durability `high` and data written, for the event loop's next fsync, shared by every connection
+    /// that wrote in this turn.
+    func batchEnded(_ outcome: BatchOutcome) {
         isFilling = false
+        if outcome.awaitsCommit {
+            isHeldForCommit = true
+            return
+        }
+        let wroteData = outcome.wroteData || committedWhileFilling
+        committedWhileFilling = false
+        holdForSyncIfNeeded(wroteData: wroteData)
+    }
+
+    /// The turn's commit is done: the held replies go (after the fsync when due), or wait for their batch's end.
+    func turnCommitted(wroteData: Bool) {
+        isHeldForCommit = false
+        if isFilling {
+            committedWhileFilling = committedWhileFilling || wroteData
+            return
+        }
+        holdForSyncIfNeeded(wroteData: wroteData)
+        flush()
+    }
+
+    private func holdForSyncIfNeeded(wroteData: Bool) {
         if let durableReplies, wroteData, !isHeldForSync {
             isHeldForSync = true
             durableReplies.sendAfterSync(self)
@@ -48,7 +79,7 @@ final class ConnectionOutput: PushSink {
 
     /// Sends what the reply buffer holds, unless it waits for an fsync.
     func flush() {
-        guard !isHeldForSync, let context, session.reply.buffer.readableBytes > 0 else { return }
+        guard !isHeldForSync, !isHeldForCommit, let context, session.reply.buffer.readableBytes > 0 else { return }
         session.countSent(session.reply.buffer.readableBytes)
         context.write(NIOAny(session.reply.buffer), promise: nil)
         context.flush()
@@ -93,7 +124,7 @@ final class ConnectionOutput: PushSink {
         let frame = session.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
         // Delivered by a command of this very connection: after that command's reply, whatever CLIENT REPLY says.
         if session.holdPushDuringCommand(frame) { return }
-        if isFilling || isHeldForSync {
+        if isFilling || isHeldForCommit || isHeldForSync {
             // Behind replies not sent yet (this batch's, or ones waiting for their fsync): keep the order.
             session.reply.buffer.writeImmutableBuffer(frame)
             return
@@ -129,7 +160,7 @@ final class ConnectionOutput: PushSink {
     func push(_ frame: PushFrame) {
         let bytes = session.reply.version == .resp3 ? frame.resp3 : frame.resp2
         if session.holdPushDuringCommand(bytes) { return }
-        if isFilling || isHeldForSync {
+        if isFilling || isHeldForCommit || isHeldForSync {
             session.reply.buffer.writeImmutableBuffer(bytes)
             return
         }

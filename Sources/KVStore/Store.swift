@@ -93,15 +93,34 @@ public final class Store: @unchecked Sendable {
     /// - Returns: `body`'s result and what became of its writes, or nil without running `body` while the database is
     ///   closed after a failed recovery.
     public func withLease<R>(_ body: (Keyspace) -> R) -> (result: R, commit: LeaseCommit)? {
+        guard let keyspace = beginHeldLease() else { return nil }
+        let result = body(keyspace)
+        return (result, endHeldLease())
+    }
+
+    /// Takes the lock and opens a lease that stays open until `endHeldLease()`, for a lease shared by several callers
+    /// on one thread: an event loop holds one across a turn, so every connection it reads from in that turn commits
+    /// in one LevelDB write, as Redis writes its AOF once per event-loop pass. The holder must not call `withLease`
+    /// (the lock is not reentrant) and must end the lease soon: other threads' leases wait for it.
+    /// - Returns: the keyspace, or nil (nothing held) while the database is closed after a failed recovery.
+    public func beginHeldLease() -> Keyspace? {
         lock.lock()
         guard isOpen else {
             lock.unlock()
             return nil
         }
         keyspace.beginLease()
-        let result = body(keyspace)
+        return keyspace
+    }
+
+    /// Commits what was written under the lease `beginHeldLease()` opened, calls `settle` while the lock is still held
+    /// (so the holder can take back replies of a failed commit before anyone else runs), releases the lock, then lets
+    /// the observer publish the committed changes.
+    @discardableResult
+    public func endHeldLease(settle: (Keyspace, LeaseCommit) -> Void = { _, _ in }) -> LeaseCommit {
         var commit = LeaseCommit(wrote: false, failure: nil)
         do { try keyspace.commit() } catch { commit.failure = error }
+        settle(keyspace, commit)
         commit.wrote = keyspace.endLease()
         let sequence = UInt64(keyspace.commits)
         committedRevision.store(keyspace.committedRevision, ordering: .relaxed)
@@ -110,7 +129,7 @@ public final class Store: @unchecked Sendable {
         if commit.wrote { unsynced.store(true, ordering: .relaxed) }
         lock.unlock()
         if delivers { keyspace.observer?.deliverCommittedChanges() }
-        return (result, commit)
+        return commit
     }
 
     /// Runs `body` with exclusive access to the keyspace and commits its writes.

@@ -57,9 +57,34 @@ public struct ReplyWriter: Sendable {
 
     /// A bulk string of raw bytes: the one copy of a value on its way out.
     @inlinable public mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
-        writeBulkHeader(bytes.count)
-        buffer.writeBytes(bytes)
-        buffer.writeStaticString("\r\n")
+        let count = bytes.count
+        var digits = 1
+        var rest = count
+        while rest >= 10 {
+            rest /= 10
+            digits &+= 1
+        }
+        // One capacity check and one copy: `$`, the length, CRLF, the bytes and CRLF written in place (each separate
+        // ByteBuffer write re-checks capacity and uniqueness, which showed in LRANGE's profile).
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count &+ digits &+ 5) { out in
+            let base = out.baseAddress!
+            let crlf = UInt16(0x0A0D).littleEndian  // "\r\n" in memory order
+            base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+            var value = count
+            var index = digits
+            while index > 0 {
+                base.storeBytes(of: UInt8(truncatingIfNeeded: value % 10) &+ 0x30, toByteOffset: index, as: UInt8.self)
+                value /= 10
+                index &-= 1
+            }
+            var position = 1 &+ digits
+            base.storeBytes(of: crlf, toByteOffset: position, as: UInt16.self)
+            position &+= 2
+            if count > 0 { (base + position).copyMemory(from: bytes.baseAddress!, byteCount: count) }
+            position &+= count
+            base.storeBytes(of: crlf, toByteOffset: position, as: UInt16.self)
+            return position &+ 2
+        }
     }
 
     /// A bulk string of a buffer's readable bytes.

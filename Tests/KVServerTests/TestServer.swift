@@ -80,6 +80,21 @@ final class TestConnection {
         return try replies()
     }
 
+    /// Hands `commands` to the connection as one read of the event loop's current turn, without ending the turn (the
+    /// loop's queued tasks, such as the turn's commit, do not run).
+    func read(_ commands: [String]...) throws {
+        var buffer = ByteBuffer()
+        for command in commands { buffer.writeString(RESP.command(command)) }
+        try channel.writeInbound(buffer)
+    }
+
+    /// What the connection has sent so far, without running the event loop.
+    func sentSoFar() throws -> [String] {
+        var bytes = ByteBuffer()
+        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { bytes.writeBuffer(&chunk) }
+        return RESP.split(String(decoding: bytes.readableBytesView, as: UTF8.self))
+    }
+
     /// Everything written to the connection since the last call, split into replies.
     func replies() throws -> [String] {
         channel.embeddedEventLoop.run()

@@ -38,6 +38,9 @@ struct TransactionCommands: CommandFamily {
         let keyspace = ctx.keyspace
         defer { ctx.session.unwatchAll() }
         if queue.failed { throw CommandError("EXECABORT Transaction discarded because of previous errors.") }
+        // WATCH hears of a change when it is committed, and the event loop's turn may still hold other connections'
+        // writes: commit them first, so a watched key one of them changed makes this EXEC fail.
+        if !ctx.session.watch.isEmpty && keyspace.pendingWrites > 0 { _ = try keyspace.commit() }
         if ctx.session.watch.isDirty(now: keyspace.now) {
             ctx.reply.nullArray()
             return

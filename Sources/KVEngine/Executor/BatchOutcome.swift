@@ -4,6 +4,8 @@ import NIOCore
 public struct BatchOutcome {
     /// A commit of the batch reached LevelDB: with `high` durability the replies wait for an fsync.
     public var wroteData: Bool
+    /// The replies wait for the commit at the end of the event loop's turn (`TurnCommitListener.turnCommitted`).
+    public var awaitsCommit: Bool
     public var next: Next
 
     public enum Next {

@@ -13,11 +13,12 @@ import Synchronization
 /// - resolve: the command table row (subcommands included) and its arity.
 /// - check (`CommandChecks`): RESP2 subscribed context, MULTI-only rules, the plugged-in hooks (access control),
 ///   writes refused while the store cannot persist (`-MISCONF`), CLIENT PAUSE.
-/// - run: a command whose row has the `keyspace` flag runs under a lease on the store, which is then held for the
-///   rest of the read: one lock round trip and one LevelDB write per read, however many commands it holds.
-/// - commit: at the end of the lease. Replies are honest: when a commit fails, every reply written since the last
-///   successful commit is replaced by an error (`UncommittedReplies`), so a client is never told that an unwritten
-///   write succeeded and still gets one reply per request.
+/// - run: a command whose row has the `keyspace` flag runs under the event loop's turn lease (`TurnLease`), which is
+///   then held for the rest of the read and for the other connections the loop reads from in the same turn: one
+///   lock round trip and one LevelDB write per turn, however many commands and connections it holds.
+/// - commit: at the end of the turn; the replies wait for it. Replies are honest: when a commit fails, every reply
+///   written since the last successful commit is replaced by an error (`UncommittedReplies`), so a client is never
+///   told that an unwritten write succeeded and still gets one reply per request.
 public struct Executor: Sendable {
     let engine: Engine
 
@@ -30,26 +31,29 @@ public struct Executor: Sendable {
     public func run(_ session: Session, input: inout ByteBuffer) -> BatchOutcome {
         session.commandClock = MonotonicClock.nanoseconds()
         session.decoder.limits.maxBulkLength = engine.settings.protoMaxBulkLength.load(ordering: .relaxed)
-        var wroteData = false
-        var stop = runRequests(session, &input, lease: nil, first: nil)
+        let turn = session.loop.turn
+        // While the loop holds the turn's lease, everything runs under it: a lock-free read could miss a write of
+        // this connection's earlier batch that the turn has not committed yet.
+        var stop: Stop
+        if turn.keyspace != nil, let keyspace = turn.acquire(for: session) {
+            stop = runRequests(session, &input, lease: keyspace, first: nil, replies: &session.uncommittedReplies)
+        } else {
+            stop = runRequests(session, &input, lease: nil, first: nil)
+        }
         while case .needsLease(let spec) = stop {
-            guard let (leased, commit) = engine.store.withLease({ keyspace in
-                var replies = UncommittedReplies()
-                let stop = runRequests(session, &input, lease: keyspace, first: spec, replies: &replies)
-                return (stop, replies)
-            }) else {
+            guard let keyspace = turn.acquire(for: session) else {
                 // The store is closed after a failed recovery: nothing that needs it can run.
                 session.replyError(CommandError.storeUnavailable)
                 session.decoder.recycle(&session.request)
                 stop = runRequests(session, &input, lease: nil, first: nil)
                 continue
             }
-            stop = leased.0
-            var replies = leased.1
-            if commit.failure != nil { replies.replaceWithErrors(session, engine.misconfError()) }
-            wroteData = wroteData || commit.wrote
+            stop = runRequests(session, &input, lease: keyspace, first: spec, replies: &session.uncommittedReplies)
         }
-        if session.repliesReportCommittedWrite {
+        // A connection about to close sends its replies first: they cannot wait for the end of the turn.
+        if session.awaitsTurnCommit && session.closeAfterReply { turn.finish() }
+        var wroteData = false
+        if session.repliesReportCommittedWrite && !session.awaitsTurnCommit {
             session.repliesReportCommittedWrite = false
             wroteData = true
         }
@@ -61,7 +65,8 @@ public struct Executor: Sendable {
             session.closeAfterReply = true
         }
         session.publishState(queryBufferBytes: input.readableBytes)
-        return BatchOutcome(wroteData: wroteData, next: next(after: stop, session))
+        return BatchOutcome(
+            wroteData: wroteData, awaitsCommit: session.awaitsTurnCommit, next: next(after: stop, session))
     }
 
     private func next(after stop: Stop, _ session: Session) -> BatchOutcome.Next {

@@ -95,6 +95,8 @@ extension Session {
         removeAllWatchers()
         // The sink (the connection's output) refers back to this session: let it go.
         subscriber.detach()
+        replyOutput = nil
+        uncommittedReplies = UncommittedReplies()  // its offsets point into the reply buffer let go below
         transaction = nil
         unwatchAll()
         stopWaiting()

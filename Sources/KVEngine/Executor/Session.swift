@@ -48,6 +48,12 @@ public final class Session {
     /// A reply in this batch reports a write committed by another connection's lease (a blocking pop served by a
     /// push): with `high` durability it waits for the fsync as the batch's own writes would.
     var repliesReportCommittedWrite = false
+    /// Replies written under the event loop's turn lease wait for its commit (`TurnLease`).
+    var awaitsTurnCommit = false
+    /// The replies written since the last successful commit, taken back if the commit fails.
+    var uncommittedReplies = UncommittedReplies()
+    /// Told when the turn's commit lets held replies go: the connection's output.
+    var replyOutput: (any TurnCommitListener)?
 
     /// Who the connection is: `default` until AUTH or HELLO AUTH chooses another user.
     private(set) var user: ACLUser
@@ -115,9 +121,10 @@ public final class Session {
         self.subscriber = Subscriber(clientID: handle.id, eventLoop: eventLoop)
     }
 
-    /// Where Pub/Sub messages for this connection go.
-    public func attach(sink: any PushSink) {
+    /// Where Pub/Sub messages, and the news that held replies may go, are sent for this connection.
+    public func attach(sink: any PushSink & TurnCommitListener) {
         subscriber.attach(sink)
+        replyOutput = sink
     }
 
     /// The statistics of this connection's event loop.
