@@ -1,9 +1,7 @@
 """Numbered databases (issue 14): SELECT, MOVE, SWAPDB, COPY ... DB, FLUSHDB per database, DBSIZE, INFO keyspace,
 keyspace notifications with the database, and redis-py's `redis://host/n` URLs.
 
-Every expectation is validated against redis-server 7.0 (KVNODE_TARGET=redis). kvnode stores only database 0 so far
-(the storage encoding is in Sources/KVStore/Databases, not wired into the keyspace): the tests that need another
-database are marked `not_yet` and are expected to fail on kvnode (strict, so they flag themselves when it works)."""
+Every expectation is validated against redis-server 7.0 (KVNODE_TARGET=redis)."""
 import subprocess
 
 import pytest
@@ -11,14 +9,10 @@ import redis
 
 from conftest import TARGET, start_server
 
-not_yet = pytest.mark.xfail(TARGET == "kvnode", strict=True,
-                            reason="numbered databases are not wired into kvnode's keyspace yet")
-
-
 @pytest.fixture(scope="module")
 def server():
-    """Redis with its default 16 databases (the shared fixture gives it one, as kvnode has had); kvnode as it is."""
-    with start_server(*(["--databases", "16"] if TARGET == "redis" else [])) as srv:
+    """A server of its own: some tests here restart it."""
+    with start_server() as srv:
         yield srv
 
 
@@ -32,7 +26,6 @@ def test_select_errors_are_redis_texts(r2):
         r2.execute_command("SELECT", 16)
 
 
-@not_yet
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_databases_hold_separate_keys(server, protocol):
     with server.client(protocol=protocol, db=1) as one, server.client(protocol=protocol) as zero:
@@ -49,7 +42,6 @@ def test_databases_hold_separate_keys(server, protocol):
         assert one.dbsize() == 0 and zero.get("k") == b"in-0"
 
 
-@not_yet
 def test_a_url_naming_a_database_selects_it(server):
     url = f"redis://{server.host}:{server.port}/3"
     with redis.Redis.from_url(url) as three, server.client() as zero:
@@ -60,7 +52,6 @@ def test_a_url_naming_a_database_selects_it(server):
         assert b"db=3" in zero.execute_command("CLIENT", "INFO")
 
 
-@not_yet
 def test_move_and_copy_between_databases(r2):
     r2.flushall()
     r2.set("a", "1")
@@ -83,7 +74,6 @@ def test_move_and_copy_between_databases(r2):
         r2.move("l2", 16)
 
 
-@not_yet
 def test_swapdb_flushall_and_info_keyspace(r2):
     r2.flushall()
     r2.set("zero", "0")
@@ -105,7 +95,6 @@ def test_swapdb_flushall_and_info_keyspace(r2):
     assert r2.info("keyspace") == {}
 
 
-@not_yet
 def test_keyspace_notifications_name_the_database(server):
     with server.client() as c, server.client() as listener:
         c.config_set("notify-keyspace-events", "KEA")
@@ -125,7 +114,6 @@ def test_keyspace_notifications_name_the_database(server):
             c.config_set("notify-keyspace-events", "")
 
 
-@not_yet
 def test_redis_cli_n_selects_a_database(server):
     base = ["redis-cli", "-h", server.host, "-p", str(server.port)]
     subprocess.run(base + ["FLUSHALL"], check=True, capture_output=True, timeout=30)

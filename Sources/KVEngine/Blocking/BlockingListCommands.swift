@@ -48,7 +48,7 @@ struct BlockingListCommands: CommandFamily {
         }
         if ctx.isInTransaction { return Self.writeEmpty(operation, &ctx.reply) }
         session.blockedPop = pops.block(
-            session.handle, keys: keyList, operation: operation, version: ctx.reply.version)
+            session.handle, database: session.database, keys: keyList, operation: operation, version: ctx.reply.version)
         ctx.wait(forKeys: [], timeoutMilliseconds: timeout == 0 ? nil : timeout)
     }
 
@@ -125,12 +125,17 @@ extension Executor {
     func serveBlockedClients(_ keyspace: Keyspace) {
         let pops = engine.blockingPops
         var served: [(BlockedPop, ByteBuffer)] = []
-        let notify: ListNotify = { [engine] in engine.keyspaceEvents.notify($0, $1, key: $2) }
+        let notify: ListNotify = { [engine] in
+            engine.keyspaceEvents.notify($0, $1, key: $2, database: keyspace.selectedDatabase)
+        }
         while pops.hasReady {
-            for key in pops.takeReady() {
+            for ready in pops.takeReady() {
+                // The pop happens in the database the client blocked in, whatever the command's.
+                keyspace.select(ready.database)
+                let key = ready.key
                 // Only a list serves: a key now missing or of another type keeps its clients blocked (Redis 7.0).
                 guard (try? keyspace.collectionForWrite(key, .list)) ?? nil != nil else { continue }
-                while let blocked = pops.takeFirst(waitingOn: key) {
+                while let blocked = pops.takeFirst(waitingOn: ready) {
                     var reply = ReplyWriter(buffer: ByteBuffer(), version: blocked.version)
                     let done: Bool
                     do {
