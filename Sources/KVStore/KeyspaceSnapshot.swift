@@ -13,7 +13,8 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     public let approximateKeyCount: Int
     /// The store revision the view holds exactly (0 for a view of a database without revisions).
     public let revision: UInt64
-    /// The logical databases (SELECT) holding keys in the view, ascending (expired keys not yet removed count).
+    /// The logical databases (SELECT) holding keys in the view, ascending (expired keys not yet removed count), and
+    /// always database 0.
     public let databases: [UInt32]
     /// Logical → storage database (SWAPDB) in the view.
     private let databaseMap: DatabaseMap
@@ -129,7 +130,10 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
             iterator.next()
         }
         try iterator.checkError()
-        return (map, storages.map { map.logical(of: $0) }.sorted())
+        // Database 0 is always walked: a data directory of the first layout version may have no key count.
+        var logical = Set(storages.map { map.logical(of: $0) })
+        logical.insert(0)
+        return (map, logical.sorted())
     }
 
     private static func storedKeyCount(_ snapshot: Snapshot) throws -> Int {

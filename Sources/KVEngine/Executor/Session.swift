@@ -188,7 +188,7 @@ extension Session {
     func addWatcher(filter: WatchFilter, includePrevious: Bool, start: UInt64, hub: WatchHub) -> Watcher {
         lastWatchID += 1
         let watcher = Watcher(
-            id: lastWatchID, filter: filter, includePrevious: includePrevious, start: start, hub: hub,
+            id: lastWatchID, filter: filter, database: database, includePrevious: includePrevious, start: start, hub: hub,
             store: engine.store, subscriber: subscriber, readerSlot: loop.readerSlot)
         watchers[watcher.id] = watcher
         hub.add(watcher)
