@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 import redis
@@ -462,3 +463,45 @@ def test_a_snapshot_of_database_zero_alone_is_still_version_2(server):
         path = c.execute_command("SNAPSHOT").decode()
     assert read_snapshot(path).meta["format_version"] == 2
     assert b"SELECT" not in parse_snapshot(path)
+
+
+def test_move_and_copy_notify_in_each_database(server):
+    with in_db(server, 1) as one, server.client() as listener:
+        one.config_set("notify-keyspace-events", "KEg")
+        try:
+            pubsub = listener.pubsub()
+            pubsub.psubscribe("__key*@*__:*")
+            wait_until(lambda: pubsub.get_message(timeout=0.1), message="the psubscribe confirmation")
+            one.set("k", "v")
+            assert one.move("k", 4) == 1
+            one.execute_command("SELECT", 4)
+            assert one.copy("k", "c", destination_db=6) == 1
+            expected = {
+                (b"__keyspace@1__:k", b"move_from"), (b"__keyevent@1__:move_from", b"k"),
+                (b"__keyspace@4__:k", b"move_to"), (b"__keyevent@4__:move_to", b"k"),
+                (b"__keyspace@6__:c", b"copy_to"), (b"__keyevent@6__:copy_to", b"c"),
+            }
+            seen = set()
+            while not expected <= seen:
+                message = wait_until(lambda: pubsub.get_message(timeout=0.1), message=f"events after {seen}")
+                seen.add((message["channel"], message["data"]))
+            assert seen == expected
+            pubsub.close()
+        finally:
+            one.config_set("notify-keyspace-events", "")
+
+
+@pytest.mark.kvnode_only
+def test_keys_of_another_database_that_expired_while_down_go_at_start_up(server):
+    with in_db(server, 3) as three:
+        three.set("gone", "v", px=300)
+        three.hset("hgone", "f", "v")
+        three.pexpire("hgone", 300)
+        three.set("stays", "v")
+    server.stop()
+    time.sleep(0.5)  # both expire while the server is down
+    server.start()
+    with server.client() as c:
+        # No read of database 3: the start-up pass alone removes them from its count.
+        wait_until(lambda: c.info("keyspace").get("db3", {}).get("keys") == 1, message="the start-up sweep")
+        assert c.info("keyspace")["db3"]["expires"] == 0
