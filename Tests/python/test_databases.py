@@ -15,7 +15,8 @@ import redis
 
 from conftest import start_server, wait_until
 from revision_tools import Watch
-from snapshot_tools import KVNode, RedisServer, parse_snapshot, pipe_into, read_snapshot, split_commands
+from snapshot_tools import (KVNode, RedisServer, parse_snapshot, pipe_into, read_snapshot, run_dump,
+                            split_commands)
 from snapshot_tools import require_redis_tools  # noqa: F401 (a fixture)
 from type_helpers import dump
 
@@ -505,3 +506,25 @@ def test_keys_of_another_database_that_expired_while_down_go_at_start_up(server)
         # No read of database 3: the start-up pass alone removes them from its count.
         wait_until(lambda: c.info("keyspace").get("db3", {}).get("keys") == 1, message="the start-up sweep")
         assert c.info("keyspace")["db3"]["expires"] == 0
+
+
+@pytest.mark.kvnode_only
+def test_kvnode_dump_of_a_data_directory_selects_each_database(tmp_path, require_redis_tools):
+    base = str(tmp_path)
+    srv = KVNode(base)
+    with srv:
+        for db in (0, 5):
+            with in_db(srv, db) as c:
+                c.set("k", f"in {db}")
+                c.sadd("s", str(db))
+        with in_db(srv, 0) as c:
+            c.swapdb(0, 5)  # the dump follows the table: logical 5 holds what was written in 0
+            c.execute_command("SELECT", 7)
+            c.set("only", "seven", px=3_600_000)
+    res = run_dump("--data", srv.data_dir)
+    assert res.returncode == 0, res.stderr
+    commands = split_commands(res.stdout)
+    assert commands[:2] == [[b"SET", b"k", b"in 5"], [b"SADD", b"s", b"5"]]
+    assert commands[2:5] == [[b"SELECT", b"5"], [b"SET", b"k", b"in 0"], [b"SADD", b"s", b"0"]]
+    assert commands[5][:2] == [b"SELECT", b"7"] and commands[6][:3] == [b"SET", b"only", b"seven"]
+    assert len(commands) == 7
