@@ -96,7 +96,7 @@ public final class Engine: Sendable {
             OrderedKeyspaceCommands(scanCursors: scanCursors, keysDefaultLimit: configuration.keysDefaultLimit),
             ServerCommands(), IntrospectionCommands(), SnapshotCommands(), PubSubCommands(hub: pubsub),
             TransactionCommands(watches: watches), ConfigCommands(), ServerStatusCommands(), ObjectCommands(),
-            RevisionCommands(hub: watchHub), AclCommands(),
+            RevisionCommands(hub: watchHub), AclCommands(), DatabaseCommands(),
             CompareAndSetCommands(),
             HashCommands(scanCursors: scanCursors), SetCommands(scanCursors: scanCursors), ListCommands(),
             BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),

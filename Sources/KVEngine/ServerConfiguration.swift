@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable {
     public var decoderLimits = DecoderLimits()
     /// Largest request a client may have in flight before it is disconnected (`client-query-buffer-limit`, 1 GB).
     public var clientQueryBufferLimit = 1024 * 1024 * 1024
+    /// Number of databases SELECT can choose, 0 to `databases - 1` (`databases`, Redis's default 16).
+    public var databases = 16
+    /// Largest `databases`, as Redis bounds it (its index is an int; kvnode stores it as a u32).
+    public static let maximumDatabases = Int(Int32.max)
     /// Largest number of open client connections (`maxclients`).
     public var maxClients = 10_000
     /// LevelDB's write buffer size in bytes.

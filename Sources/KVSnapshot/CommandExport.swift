@@ -39,16 +39,19 @@ public struct CommandExport {
         let reader = try file.openReader()
         var keysRead = 0
         var collection = CollectionCommands(elementsPerCommand: elementsPerCommand)
+        var database: UInt32 = 0
         try reader.forEach { entry in
             switch entry.kind {
             case .string:
                 keysRead += 1
                 if keysRead % progressInterval == 0 { progress?(keysRead, writer) }
                 guard exports(entry.key, entry.expireAt) else { return }
+                try select(entry.database, after: &database, writer)
                 try writer.writeSet(key: entry.key, value: entry.value, expireAt: entry.expireAt)
             case .collection(let type, let count):
                 keysRead += 1
                 if keysRead % progressInterval == 0 { progress?(keysRead, writer) }
+                if exports(entry.key, entry.expireAt) && count > 0 { try select(entry.database, after: &database, writer) }
                 collection.begin(
                     type, key: entry.key, expireAt: entry.expireAt, count: count,
                     skipped: !exports(entry.key, entry.expireAt))
@@ -61,24 +64,39 @@ public struct CommandExport {
         progress?(keysRead, writer)
     }
 
-    /// Writes the commands for every live key of `keyspace`, seeking straight to the pattern's literal prefix.
+    /// Writes the commands for every live key of `keyspace`, database by database (`SELECT n` before the keys of
+    /// database n, none before database 0's), seeking straight to the pattern's literal prefix.
     public func write(_ keyspace: KeyspaceSnapshot, to writer: CommandStreamWriter) throws {
         var keysRead = 0
         var collection = CollectionCommands(elementsPerCommand: elementsPerCommand)
-        try keyspace.forEachKey(withPrefix: pattern?.literalPrefix ?? []) { key, value, expireAt, type in
-            keysRead += 1
-            if keysRead % progressInterval == 0 { progress?(keysRead, writer) }
-            guard exports(key, expireAt) else { return }
-            guard type.isCollection else { return try writer.writeSet(key: key, value: value, expireAt: expireAt) }
-            guard let metadata = CollectionMetadata(value) else { throw CorruptRecordError(key: Array(key)) }
-            collection.begin(type, key: key, expireAt: expireAt, count: metadata.count, skipped: false)
-            try collection.finishIfEmpty(writer)
-            try keyspace.forEachSnapshotElement(of: type, metadata: metadata) { element, value, score in
-                try collection.element(element, value: value, score: score, to: writer)
+        var selected: UInt32 = 0
+        for database in keyspace.databases {
+            try keyspace.forEachKey(withPrefix: pattern?.literalPrefix ?? [], database: database) {
+                key, value, expireAt, type in
+                keysRead += 1
+                if keysRead % progressInterval == 0 { progress?(keysRead, writer) }
+                guard exports(key, expireAt) else { return }
+                try select(database, after: &selected, writer)
+                guard type.isCollection else { return try writer.writeSet(key: key, value: value, expireAt: expireAt) }
+                guard let metadata = CollectionMetadata(value) else { throw CorruptRecordError(key: Array(key)) }
+                collection.begin(type, key: key, expireAt: expireAt, count: metadata.count, skipped: false)
+                try collection.finishIfEmpty(writer)
+                try keyspace.forEachSnapshotElement(of: type, metadata: metadata) { element, value, score in
+                    try collection.element(element, value: value, score: score, to: writer)
+                }
             }
         }
         try writer.flush()
         progress?(keysRead, writer)
+    }
+
+    /// Writes `SELECT database` before the first key of a database other than the one selected last (a stream
+    /// starts in database 0: one that holds only database 0 has no SELECT).
+    private func select(_ database: UInt32, after selected: inout UInt32, _ writer: CommandStreamWriter) throws {
+        guard database != selected else { return }
+        try writer.beginCommand("SELECT", argumentCount: 2)
+        try writer.argument(decimal: UInt64(database))
+        selected = database
     }
 
     /// Whether a key is written: not expired, and matching the pattern.

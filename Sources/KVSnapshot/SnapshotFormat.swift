@@ -10,14 +10,19 @@ import KVStore
 ///            kind 0x03 set         body: count u64 | count × (memberLength u32 | member)
 ///            kind 0x04 list        body: count u64 | count × (valueLength u64 | value), head to tail
 ///            kind 0x05 sorted set  body: count u64 | count × (memberLength u32 | member | score f64 bits)
-///   trailer  kind u8 (0xFF end) | recordCount u64 (records, not elements)
+///   select   kind u8 (0x06) | database u32      the records after it are of that database (version 3)
+///   trailer  kind u8 (0xFF end) | recordCount u64 (key records, not elements or selects)
 /// ```
 /// The trailer's count lets a reader tell a complete stream from one cut at a record boundary; gzip's own CRC-32
 /// and length catch damage inside the stream. Version 1 has string records only; version 2 adds the collection
-/// kinds, and reads version 1 as it is.
+/// kinds, and reads version 1 as it is; version 3 adds the select record (numbered databases). Records before any
+/// select are database 0's.
 public enum SnapshotFormat {
-    /// The version this code writes and the newest it reads.
-    public static let version: UInt16 = 2
+    /// The newest version this code reads and writes.
+    public static let version: UInt16 = 3
+    /// The version written for a keyspace whose keys are all in database 0: its files stay what they were before
+    /// numbered databases, readable by an older kvnode.
+    public static let singleDatabaseVersion: UInt16 = 2
     static let magic: [UInt8] = Array("KVNSNAP".utf8) + [0]
     static let headerLength = 8 + 2 + 2 + 8
     static let trailerLength = 1 + 8
@@ -27,6 +32,7 @@ public enum SnapshotFormat {
     static let setRecord: UInt8 = 0x03
     static let listRecord: UInt8 = 0x04
     static let sortedSetRecord: UInt8 = 0x05
+    static let selectRecord: UInt8 = 0x06
     static let endOfRecords: UInt8 = 0xFF
     static let hasExpiry: UInt8 = 0x01
 
@@ -80,11 +86,14 @@ public struct SnapshotEntry {
     public let expireAt: Int64
     /// A sorted set member's score (0 otherwise).
     public let score: Double
+    /// The logical database (SELECT) of the key, or of the collection an element belongs to.
+    public let database: UInt32
 
     init(
         kind: Kind = .string, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-        expireAt: Int64 = 0, score: Double = 0
+        expireAt: Int64 = 0, score: Double = 0, database: UInt32 = 0
     ) {
+        self.database = database
         self.kind = kind
         self.key = key
         self.value = value

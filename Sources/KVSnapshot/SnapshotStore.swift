@@ -116,20 +116,27 @@ public struct SnapshotStore: Sendable {
     private func writeFiles(
         of keyspace: KeyspaceSnapshot, id: ID, into temporary: String, isCancelled: () -> Bool
     ) throws(SnapshotError) -> SnapshotMetadata {
-        let writer = try SnapshotStreamWriter(path: temporary + "/" + Self.stateFileName, takenAt: keyspace.takenAt)
+        // Database 0 alone is written as version 2, byte for byte what it was before numbered databases.
+        let databases = keyspace.databases
+        let version = databases.contains { $0 != 0 } ? SnapshotFormat.version : SnapshotFormat.singleDatabaseVersion
+        let writer = try SnapshotStreamWriter(
+            path: temporary + "/" + Self.stateFileName, takenAt: keyspace.takenAt, version: version)
         do {
-            try keyspace.forEachKey { key, value, expireAt, type in
-                if writer.recordCount & 1023 == 0 && isCancelled() { throw SnapshotError.cancelled }
-                guard type.isCollection else { return try writer.append(key: key, value: value, expireAt: expireAt) }
-                guard let metadata = CollectionMetadata(value) else { throw CorruptRecordError(key: Array(key)) }
-                try writer.beginCollection(type, key: key, expireAt: expireAt, count: metadata.count)
-                var written = 0
-                try keyspace.forEachSnapshotElement(of: type, metadata: metadata) { element, value, score in
-                    written += 1
-                    if written & 4095 == 0 && isCancelled() { throw SnapshotError.cancelled }
-                    try writer.appendElement(element, value: value, score: score)
+            for database in databases {
+                try writer.selectDatabase(database)
+                try keyspace.forEachKey(database: database) { key, value, expireAt, type in
+                    if writer.recordCount & 1023 == 0 && isCancelled() { throw SnapshotError.cancelled }
+                    guard type.isCollection else { return try writer.append(key: key, value: value, expireAt: expireAt) }
+                    guard let metadata = CollectionMetadata(value) else { throw CorruptRecordError(key: Array(key)) }
+                    try writer.beginCollection(type, key: key, expireAt: expireAt, count: metadata.count)
+                    var written = 0
+                    try keyspace.forEachSnapshotElement(of: type, metadata: metadata) { element, value, score in
+                        written += 1
+                        if written & 4095 == 0 && isCancelled() { throw SnapshotError.cancelled }
+                        try writer.appendElement(element, value: value, score: score)
+                    }
+                    try writer.endCollection()
                 }
-                try writer.endCollection()
             }
         } catch let error as SnapshotError {
             throw error
@@ -138,7 +145,7 @@ public struct SnapshotStore: Sendable {
         }
         try writer.finish()
         let metadata = SnapshotMetadata(
-            id: id.description, createdAt: keyspace.takenAt, formatVersion: Int(SnapshotFormat.version),
+            id: id.description, createdAt: keyspace.takenAt, formatVersion: Int(version),
             keyCount: writer.recordCount, size: writer.fileSize, uncompressedSize: writer.uncompressedSize,
             crc32: writer.fileCRC, revision: keyspace.revision)
         let metadataPath = temporary + "/" + Self.metadataFileName

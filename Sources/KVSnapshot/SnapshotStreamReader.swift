@@ -19,6 +19,8 @@ public final class SnapshotStreamReader {
     public let takenAt: Int64
     /// Records read so far.
     public private(set) var recordCount = 0
+    /// The database of the records being read (the last select record's; 0 before any).
+    public private(set) var database: UInt32 = 0
 
     /// Opens `path` and reads the header.
     public init(path: String, chunkSize: Int = 1 << 20) throws(SnapshotError) {
@@ -75,7 +77,14 @@ public final class SnapshotStreamReader {
             return true
         }
         try require(1)
-        let kind = buffer[start]
+        var kind = buffer[start]
+        while kind == SnapshotFormat.selectRecord && version >= 3 {
+            try require(5)
+            database = integer(at: 1, as: UInt32.self)
+            start += 5
+            try require(1)
+            kind = buffer[start]
+        }
         if kind == SnapshotFormat.endOfRecords {
             try readTrailer()
             return false
@@ -110,11 +119,14 @@ public final class SnapshotStreamReader {
         start += total
         recordCount += 1
         if type == .string {
-            try body(SnapshotEntry(key: key, value: UnsafeRawBufferPointer(rebasing: record[(lengthAt + 8)...]), expireAt: expireAt))
+            try body(SnapshotEntry(
+                key: key, value: UnsafeRawBufferPointer(rebasing: record[(lengthAt + 8)...]), expireAt: expireAt,
+                database: database))
         } else {
             remainingElements = Int(length)
             collectionType = type
-            try body(SnapshotEntry(kind: .collection(type, count: Int(length)), key: key, expireAt: expireAt))
+            try body(SnapshotEntry(
+                kind: .collection(type, count: Int(length)), key: key, expireAt: expireAt, database: database))
         }
         return true
     }
@@ -152,12 +164,14 @@ public final class SnapshotStreamReader {
         remainingElements -= 1
         switch collectionType {
         case .hash:
-            try body(SnapshotEntry(kind: .element, key: element, value: UnsafeRawBufferPointer(rebasing: bytes[(nameEnd + 8)...])))
+            try body(SnapshotEntry(
+                kind: .element, key: element, value: UnsafeRawBufferPointer(rebasing: bytes[(nameEnd + 8)...]),
+                database: database))
         case .sortedSet:
             let score = Double(bitPattern: Self.integer(bytes, at: nameEnd, as: UInt64.self))
-            try body(SnapshotEntry(kind: .element, key: element, score: score))
+            try body(SnapshotEntry(kind: .element, key: element, score: score, database: database))
         default:
-            try body(SnapshotEntry(kind: .element, key: element))
+            try body(SnapshotEntry(kind: .element, key: element, database: database))
         }
     }
 

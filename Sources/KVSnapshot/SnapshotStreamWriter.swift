@@ -9,13 +9,25 @@ public final class SnapshotStreamWriter {
     /// Records written so far.
     public private(set) var recordCount = 0
 
+    /// The format version written (`SnapshotFormat.version`, or `singleDatabaseVersion` when the header said so).
+    public let version: UInt16
+    /// The database of the records written from now on.
+    private var database: UInt32 = 0
+
     /// Creates `path` and writes the header.
     /// - Parameter takenAt: the Unix milliseconds the keyspace view was taken at.
-    public init(path: String, takenAt: Int64, compressionLevel: Int32 = 1, stagingSize: Int = 1 << 20) throws(SnapshotError) {
+    /// - Parameter version: `SnapshotFormat.version`, or `singleDatabaseVersion` for a keyspace whose keys are all in
+    ///   database 0 (`selectDatabase` then refuses any other).
+    public init(
+        path: String, takenAt: Int64, version: UInt16 = SnapshotFormat.version, compressionLevel: Int32 = 1,
+        stagingSize: Int = 1 << 20
+    ) throws(SnapshotError) {
+        precondition(version == SnapshotFormat.version || version == SnapshotFormat.singleDatabaseVersion)
+        self.version = version
         gzip = try GzipFileWriter(path: path, level: compressionLevel)
         staging = .allocate(byteCount: stagingSize, alignment: 16)
         append(SnapshotFormat.magic)
-        appendInteger(SnapshotFormat.version)
+        appendInteger(version)
         appendInteger(UInt16(0))
         appendInteger(UInt64(bitPattern: takenAt))
     }
@@ -34,6 +46,18 @@ public final class SnapshotStreamWriter {
     /// Elements still to come for the collection being written.
     private var pendingElements = 0
     private var collectionType = ValueType.string
+
+    /// Makes the records that follow `database`'s: writes a select record unless it is the current database (every
+    /// stream starts in database 0).
+    public func selectDatabase(_ database: UInt32) throws(SnapshotError) {
+        precondition(pendingElements == 0, "a collection's elements are incomplete")
+        guard database != self.database else { return }
+        precondition(version >= 3, "a version \(version) snapshot holds database 0 only")
+        if staging.count - staged < 5 { try flushStaging() }
+        appendByte(SnapshotFormat.selectRecord)
+        appendInteger(database)
+        self.database = database
+    }
 
     /// Appends one string key.
     public func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expireAt: Int64) throws(SnapshotError) {

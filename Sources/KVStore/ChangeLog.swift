@@ -40,6 +40,11 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// The key now holds what the key named by `value` held (RENAME of a collection: its elements stay where they
     /// are); a `del` of the source follows.
     case rename = 7
+    /// MOVE of a collection: the key (in the event's database) now holds what the same key held in the database
+    /// named by `value` (decimal); a `del` of the key in that database follows. A string's MOVE logs `set` instead.
+    case move = 8
+    /// SWAPDB: the event's database and the database named by `value` (decimal) exchanged their keys; no key.
+    case swapDatabases = 9
     /// Hash: `element` (the field) was set to `value`.
     case hashSet = 16
     /// Hash: the field `element` was deleted.
@@ -81,6 +86,8 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
         case .expireAt: "pexpireat"
         case .persist: "persist"
         case .rename: "rename"
+        case .move: "move"
+        case .swapDatabases: "swapdb"
         case .hashSet: "hset"
         case .hashDelete: "hdel"
         case .setAdd: "sadd"
@@ -115,7 +122,7 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// Whether the event carries a value (`ChangeEvent.value`).
     public var carriesValue: Bool {
         switch self {
-        case .set, .hashSet, .sortedSetAdd, .rename, .listSet, .listInsertBefore, .listInsertAfter, .listRemove: true
+        case .set, .hashSet, .sortedSetAdd, .rename, .move, .swapDatabases, .listSet, .listInsertBefore, .listInsertAfter, .listRemove: true
         default: false
         }
     }
@@ -123,7 +130,7 @@ public enum ChangeOperation: UInt8, Sendable, CaseIterable {
     /// Whether the key exists after the event, so the event carries its revisions (`ChangeEvent.keyRevision`).
     var keepsKey: Bool {
         switch self {
-        case .delete, .expire, .flush: false
+        case .delete, .expire, .flush, .swapDatabases: false
         default: true
         }
     }
@@ -152,12 +159,15 @@ public struct ChangeEvent: Sendable {
     public let previousRevision: UInt64
     /// Unix milliseconds of the command that made the event.
     public let time: Int64
+    /// The logical database (SELECT) of the key; 0 for every event written before numbered databases.
+    public let database: UInt32
 
     public init(
         revision: UInt64, index: UInt32, operation: ChangeOperation, key: ByteBuffer, element: ByteBuffer? = nil,
         value: ByteBuffer?, valueType: ValueType = .string, expireAt: Int64, keyRevision: KeyRevision?,
-        previousRevision: UInt64, time: Int64
+        previousRevision: UInt64, time: Int64, database: UInt32 = 0
     ) {
+        self.database = database
         self.revision = revision
         self.index = index
         self.operation = operation
@@ -175,13 +185,15 @@ public struct ChangeEvent: Sendable {
 /// The change log's layout in LevelDB (docs/storage-format.md):
 /// ```
 ///   'r' + BE64 revision + BE32 index  →  [op u8][flags u8][time BE64][previous revision BE64]
-///                                        [key length varint][key][expireAt BE64, if flags & hasExpiry]
+///                                        [database BE32, if flags & otherDatabase][key length varint][key][expireAt BE64, if flags & hasExpiry]
 ///                                        [created BE64][version BE64], if the op keeps the key]
 ///                                        [element length varint][element], for element ops][value...]
 ///   'h' + BE32 key length + key + BE64 revision + BE32 index  →  empty   the key's events, for history and AT reads
 ///                                                                          (one per event: a command can change a key
 ///                                                                          twice, e.g. a lazy expiry then a SET)
-///   'x' + BE64 revision  →  empty                                      revisions that flushed every key
+///   'H' + BE32 database + the 'h' layout after its 'h'                 the same, for databases 1 and up
+///   'x' + BE64 revision  →  empty                                      revisions that flushed every key (of db 0)
+///   'x' + BE64 revision + BE32 database  →  empty                      revisions that flushed database 1 and up
 /// ```
 /// The flags' upper four bits are the key's value type (as in records). Layout version 2 wrote one `h` entry per key
 /// and revision, `'h' + BE32 key length + key + BE64 revision → BE32 index`, and its events have no
@@ -189,10 +201,15 @@ public struct ChangeEvent: Sendable {
 enum ChangeLogLayout {
     static let eventPrefix = UInt8(ascii: "r")
     static let historyPrefix = UInt8(ascii: "h")
+    /// The history index of databases 1 and up: `H` + BE32 database, then what follows `h` in database 0's.
+    static let numberedHistoryPrefix = UInt8(ascii: "H")
     static let flushPrefix = UInt8(ascii: "x")
     static let hasExpiry: UInt8 = 0x01
     /// The event's `h` entry carries its index in the key (layout version 3).
     static let indexedHistory: UInt8 = 0x02
+    /// The event is of a logical database other than 0, which follows the fixed fields (BE32); database 0's events
+    /// are byte for byte what they were before numbered databases.
+    static let otherDatabase: UInt8 = 0x04
 
     /// `m` + `rev`: the last revision made (BE64).
     static let revisionKey: [UInt8] = [StorageLayout.metadataPrefix] + Array("rev".utf8)
@@ -213,17 +230,23 @@ enum ChangeLogLayout {
     /// The `h` key of a key's event: with `index`, one entry per event (layout 3); without, layout 2's entry per key
     /// and revision (also the prefix of the revision's layout-3 entries).
     static func historyKey(
-        _ key: UnsafeRawBufferPointer, revision: UInt64, index: UInt32? = nil, into scratch: inout ByteBuffer
+        _ key: UnsafeRawBufferPointer, database: UInt32 = 0, revision: UInt64, index: UInt32? = nil,
+        into scratch: inout ByteBuffer
     ) {
-        historyKeyPrefix(key, into: &scratch)
+        historyKeyPrefix(key, database: database, into: &scratch)
         scratch.writeInteger(revision, endianness: .big)
         if let index { scratch.writeInteger(index, endianness: .big) }
     }
 
     /// The part of a key's `h` entries before the revision: every entry of the key starts with it.
-    static func historyKeyPrefix(_ key: UnsafeRawBufferPointer, into scratch: inout ByteBuffer) {
+    static func historyKeyPrefix(_ key: UnsafeRawBufferPointer, database: UInt32 = 0, into scratch: inout ByteBuffer) {
         scratch.clear()
-        scratch.writeInteger(historyPrefix)
+        if database == 0 {
+            scratch.writeInteger(historyPrefix)
+        } else {
+            scratch.writeInteger(numberedHistoryPrefix)
+            scratch.writeInteger(database, endianness: .big)
+        }
         scratch.writeInteger(UInt32(truncatingIfNeeded: key.count), endianness: .big)
         scratch.writeBytes(key)
     }
@@ -244,23 +267,34 @@ enum ChangeLogLayout {
         return (revision, indexBytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
     }
 
-    static func flushKey(revision: UInt64) -> [UInt8] {
+    static func flushKey(revision: UInt64, database: UInt32 = 0) -> [UInt8] {
         var key = [flushPrefix]
         withUnsafeBytes(of: revision.bigEndian) { key.append(contentsOf: $0) }
+        if database != 0 { key += DatabaseLayout.bigEndian(database) }
         return key
+    }
+
+    /// The revision and database of an `x` marker; nil for another key.
+    static func flushEntry(_ storageKey: UnsafeRawBufferPointer) -> (revision: UInt64, database: UInt32)? {
+        guard storageKey.first == flushPrefix, storageKey.count == 9 || storageKey.count == 13,
+            let revision = bigEndian64(UnsafeRawBufferPointer(rebasing: storageKey[1...]))
+        else { return nil }
+        return (revision, storageKey.count == 13 ? DatabaseLayout.bigEndian32(storageKey, at: 9) : 0)
     }
 
     static func encodeEvent(
         _ operation: ChangeOperation, key: UnsafeRawBufferPointer, element: UnsafeRawBufferPointer? = nil,
         value: UnsafeRawBufferPointer?, type: ValueType = .string, expireAt: Int64, keyRevision: KeyRevision?,
-        previousRevision: UInt64, time: Int64, into scratch: inout ByteBuffer
+        previousRevision: UInt64, time: Int64, database: UInt32 = 0, into scratch: inout ByteBuffer
     ) {
         scratch.clear()
         scratch.writeInteger(operation.rawValue)
         scratch.writeInteger(
-            (expireAt > 0 ? hasExpiry : 0) | indexedHistory | type.rawValue << RecordFormat.typeShift)
+            (expireAt > 0 ? hasExpiry : 0) | indexedHistory | (database != 0 ? otherDatabase : 0)
+                | type.rawValue << RecordFormat.typeShift)
         scratch.writeInteger(UInt64(bitPattern: time), endianness: .big)
         scratch.writeInteger(previousRevision, endianness: .big)
+        if database != 0 { scratch.writeInteger(database, endianness: .big) }
         writeVarint(UInt64(key.count), into: &scratch)
         scratch.writeBytes(key)
         if expireAt > 0 { scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big) }
@@ -289,6 +323,7 @@ enum ChangeLogLayout {
             let flags = buffer.readInteger(as: UInt8.self),
             let time = buffer.readInteger(endianness: .big, as: UInt64.self),
             let previous = buffer.readInteger(endianness: .big, as: UInt64.self),
+            let database = flags & otherDatabase == 0 ? 0 : buffer.readInteger(endianness: .big, as: UInt32.self),
             let keyLength = readVarint(from: &buffer), keyLength <= buffer.readableBytes,
             let key = buffer.readSlice(length: Int(keyLength))
         else { return nil }
@@ -321,7 +356,7 @@ enum ChangeLogLayout {
         return ChangeEvent(
             revision: revision, index: index, operation: operation, key: key, element: element,
             value: hasValue ? buffer : nil, valueType: type, expireAt: expireAt, keyRevision: keyRevision,
-            previousRevision: previous, time: Int64(bitPattern: time))
+            previousRevision: previous, time: Int64(bitPattern: time), database: database)
     }
 
     static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {

@@ -28,15 +28,18 @@ extension Keyspace {
     func logEvent(
         _ event: (revision: UInt64, index: UInt32), _ operation: ChangeOperation, key: UnsafeRawBufferPointer,
         element: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer?, expireAt: Int64,
-        keyRevision: KeyRevision? = nil, previousRevision: UInt64, type: ValueType = .string
+        keyRevision: KeyRevision? = nil, previousRevision: UInt64, type: ValueType = .string, database: UInt32? = nil
     ) {
+        let database = database ?? selectedDatabase
         ChangeLogLayout.encodeEvent(
             operation, key: key, element: element, value: value, type: type, expireAt: expireAt,
-            keyRevision: keyRevision, previousRevision: previousRevision, time: now, into: &eventScratch)
+            keyRevision: keyRevision, previousRevision: previousRevision, time: now, database: database,
+            into: &eventScratch)
         ChangeLogLayout.eventKey(revision: event.revision, index: event.index, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { k in eventScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
         logBytes &+= UInt64(keyScratch.readableBytes + eventScratch.readableBytes)
-        ChangeLogLayout.historyKey(key, revision: event.revision, index: event.index, into: &keyScratch)
+        ChangeLogLayout.historyKey(
+            key, database: database, revision: event.revision, index: event.index, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
         logBytes &+= UInt64(keyScratch.readableBytes)
         if let observer, observer.wantsChangeEvents {
@@ -44,7 +47,7 @@ extension Keyspace {
                 revision: event.revision, index: event.index, operation: operation, key: ByteBuffer(bytes: key),
                 element: element.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
                 valueType: type, expireAt: expireAt, keyRevision: keyRevision, previousRevision: previousRevision,
-                time: now))
+                time: now, database: database))
         }
     }
 
@@ -53,7 +56,7 @@ extension Keyspace {
         let event = nextEvent()
         guard logsChanges else { return }
         logEvent(event, .flush, key: UnsafeRawBufferPointer(start: nil, count: 0), value: nil, expireAt: 0, previousRevision: 0)
-        ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes {
+        ChangeLogLayout.flushKey(revision: event.revision, database: selectedDatabase).withUnsafeBytes {
             batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0))
         }
     }
@@ -96,7 +99,10 @@ extension Keyspace {
     /// Drops a log that has gaps, after a run with `--change-log off`: nothing older than the next revision can be
     /// replayed faithfully, so the horizon moves to it and the stale entries go.
     private func discardChangeLog() throws {
-        for prefix in [ChangeLogLayout.eventPrefix, ChangeLogLayout.historyPrefix, ChangeLogLayout.flushPrefix] {
+        for prefix in [
+            ChangeLogLayout.eventPrefix, ChangeLogLayout.historyPrefix, ChangeLogLayout.numberedHistoryPrefix,
+            ChangeLogLayout.flushPrefix,
+        ] {
             let iterator = database.makeIterator()
             iterator.seek([prefix])
             let stale = WriteBatch()
@@ -153,11 +159,14 @@ extension Keyspace {
             let indexed = ChangeLogLayout.hasIndexedHistory(iterator.value)
             event.key.withUnsafeReadableBytes {
                 ChangeLogLayout.historyKey(
-                    $0, revision: event.revision, index: indexed ? event.index : nil, into: &scratch)
+                    $0, database: event.database, revision: event.revision, index: indexed ? event.index : nil,
+                    into: &scratch)
             }
             scratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             if event.operation == .flush {
-                ChangeLogLayout.flushKey(revision: event.revision).withUnsafeBytes { batch.delete(key: $0) }
+                ChangeLogLayout.flushKey(revision: event.revision, database: event.database).withUnsafeBytes {
+                    batch.delete(key: $0)
+                }
             }
             logBytes -= min(logBytes, size + UInt64(scratch.readableBytes + (indexed ? 0 : 4)))
             horizon = event.revision
@@ -205,7 +214,7 @@ extension Keyspace {
         var events: [ChangeEvent] = []
         let iterator = database.makeIterator()
         var prefix = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, database: selectedDatabase, into: &prefix) }
         let prefixBytes = Array(prefix.readableBytesView)
         if descending {
             iterator.seek(prefixBytes + bigEndianBytes(from.map { $0 &+ 1 } ?? .max))
@@ -264,27 +273,30 @@ extension Keyspace {
         return current
     }
 
-    /// The oldest FLUSHDB revision after `revision`, or nil.
+    /// The oldest FLUSHDB revision of the selected database after `revision`, or nil (markers of other databases
+    /// are stepped over).
     func firstFlush(after revision: UInt64) throws -> UInt64? {
         let iterator = database.makeIterator()
         iterator.seek(ChangeLogLayout.flushKey(revision: revision &+ 1))
-        guard iterator.isValid, iterator.key.count == 9, iterator.key.first == ChangeLogLayout.flushPrefix else {
-            try iterator.checkError()
-            return nil
+        while iterator.isValid, let entry = ChangeLogLayout.flushEntry(iterator.key) {
+            if entry.database == selectedDatabase { return entry.revision }
+            iterator.next()
         }
-        return ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[1...]))
+        try iterator.checkError()
+        return nil
     }
 
-    /// The newest FLUSHDB revision at or before `revision`, or nil.
+    /// The newest FLUSHDB revision of the selected database at or before `revision`, or nil.
     func latestFlush(atOrBefore revision: UInt64) throws -> UInt64? {
         let iterator = database.makeIterator()
         iterator.seek(ChangeLogLayout.flushKey(revision: revision &+ 1))
         if iterator.isValid { iterator.previous() } else { iterator.seekToLast() }
-        guard iterator.isValid, iterator.key.count == 9, iterator.key.first == ChangeLogLayout.flushPrefix else {
-            try iterator.checkError()
-            return nil
+        while iterator.isValid, let entry = ChangeLogLayout.flushEntry(iterator.key) {
+            if entry.database == selectedDatabase { return entry.revision }
+            iterator.previous()
         }
-        return ChangeLogLayout.bigEndian64(UnsafeRawBufferPointer(rebasing: iterator.key[1...]))
+        try iterator.checkError()
+        return nil
     }
 
     /// One event of the log.

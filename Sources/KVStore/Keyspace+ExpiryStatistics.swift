@@ -8,10 +8,16 @@ extension StorageLayout {
 
 /// Keyspace statistics for INFO: hit/miss counters and the expiring-key count and average TTL.
 extension Keyspace {
-    /// The average remaining time to live, in milliseconds, of keys with an expiry (0 when there are none).
+    /// The average remaining time to live, in milliseconds, of database 0's keys with an expiry (0 when there are
+    /// none); `statistics(ofDatabase:)` gives any database's.
     public var averageTTL: Int64 {
-        guard expiringKeys > 0 else { return 0 }
-        let average = expireAtSum / Int128(expiringKeys) - Int128(now)
+        Self.averageTTL(sum: expireAtSum, count: expiringKeys, now: now)
+    }
+
+    /// The average remaining time to live of `count` keys whose expiry times add up to `sum`.
+    static func averageTTL(sum: Int128, count: Int, now: Int64) -> Int64 {
+        guard count > 0 else { return 0 }
+        let average = sum / Int128(count) - Int128(now)
         return average > 0 ? Int64(clamping: average) : 0
     }
 
@@ -24,6 +30,7 @@ extension Keyspace {
     /// Accounts for a key's expiry changing from `old` to `new` (0 = none).
     func trackExpiry(from old: Int64, to new: Int64) {
         guard old != new else { return }
+        guard storageDatabase == 0 else { return trackNumberedExpiry(from: old, to: new) }
         if old > 0 {
             expiringKeys -= 1
             expireAtSum -= Int128(old)

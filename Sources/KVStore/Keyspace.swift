@@ -79,7 +79,8 @@ public final class Keyspace {
     /// Bytes of the change log's entries, this lease's uncommitted ones included.
     public internal(set) var logBytes: UInt64 = 0
     var committedLogBytes: UInt64 = 0
-    /// The key looked up last, so the write that follows a command's read does not read again.
+    /// The key looked up last, so the write that follows a command's read does not read again (in the selected
+    /// database: selecting another forgets it).
     var lastLookup: (key: ByteBuffer, summary: RecordSummary)?
     var eventScratch = ByteBuffer()
 
@@ -111,6 +112,28 @@ public final class Keyspace {
     /// Where the expiry index holds its first entry that may still be live: every entry before it has been swept.
     /// Seeking here rather than to the start of the index skips the deletion markers sweeps leave behind.
     var expiryIndexStart: [UInt8] = [StorageLayout.expiryPrefix]
+
+    // MARK: Numbered databases (see Databases/Keyspace+Databases.swift)
+
+    /// The database commands run in, as clients number it (SELECT): the engine selects the session's before each
+    /// command. 0 until then, and at the start of every lease.
+    public internal(set) var selectedDatabase: UInt32 = 0
+    /// The storage database holding the selected database's keys (`databaseMap`); database 0's layout when 0.
+    var storageDatabase: UInt32 = 0
+    /// Logical → storage database, changed by SWAPDB; `committedDatabaseMap` is the last one LevelDB holds.
+    var databaseMap = DatabaseMap()
+    var committedDatabaseMap = DatabaseMap()
+    /// Whether `databaseMap` is not the identity: lock-free reads (which encode database 0's layout) then take the
+    /// lock instead.
+    let databasesSwapped = Atomic<Bool>(false)
+    /// Key count and expiry statistics of storage databases 1 and up (database 0's are `count`, `expiringKeys`,
+    /// `expireAtSum`), this lease's changes included, and as last committed.
+    var numberedCounters: [UInt32: DatabaseCounters] = [:]
+    var committedNumberedCounters: [UInt32: DatabaseCounters] = [:]
+    /// Set when `numberedCounters` or `databaseMap` changed since the last commit: one branch in `commit()`.
+    var numberedStateChanged = false
+    /// `expiryIndexStart` for the expiry index of databases 1 and up (`f`).
+    var numberedExpiryIndexStart: [UInt8] = [DatabaseLayout.expiryPrefix]
 
     /// Lookups by `read` that found their key (INFO `keyspace_hits`) and that did not (`keyspace_misses`).
     public internal(set) var hits = 0
@@ -174,6 +197,7 @@ public final class Keyspace {
         expiringKeys = 0
         expireAtSum = 0
         try loadExpiryStatistics()
+        try loadNumberedState()
         try loadChangeLogState()
         try loadCollectionState()
         let format = try database.get(StorageLayout.formatKey)?.first
@@ -195,6 +219,7 @@ public final class Keyspace {
         pendingElements.removeAll()
         scoreIndexEnds.removeAll()
         expiryIndexStart = [StorageLayout.expiryPrefix]
+        numberedExpiryIndexStart = [DatabaseLayout.expiryPrefix]
         collectorResume = nil
         try load()
     }
@@ -212,6 +237,7 @@ public final class Keyspace {
 
     func beginLease() {
         isLeased = true
+        select(0)
         now = clock.milliseconds()
         wroteInLease = false
         beginCommand()
@@ -289,7 +315,7 @@ public final class Keyspace {
         _ key: ByteBuffer, _ body: (_ type: ValueType, _ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
     ) throws -> R? {
         assertLeased()
-        if !pending.isEmpty, let entry = pending[key] {
+        if !pending.isEmpty, let entry = pending[key, storageDatabase] {
             switch entry {
             case .deleted: return nil
             case .record(let value, let expireAt, let revision, let type):
@@ -307,7 +333,7 @@ public final class Keyspace {
         var expired: RecordSummary?
         var found: RecordSummary?
         let result: R?? = try key.withUnsafeReadableBytes { keyBytes in
-            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            DatabaseLayout.encodeUserKey(keyBytes, database: storageDatabase, into: &keyScratch)
             return try keyScratch.withUnsafeReadableBytes { storageKey in
                 try database.withValue(forKey: storageKey) { record -> R? in
                     guard let (expireAt, revision, type, value) = RecordFormat.decodeWithRevision(record) else {
@@ -384,7 +410,7 @@ public final class Keyspace {
             // Setting an expiry in the past is a delete, as in Redis.
             if let previousExpiry {
                 try remove(key, previousExpiry: previousExpiry, previous: summary, operation: .delete)
-                observer?.keyModified(key)
+                observer?.keyModified(key, database: selectedDatabase)
             }
             return
         }
@@ -414,7 +440,7 @@ public final class Keyspace {
         previousExpiry: Int64?, announcesCreation: Bool = true
     ) {
         key.withUnsafeReadableBytes { keyBytes in
-            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            DatabaseLayout.encodeUserKey(keyBytes, database: storageDatabase, into: &keyScratch)
             value.withUnsafeReadableBytes { valueBytes in
                 RecordFormat.encode(
                     value: valueBytes, expireAt: expireAt, revision: revision, type: type, into: &recordScratch)
@@ -424,20 +450,20 @@ public final class Keyspace {
                 deleteExpiryEntry(keyBytes, expireAt: previousExpiry)
             }
             if expireAt > 0 && previousExpiry != expireAt {
-                StorageLayout.encodeExpiryKey(keyBytes, expireAt: expireAt, into: &keyScratch)
+                DatabaseLayout.encodeExpiryKey(keyBytes, database: storageDatabase, expireAt: expireAt, into: &keyScratch)
                 keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
             }
         }
-        pending[key] = .record(value: value, expireAt: expireAt, revision: revision, type: type)
+        pending[key, storageDatabase] = .record(value: value, expireAt: expireAt, revision: revision, type: type)
         lastLookup = value.withUnsafeReadableBytes {
             (key, RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision))
         }
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil {
-            count += 1
-            if announcesCreation { observer?.keyCreated(key) }
+            if storageDatabase == 0 { count += 1 } else { countNumberedKeys(1) }
+            if announcesCreation { observer?.keyCreated(key, database: selectedDatabase) }
         }
-        observer?.keyModified(key)
+        observer?.keyModified(key, database: selectedDatabase)
     }
 
     /// Deletes `key`.
@@ -446,37 +472,43 @@ public final class Keyspace {
     public func delete(_ key: ByteBuffer) throws -> Bool {
         guard let summary = try summary(of: key) else { return false }
         try remove(key, previousExpiry: summary.expireAt, previous: summary, operation: .delete)
-        observer?.keyModified(key)
+        observer?.keyModified(key, database: selectedDatabase)
         return true
     }
 
-    /// Removes every key, and the expiry index with them.
+    /// Removes every key of the selected database (FLUSHDB), and its expiry index entries with them.
     ///
     /// Commits in chunks, each carrying the key count and expiry statistics of what it removed, so a failure part way
     /// leaves the counters exact for the keys that remain.
     public func removeAll() throws {
         assertLeased()
-        let removedKeys = count
+        let removedKeys = storedCount
         try withMultiBatchWrite { try removeAllInChunks(removedKeys: removedKeys) }
         // Drop the deletion markers now: until a compaction does, every seek into these ranges steps over them.
-        database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
+        if storageDatabase == 0 {
+            database.compactRange(start: [StorageLayout.expiryPrefix], end: [StorageLayout.keyPrefix + 1])
+        } else {
+            let prefix = DatabaseLayout.userKeyRangePrefix(database: storageDatabase)
+            database.compactRange(start: prefix, end: KeyRange.successor(ofPrefix: prefix) ?? [prefix[0] + 1])
+        }
     }
 
     private func removeAllInChunks(removedKeys: Int) throws {
         try commit()
         let chunkSize = 10_000
+        let prefix = DatabaseLayout.userKeyRangePrefix(database: storageDatabase)
         var chunk: [(key: ByteBuffer, summary: RecordSummary?)] = []
         chunk.reserveCapacity(chunkSize)
         repeat {
             chunk.removeAll(keepingCapacity: true)
             // The walk restarts at the namespace after each chunk: the committed chunk's deletions hide its keys.
             let iterator = database.makeIterator()
-            iterator.seek([StorageLayout.keyPrefix])
-            while chunk.count < chunkSize, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
+            iterator.seek(prefix)
+            while chunk.count < chunkSize, iterator.isValid, iterator.key.starts(with: prefix) {
                 let summary = RecordFormat.decodeWithRevision(iterator.value).map {
                     RecordSummary(type: $0.type, value: $0.value, expireAt: $0.expireAt, revision: $0.revision)
                 }
-                chunk.append((ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: iterator.key[1...])), summary))
+                chunk.append((ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: iterator.key[prefix.count...])), summary))
                 iterator.next()
             }
             try iterator.checkError()
@@ -486,19 +518,17 @@ public final class Keyspace {
             try commit()
         } while chunk.count == chunkSize
         // Index entries without a record (none are expected) go too; they carry no statistics.
-        let iterator = database.makeIterator()
-        iterator.seek([StorageLayout.expiryPrefix])
-        while iterator.isValid, iterator.key.first == StorageLayout.expiryPrefix {
-            batch.delete(key: iterator.key)
-            iterator.next()
-        }
-        try iterator.checkError()
+        try deleteExpiryIndex(ofStorage: storageDatabase)
         // One event for the whole flush, and a marker that AT reads consult; told before the last commit, which writes
         // at least the key count (zero), so observers hear of it when it lands.
         logFlush()
-        observer?.keyspaceCleared(removedKeys: removedKeys)
+        observer?.keyspaceCleared(removedKeys: removedKeys, database: selectedDatabase)
         try commit()
-        expiryIndexStart = [StorageLayout.expiryPrefix]
+        if storageDatabase == 0 {
+            expiryIndexStart = [StorageLayout.expiryPrefix]
+        } else {
+            numberedExpiryIndexStart = [DatabaseLayout.expiryPrefix]
+        }
     }
 
     /// Deletes a key's record and expiry entry, hands a collection's elements to the collector, and logs the
@@ -519,14 +549,14 @@ public final class Keyspace {
             } else if operation != nil {
                 _ = nextEvent()
             }
-            StorageLayout.encodeUserKey(keyBytes, into: &keyScratch)
+            DatabaseLayout.encodeUserKey(keyBytes, database: storageDatabase, into: &keyScratch)
             keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
             if previousExpiry > 0 { deleteExpiryEntry(keyBytes, expireAt: previousExpiry) }
         }
-        pending[key] = .deleted
+        pending[key, storageDatabase] = .deleted
         if lastLookup?.key == key { lastLookup = nil }
         trackExpiry(from: previousExpiry, to: 0)
-        count -= 1
+        if storageDatabase == 0 { count -= 1 } else { countNumberedKeys(-1) }
     }
 
     /// Deletes a key found expired by a read. While the store is failing nothing can be written: the key is only
@@ -534,11 +564,11 @@ public final class Keyspace {
     func expire(_ key: ByteBuffer, _ summary: RecordSummary) throws {
         guard !health.isFailing else { return }
         try remove(key, previousExpiry: summary.expireAt, previous: summary, operation: .expire)
-        observer?.keyExpired(key)
+        observer?.keyExpired(key, database: selectedDatabase)
     }
 
     func deleteExpiryEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64) {
-        StorageLayout.encodeExpiryKey(key, expireAt: expireAt, into: &keyScratch)
+        DatabaseLayout.encodeExpiryKey(key, database: storageDatabase, expireAt: expireAt, into: &keyScratch)
         keyScratch.withUnsafeReadableBytes { batch.delete(key: $0) }
     }
 
@@ -572,6 +602,7 @@ public final class Keyspace {
             }
         }
         let expiryStatistics = stageExpiryStatisticsIfChanged()
+        if numberedStateChanged { stageNumberedState() }
         stageChangeLogState()
         stageCollectionState()
         guard batch.count > 0 else {
@@ -594,6 +625,7 @@ public final class Keyspace {
         committedLogBytes = logBytes
         committedGeneration = generation
         committedGarbage = (garbageCollections, garbageElements)
+        if numberedStateChanged { numberedStateCommitted() }
         clearStaging()
         wroteInLease = true
         commits += 1
@@ -636,6 +668,8 @@ public final class Keyspace {
         lastLookup = nil
         // The sweep may have advanced past entries whose deletion was just discarded.
         expiryIndexStart = [StorageLayout.expiryPrefix]
+        numberedExpiryIndexStart = [DatabaseLayout.expiryPrefix]
+        if numberedStateChanged { numberedStateDiscarded() }
         discards += 1
         observer?.changesDiscarded()
     }

@@ -14,21 +14,19 @@ extension Keyspace {
     /// - Returns: the number of index entries handled; `limit` means more may be due.
     public func removeExpiredKeys(limit: Int, fromStart: Bool = false) throws -> Int {
         assertLeased()
-        if fromStart { expiryIndexStart = [StorageLayout.expiryPrefix] }
-        var due: [(key: ByteBuffer, expireAt: Int64)] = []
-        let iterator = database.makeIterator()
-        iterator.seek(expiryIndexStart)
-        var resumeAt: [UInt8]?
-        while due.count < limit, iterator.isValid,
-            let entry = StorageLayout.decodeExpiryKey(iterator.key), RecordFormat.hasExpired(entry.expireAt, at: now)
-        {
-            due.append((ByteBuffer(bytes: entry.key), entry.expireAt))
-            resumeAt = Array(iterator.key)
-            iterator.next()
+        if fromStart {
+            expiryIndexStart = [StorageLayout.expiryPrefix]
+            numberedExpiryIndexStart = [DatabaseLayout.expiryPrefix]
         }
-        try iterator.checkError()
-        if let resumeAt { expiryIndexStart = resumeAt + [0] }
-        for (key, expireAt) in due {
+        // Database 0's index (`e`), then that of the other databases (`f`): both in time order.
+        var due: [(database: UInt32, key: ByteBuffer, expireAt: Int64)] = []
+        try collectDue(from: &expiryIndexStart, into: &due, limit: limit)
+        try collectDue(from: &numberedExpiryIndexStart, into: &due, limit: limit)
+        guard !due.isEmpty else { return 0 }
+        let selected = selectedDatabase
+        defer { select(selected) }
+        for (storage, key, expireAt) in due {
+            selectStorage(storage)
             // A read removes the key (and its index entry) when its record is due.
             _ = try lookupRecord(key) { _, _, _ in () }
             // Whatever the read found, this entry is spent: its key expired with it, or the record no longer
@@ -38,22 +36,43 @@ extension Keyspace {
         return due.count
     }
 
-    /// The number of keys that have not expired: `count` less the due keys the sweeper has not removed yet, so
-    /// DBSIZE never counts an expired key. Costs one lookup per due key not yet swept.
+    /// Appends the due entries of the expiry index that starts at `start` (`e` or `f`) until `due` holds `limit`,
+    /// and moves `start` past them.
+    private func collectDue(
+        from start: inout [UInt8], into due: inout [(database: UInt32, key: ByteBuffer, expireAt: Int64)], limit: Int
+    ) throws {
+        guard due.count < limit, let namespace = start.first else { return }
+        let iterator = database.makeIterator()
+        iterator.seek(start)
+        var resumeAt: [UInt8]?
+        while due.count < limit, iterator.isValid, iterator.key.first == namespace,
+            let entry = DatabaseLayout.decodeExpiryKey(iterator.key), RecordFormat.hasExpired(entry.expireAt, at: now)
+        {
+            due.append((entry.database, ByteBuffer(bytes: entry.key), entry.expireAt))
+            resumeAt = Array(iterator.key)
+            iterator.next()
+        }
+        try iterator.checkError()
+        if let resumeAt { start = resumeAt + [0] }
+    }
+
+    /// The number of keys of the selected database that have not expired: its count less the due keys the sweeper
+    /// has not removed yet, so DBSIZE never counts an expired key. Costs one lookup per due key not yet swept.
     public func liveCount() throws -> Int {
         assertLeased()
         var due = 0
         var lookup = ByteBuffer()
         let iterator = database.makeIterator()
-        iterator.seek(expiryIndexStart)
-        while iterator.isValid, let entry = StorageLayout.decodeExpiryKey(iterator.key),
+        let namespace = storageDatabase == 0 ? StorageLayout.expiryPrefix : DatabaseLayout.expiryPrefix
+        iterator.seek(storageDatabase == 0 ? expiryIndexStart : numberedExpiryIndexStart)
+        while iterator.isValid, iterator.key.first == namespace, let entry = DatabaseLayout.decodeExpiryKey(iterator.key),
             RecordFormat.hasExpired(entry.expireAt, at: now)
         {
             lookup.clear()
             lookup.writeBytes(entry.key)
-            // A key this batch rewrote or removed is already accounted for in `count`.
-            if pending[lookup] == nil {
-                StorageLayout.encodeUserKey(entry.key, into: &keyScratch)
+            // A key this batch rewrote or removed is already accounted for in the count.
+            if entry.database == storageDatabase, pending[lookup, storageDatabase] == nil {
+                DatabaseLayout.encodeUserKey(entry.key, database: storageDatabase, into: &keyScratch)
                 let stored = try keyScratch.withUnsafeReadableBytes { storageKey in
                     try database.withValue(forKey: storageKey) { RecordFormat.decode($0)?.expireAt }
                 }
@@ -62,7 +81,7 @@ extension Keyspace {
             iterator.next()
         }
         try iterator.checkError()
-        return count - due
+        return storedCount - due
     }
 
     /// Changes the expiry of a live key of any type, keeping its value: `expireAt` 0 removes the expiry and a time

@@ -7,7 +7,7 @@ public enum IterationOrder: Sendable {
 }
 
 extension Keyspace {
-    /// Visits the live keys of `range` in byte order (or reversed), with their values, expiry (0 for none) and type
+    /// Visits the live keys of the selected database in `range` in byte order (or reversed), with their values, expiry (0 for none) and type
     /// (a collection's value is its metadata, `CollectionMetadata`).
     ///
     /// The batch's uncommitted writes are merged in, so a command sees the writes of the commands before it in the
@@ -24,9 +24,11 @@ extension Keyspace {
     ) throws {
         assertLeased()
         let overlay = pending.isEmpty ? [] : sortedOverlay(
-            pending.all.filter { key, _ in key.withUnsafeReadableBytes { range.contains($0) } }, order: order)
+            pending.all(in: storageDatabase).filter { key, _ in key.withUnsafeReadableBytes { range.contains($0) } },
+            order: order)
         try mergedScan(
-            prefix: [StorageLayout.keyPrefix], range: range, order: order, overlay: overlay,
+            prefix: DatabaseLayout.userKeyRangePrefix(database: storageDatabase), range: range, order: order,
+            overlay: overlay,
             stored: { key, record in
                 guard let (expireAt, type, value) = RecordFormat.decode(record), !isExpired(expireAt) else { return true }
                 return try body(key, value, expireAt, type)

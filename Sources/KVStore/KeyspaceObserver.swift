@@ -8,15 +8,19 @@ import NIOCore
 /// `deliverCommittedChanges`, called after the lock is released, only for changes that LevelDB accepted, and a whole
 /// lease at a time, so a revision committed in several batches (PDEL, FLUSHDB) reaches watchers whole.
 public protocol KeyspaceObserver: AnyObject, Sendable {
-    /// `key` did not exist and is being written (told before `keyModified`, as Redis emits `new` before `set`).
-    func keyCreated(_ key: ByteBuffer)
-    /// `key` was written or deleted by a command.
-    func keyModified(_ key: ByteBuffer)
-    /// `key` was removed because its expiry passed (found by a read or by the background sweeper).
-    func keyExpired(_ key: ByteBuffer)
-    /// Every key was removed (FLUSHDB / FLUSHALL); `removedKeys` is how many there were, expired ones not yet
-    /// removed included.
-    func keyspaceCleared(removedKeys: Int)
+    /// `key` of logical database `database` did not exist and is being written (told before `keyModified`, as
+    /// Redis emits `new` before `set`).
+    func keyCreated(_ key: ByteBuffer, database: UInt32)
+    /// `key` of logical database `database` was written or deleted by a command.
+    func keyModified(_ key: ByteBuffer, database: UInt32)
+    /// `key` of logical database `database` was removed because its expiry passed (found by a read or by the
+    /// background sweeper).
+    func keyExpired(_ key: ByteBuffer, database: UInt32)
+    /// Every key of logical database `database` was removed (FLUSHDB; FLUSHALL tells it of each database);
+    /// `removedKeys` is how many there were, expired ones not yet removed included.
+    func keyspaceCleared(removedKeys: Int, database: UInt32)
+    /// SWAPDB: logical databases `first` and `second` now hold each other's keys.
+    func databasesSwapped(_ first: UInt32, _ second: UInt32)
     /// Every change told since the last commit is now in LevelDB.
     func changesCommitted()
     /// Every change told since the last commit was discarded: its commit failed, so it never happened.
@@ -35,7 +39,8 @@ public protocol KeyspaceObserver: AnyObject, Sendable {
 }
 
 extension KeyspaceObserver {
-    public func keyCreated(_ key: ByteBuffer) {}
+    public func keyCreated(_ key: ByteBuffer, database: UInt32) {}
+    public func databasesSwapped(_ first: UInt32, _ second: UInt32) {}
     public func changesCommitted() {}
     public func changesDiscarded() {}
     public var wantsChangeEvents: Bool { false }

@@ -13,6 +13,11 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     public let approximateKeyCount: Int
     /// The store revision the view holds exactly (0 for a view of a database without revisions).
     public let revision: UInt64
+    /// The logical databases (SELECT) holding keys in the view, ascending (expired keys not yet removed count), and
+    /// always database 0.
+    public let databases: [UInt32]
+    /// Logical → storage database (SWAPDB) in the view.
+    private let databaseMap: DatabaseMap
 
     private let tracker: SnapshotTracker?
 
@@ -27,6 +32,7 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
         takenAt = now
         approximateKeyCount = try Self.storedKeyCount(snapshot)
         revision = try Self.storedRevision(snapshot)
+        (databaseMap, databases) = try Self.storedDatabases(snapshot)
         self.tracker = tracker
         tracker?.live.wrappingAdd(1, ordering: .relaxed)
     }
@@ -40,18 +46,20 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
     /// A collection's elements are read with `forEachElement`.
     /// - Throws: what `body` throws (which stops the walk), `LevelDBError` when LevelDB reports a read error, or
     ///   `CorruptRecordError` when a stored record cannot be decoded.
+    /// - Parameter database: the logical database (SELECT) whose keys are visited.
     public func forEachKey(
-        withPrefix prefix: [UInt8] = [],
+        withPrefix prefix: [UInt8] = [], database logical: UInt32 = 0,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ type: ValueType)
             throws -> Void
     ) throws {
         let iterator = snapshot.makeIterator()
-        let start = [StorageLayout.keyPrefix] + prefix
+        let namespace = DatabaseLayout.userKeyRangePrefix(database: databaseMap.storage(of: logical))
+        let start = namespace + prefix
         iterator.seek(start)
         while iterator.isValid {
             let storageKey = iterator.key
             guard storageKey.starts(with: start) else { break }
-            let key = UnsafeRawBufferPointer(rebasing: storageKey[1...])
+            let key = UnsafeRawBufferPointer(rebasing: storageKey[namespace.count...])
             guard let (expireAt, type, value) = RecordFormat.decode(iterator.value) else {
                 throw CorruptRecordError(key: Array(key))
             }
@@ -96,6 +104,36 @@ public final class KeyspaceSnapshot: @unchecked Sendable {
 
     func makeIterator() -> Iterator {
         snapshot.makeIterator()
+    }
+
+    /// The SWAPDB table, and the logical databases whose storage database holds keys (database 0's count is
+    /// `m` + `keys`, the others' `m` + `keys` + BE32 database).
+    private static func storedDatabases(_ snapshot: Snapshot) throws -> (DatabaseMap, [UInt32]) {
+        let iterator = snapshot.makeIterator()
+        iterator.seek(DatabaseLayout.mapKey)
+        var map = DatabaseMap()
+        if iterator.isValid, iterator.key.elementsEqual(DatabaseLayout.mapKey) {
+            map = DatabaseMap(encoded: Array(iterator.value)) ?? DatabaseMap()
+        }
+        var storages: [UInt32] = []
+        let countKey = StorageLayout.keyCountKey
+        iterator.seek(countKey)
+        while iterator.isValid, iterator.key.starts(with: countKey) {
+            let key = iterator.key
+            if iterator.value.count == 8, iterator.value.contains(where: { $0 != 0 }) {
+                if key.count == countKey.count {
+                    storages.append(0)
+                } else if key.count == countKey.count + 4 {
+                    storages.append(DatabaseLayout.bigEndian32(key, at: countKey.count))
+                }
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+        // Database 0 is always walked: a data directory of the first layout version may have no key count.
+        var logical = Set(storages.map { map.logical(of: $0) })
+        logical.insert(0)
+        return (map, logical.sorted())
     }
 
     private static func storedKeyCount(_ snapshot: Snapshot) throws -> Int {
@@ -176,12 +214,12 @@ extension KeyspaceSnapshot {
         return (events, true)
     }
 
-    /// Calls `body` with up to `limit` live keys of `range`, in order, after `after` when given, with their values
+    /// Calls `body` with up to `limit` live keys of `range` in logical database `logical`, in order, after `after` when given, with their values
     /// (a collection's metadata), expiry, revisions and type, until `body` returns false; no more once the keys and
     /// values given to `body` reach `maxBytes`.
     /// - Returns: how many keys it visited.
     public func entries(
-        in range: KeyRange, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
+        in range: KeyRange, database logical: UInt32 = 0, after: [UInt8]?, limit: Int, maxBytes: Int = .max,
         _ body: (
             _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expireAt: Int64, _ revision: KeyRevision,
             _ type: ValueType
@@ -190,11 +228,12 @@ extension KeyspaceSnapshot {
         var bounded = range
         if let after { bounded.restrict(after: after) }
         let iterator = makeIterator()
-        iterator.seek([StorageLayout.keyPrefix] + (bounded.lower?.key ?? []))
+        let namespace = DatabaseLayout.userKeyRangePrefix(database: databaseMap.storage(of: logical))
+        iterator.seek(namespace + (bounded.lower?.key ?? []))
         var visited = 0
         var bytes = 0
-        while visited < limit, bytes < maxBytes, iterator.isValid, iterator.key.first == StorageLayout.keyPrefix {
-            let key = UnsafeRawBufferPointer(rebasing: iterator.key[1...])
+        while visited < limit, bytes < maxBytes, iterator.isValid, iterator.key.starts(with: namespace) {
+            let key = UnsafeRawBufferPointer(rebasing: iterator.key[namespace.count...])
             guard bounded.isBelowUpper(key) else { break }
             if bounded.contains(key) {  // not the excluded lower bound itself
                 guard let (expireAt, revision, type, value) = RecordFormat.decodeWithRevision(iterator.value) else {

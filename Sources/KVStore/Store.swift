@@ -160,13 +160,22 @@ public final class Store: @unchecked Sendable {
     /// A write made of several batches (FLUSHDB, PDEL, a transaction that contains one) is a seqlock: when one ran at
     /// any moment of the read, the value is not used and the read is made again under the lock. Keyspace hits and
     /// misses are the caller's to count.
+    /// Only database 0, while no SWAPDB is in effect, is read without the lock (its layout is the one encoded here);
+    /// another database's read takes the lock.
     /// - Parameter scratch: the caller's own buffer for the LevelDB key, so concurrent readers share nothing.
+    /// - Parameter database: the reader's logical database (SELECT).
     /// - Returns: `body`'s result, or nil when the key does not exist or has expired.
     /// - Throws: LevelDB's error, or `StoreUnavailableError` while the database is closed.
     public func readCommitted<R>(
-        _ key: UnsafeRawBufferPointer, scratch: inout ByteBuffer, slot: ReaderSlot,
+        _ key: UnsafeRawBufferPointer, database logical: UInt32 = 0, scratch: inout ByteBuffer, slot: ReaderSlot,
         _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R
     ) throws -> R? {
+        if logical != 0 {
+            return try withKeyspace { keyspace in
+                keyspace.select(logical)
+                return try keyspace.lookup(ByteBuffer(bytes: key), body)
+            }
+        }
         if lockFreeReads.enter(slot) {
             let outcome: LockFreeOutcome<R>
             do {
@@ -190,6 +199,8 @@ public final class Store: @unchecked Sendable {
     ) throws -> LockFreeOutcome<R> {
         let generation = keyspace.multiBatchWrites.load(ordering: .sequentiallyConsistent)
         if generation & 1 == 1 { return .overlapped }
+        // Logical database 0 is stored elsewhere after a SWAPDB: the lock knows where.
+        if keyspace.databasesSwapped.load(ordering: .relaxed) { return .overlapped }
         var overlapped = false
         StorageLayout.encodeUserKey(key, into: &scratch)
         let result: R?? = try scratch.withUnsafeReadableBytes { storageKey in
@@ -214,12 +225,14 @@ public final class Store: @unchecked Sendable {
     /// The value `key` was given by its last event of `revision`, read without the lock from the change log (nil when
     /// that event was not a `set`, or the log no longer holds it). Events are never changed once written, so no lock
     /// is needed; the slot keeps the read off a database being reopened.
-    public func loggedValue(of key: ByteBuffer, at revision: UInt64, slot: ReaderSlot) throws -> ByteBuffer? {
+    public func loggedValue(
+        of key: ByteBuffer, database logical: UInt32 = 0, at revision: UInt64, slot: ReaderSlot
+    ) throws -> ByteBuffer? {
         guard lockFreeReads.enter(slot) else { return nil }
         defer { lockFreeReads.leave(slot) }
         // The key's last event of `revision` (a command can change a key more than once): the value it left.
         var prefix = ByteBuffer()
-        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, into: &prefix) }
+        key.withUnsafeReadableBytes { ChangeLogLayout.historyKeyPrefix($0, database: logical, into: &prefix) }
         let prefixBytes = Array(prefix.readableBytesView)
         let iterator = database.makeIterator()
         withUnsafeBytes(of: (revision &+ 1).bigEndian) { iterator.seek(prefixBytes + $0) }

@@ -126,6 +126,8 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         "SCAN positions remembered exactly (1 to 4194304); a cursor the server no longer remembers resumes at the "
             + "3-byte key prefix it carries (docs/scan-cursors.md)."))
     var scanCursorTableSize = 16384
+    @Option(help: "Number of databases SELECT can choose, numbered 0 to N-1 (Redis's `databases`).")
+    var databases = 16
     @Option(help: "How many snapshots (SNAPSHOT, SAVE, BGSAVE) to keep in DATA/snapshots.")
     var snapshotKeep = 2
 
@@ -170,6 +172,9 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         let maximumTableSize = ServerConfiguration.maximumScanCursorTableSize
         guard (1...maximumTableSize).contains(scanCursorTableSize) else {
             throw ValidationError("--scan-cursor-table-size must be between 1 and \(maximumTableSize)")
+        }
+        guard (1...ServerConfiguration.maximumDatabases).contains(databases) else {
+            throw ValidationError("--databases must be between 1 and \(ServerConfiguration.maximumDatabases)")
         }
         if let ioThreads, ioThreads < 1 { throw ValidationError("--io-threads must be at least 1") }
         guard ListenAddress(addr) != nil else {
@@ -263,6 +268,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
         configuration.blockCacheSize = blockCacheMB << 20
         configuration.keysDefaultLimit = keysDefaultLimit
         configuration.scanCursorTableSize = scanCursorTableSize
+        configuration.databases = databases
         configuration.snapshotKeep = snapshotKeep
         configuration.expirySweepInterval = .milliseconds(expirySweepInterval)
         configuration.changeLog = changeLog == .on

@@ -34,7 +34,8 @@ import Testing
     @Test func everyRecordKindRoundTrips() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/state.bin"
-            let writer = try SnapshotStreamWriter(path: path, takenAt: 5, stagingSize: 64)
+            let writer = try SnapshotStreamWriter(
+                path: path, takenAt: 5, version: SnapshotFormat.singleDatabaseVersion, stagingSize: 64)
             try withBytes("a") { key in try withBytes("1") { try writer.append(key: key, value: $0, expireAt: 0) } }
             try withBytes("h") { try writer.beginCollection(.hash, key: $0, expireAt: 99, count: 2) }
             try withBytes("f") { field in try withBytes(String(repeating: "v", count: 200)) { try writer.appendElement(field, value: $0) } }

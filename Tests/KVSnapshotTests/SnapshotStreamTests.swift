@@ -138,3 +138,36 @@ import Testing
         SnapshotFormat.magic + [UInt8(version >> 8), UInt8(version & 0xFF), 0, 0] + [UInt8](repeating: 0, count: 8)
     }
 }
+
+/// Version 3's select records: the records after one are of its database, and only version 3 has them.
+@Suite struct SnapshotDatabaseTests {
+    @Test func selectRecordsNameTheDatabaseOfTheRecordsAfterThem() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/state.bin"
+            let writer = try SnapshotStreamWriter(path: path, takenAt: 1)
+            for (database, key) in [(UInt32(0), "a"), (0, "b"), (2, "a"), (70_000, "z")] {
+                try writer.selectDatabase(database)
+                try Array(key.utf8).withUnsafeBytes { keyBytes in
+                    try Array("v".utf8).withUnsafeBytes { try writer.append(key: keyBytes, value: $0, expireAt: 0) }
+                }
+            }
+            try writer.finish()
+            #expect(writer.recordCount == 4)
+            let reader = try SnapshotStreamReader(path: path)
+            #expect(reader.version == 3)
+            var read: [String] = []
+            try reader.forEach { entry in read.append("\(entry.database):\(String(decoding: entry.key, as: UTF8.self))") }
+            #expect(read == ["0:a", "0:b", "2:a", "70000:z"])
+        }
+    }
+
+    @Test func aKeyspaceOfDatabaseZeroIsWrittenAsVersion2() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/state.bin"
+            let writer = try SnapshotStreamWriter(path: path, takenAt: 1, version: SnapshotFormat.singleDatabaseVersion)
+            try writer.selectDatabase(0)
+            try writer.finish()
+            #expect(try SnapshotStreamReader(path: path).version == 2)
+        }
+    }
+}

@@ -67,9 +67,9 @@ func waitPast(_ time: Int64) {
     @Test func eachExpiredKeyIsReportedOnce() throws {
         final class Recorder: KeyspaceObserver, @unchecked Sendable {
             var expired: [String] = []
-            func keyModified(_ key: ByteBuffer) {}
-            func keyExpired(_ key: ByteBuffer) { expired.append(String(buffer: key)) }
-            func keyspaceCleared(removedKeys: Int) {}
+            func keyModified(_ key: ByteBuffer, database: UInt32) {}
+            func keyExpired(_ key: ByteBuffer, database: UInt32) { expired.append(String(buffer: key)) }
+            func keyspaceCleared(removedKeys: Int, database: UInt32) {}
         }
         try withTemporaryStore { store, _ in
             let recorder = Recorder()

@@ -88,10 +88,10 @@ class Server:
 
     def argv(self) -> list[str]:
         if self.target == "redis":
-            # --databases 1: kvnode has a single DB, so SELECT 1 must fail on both.
+            # --databases 16: kvnode's default, so SELECT 16 fails on both (Debian's redis.conf may say otherwise).
             return [os.environ.get("REDIS_SERVER", "redis-server"),
                     "--bind", self.host, "--port", str(self.port),
-                    "--save", "", "--appendonly", "no", "--databases", "1",
+                    "--save", "", "--appendonly", "no", "--databases", "16",
                     "--dir", self.data_dir, "--logfile", self.log_path, *self.extra_args]
         return [kvnode_bin(), "--addr", f"{self.host}:{self.port}",
                 "--data", self.data_dir, *self.extra_args,
@@ -204,11 +204,11 @@ def server():
 
 @pytest.fixture(autouse=True)
 def _flush(server):
-    """Every test starts from an empty keyspace (and a running server)."""
+    """Every test starts from an empty keyspace, every database of it (and a running server)."""
     if server.proc is None or server.proc.poll() is not None:
         server.start()  # a previous test killed it and failed before restarting
     with server.client(protocol=2) as c:
-        c.flushdb()
+        c.flushall()
     yield
 
 

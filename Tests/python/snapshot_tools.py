@@ -167,6 +167,8 @@ class Snapshot:
     # (key, value, expireAt or None), in the file's order; a collection's value is (type, elements): a hash's
     # [(field, value)], a set's or a list's [member], a sorted set's [(member, score)].
     records: list[tuple[bytes, object, int | None]]
+    # The database (SELECT) of each record, in the same order: 0 before any select record (version 3).
+    databases: list[int]
 
 
 # Record kinds of format 2 (docs/snapshot-format.md) and how each element is laid out.
@@ -184,7 +186,8 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     assert isinstance(meta["revision"], int) and meta["revision"] >= 0
     data = (directory / "state.bin").read_bytes()
     assert copy or meta["id"] == directory.name
-    assert meta["format_version"] == 2
+    # Version 2 when every key is in database 0, 3 (select records) otherwise.
+    assert meta["format_version"] in (2, 3)
     assert meta["size"] == len(data)
     assert meta["checksum"] == f"crc32:{zlib.crc32(data):08x}", (meta["checksum"], zlib.crc32(data))
 
@@ -194,11 +197,20 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     assert len(raw) == meta["uncompressed_size"]
 
     magic, version, reserved, taken_at = struct.unpack_from(">8sHHq", raw, 0)
-    assert (magic, version, reserved) == (b"KVNSNAP\0", 2, 0)
+    assert (magic, version, reserved) == (b"KVNSNAP\0", meta["format_version"], 0)
     assert taken_at == meta["created_at_ms"]
     records = []
+    databases = []
+    database = 0
     pos = 20
-    while raw[pos] in RECORD_KINDS:
+    while raw[pos] in RECORD_KINDS or (version >= 3 and raw[pos] == 0x06):
+        if raw[pos] == 0x06:  # select: the records after it are of this database
+            (selected,) = struct.unpack_from(">I", raw, pos + 1)
+            assert selected > database, "databases come in ascending order, each once"
+            database = selected
+            pos += 5
+            continue
+        databases.append(database)
         kind = RECORD_KINDS[raw[pos]]
         flags = raw[pos + 1]
         assert flags in (0, 1), f"unknown flags {flags:#x} at byte {pos}"
@@ -246,9 +258,11 @@ def read_snapshot(directory: str | os.PathLike, *, copy: bool = False) -> Snapsh
     (count,) = struct.unpack_from(">Q", raw, pos + 1)
     assert pos + 9 == len(raw), "bytes after the trailer"
     assert count == len(records) == meta["key_count"]
-    keys = [k for k, _, _ in records]
-    assert keys == sorted(keys) and len(set(keys)) == len(keys), "records not in strictly increasing key order"
-    return Snapshot(meta, taken_at, records)
+    for db in set(databases):
+        keys = [k for (k, _, _), d in zip(records, databases) if d == db]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys), "records not in strictly increasing key order"
+    assert version == 3 or not any(databases), "select records need version 3"
+    return Snapshot(meta, taken_at, records, databases)
 
 
 def encode_command(*args: bytes) -> bytes:

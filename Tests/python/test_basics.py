@@ -201,7 +201,7 @@ def test_flushdb_flushall_dbsize(client):
 
 def test_select(r2):
     assert r2.execute_command("SELECT", 0) in (True, b"OK")
-    assert err(r2.execute_command, "SELECT", 1) == "DB index is out of range"
+    assert err(r2.execute_command, "SELECT", 16) == "DB index is out of range"
     assert err(r2.execute_command, "SELECT", "x") == "value is not an integer or out of range"
 
 

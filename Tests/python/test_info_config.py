@@ -152,9 +152,9 @@ def test_config_get(raw, server):
                                                              b"*4\r\n" + port_entry + maxclients)
     assert c.cmd("CONFIG", "GET", "MAXCLIENTS", "maxc*") == b"*2\r\n$10\r\nMAXCLIENTS\r\n$5\r\n10000\r\n"
     assert c.cmd("CONFIG", "GET", "nosuch") == b"*0\r\n"
-    assert c.cmd("CONFIG", "GET", "databases") == b"*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n"
+    assert c.cmd("CONFIG", "GET", "databases") == b"*2\r\n$9\r\ndatabases\r\n$2\r\n16\r\n"
     c.cmd("HELLO", "3")
-    assert c.cmd("CONFIG", "GET", "databases") == b"%1\r\n$9\r\ndatabases\r\n$1\r\n1\r\n"
+    assert c.cmd("CONFIG", "GET", "databases") == b"%1\r\n$9\r\ndatabases\r\n$2\r\n16\r\n"
 
 
 def test_config_get_glob_and_values(server):

@@ -553,7 +553,7 @@ def test_copy(client):
 def test_copy_errors(r2):
     r2.set("a", "1")
     assert err(r2.execute_command, "COPY", "a", "a") == "source and destination objects are the same"
-    assert err(r2.execute_command, "COPY", "a", "b", "DB", "1") == "DB index is out of range"
+    assert err(r2.execute_command, "COPY", "a", "b", "DB", "16") == "DB index is out of range"
     assert err(r2.execute_command, "COPY", "a", "b", "DB", "x") == "value is not an integer or out of range"
     assert err(r2.execute_command, "COPY", "a", "b", "FOO") == "syntax error"
     assert err(r2.execute_command, "COPY", "a", "b", "DB") == "syntax error"

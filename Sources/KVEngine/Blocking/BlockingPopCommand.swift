@@ -27,7 +27,7 @@ struct BlockingPopCommand {
         }
         if ctx.isInTransaction { return Self.writeEmpty(operation, &ctx.reply) }
         session.blockedPop = pops.block(
-            session.handle, keys: keyList, operation: operation, version: ctx.reply.version)
+            session.handle, database: session.database, keys: keyList, operation: operation, version: ctx.reply.version)
         ctx.wait(forKeys: [], timeoutMilliseconds: timeout == 0 ? nil : timeout)
     }
 
@@ -91,13 +91,18 @@ extension Executor {
     func serveBlockedClients(_ keyspace: Keyspace) {
         let pops = engine.blockingPops
         var served: [(BlockedPop, ByteBuffer)] = []
-        let notify: EventNotify = { [engine] in engine.keyspaceEvents.notify($0, $1, key: $2) }
+        let notify: EventNotify = { [engine] in
+            engine.keyspaceEvents.notify($0, $1, key: $2, database: keyspace.selectedDatabase)
+        }
         while pops.hasReady {
-            for key in pops.takeReady() {
+            for ready in pops.takeReady() {
+                // The pop happens in the database the client blocked in, whatever the command's.
+                keyspace.select(ready.database)
+                let key = ready.key
                 // A missing key serves nobody, and a key of one type only the clients waiting for that type: the
                 // others stay blocked (Redis 7.0).
                 guard let type = try? keyspace.typeForWrite(of: key) else { continue }
-                while let blocked = pops.takeFirst(waitingOn: key, for: type) {
+                while let blocked = pops.takeFirst(waitingOn: ready, for: type) {
                     var reply = ReplyWriter(buffer: ByteBuffer(), version: blocked.version)
                     let done: Bool
                     do {

@@ -51,6 +51,8 @@ final class BlockedPop: @unchecked Sendable {
     }
 
     let handle: ClientHandle
+    /// The database the client blocked in: only its keys serve it.
+    let database: UInt32
     let keys: [ByteBuffer]
     let operation: Operation
     let version: ProtocolVersion
@@ -58,8 +60,12 @@ final class BlockedPop: @unchecked Sendable {
     let sequence: UInt64
     var state = State.waiting
 
-    init(handle: ClientHandle, keys: [ByteBuffer], operation: Operation, version: ProtocolVersion, sequence: UInt64) {
+    init(
+        handle: ClientHandle, database: UInt32, keys: [ByteBuffer], operation: Operation, version: ProtocolVersion,
+        sequence: UInt64
+    ) {
         self.handle = handle
+        self.database = database
         self.keys = keys.map { ByteBuffer(buffer: $0) }  // no request buffer pinned while blocked
         self.operation = operation
         self.version = version
@@ -72,10 +78,10 @@ final class BlockedPop: @unchecked Sendable {
 final class BlockingPops: @unchecked Sendable {
     // @unchecked: every field below the lock is used under it.
     private let lock = NIOLock()
-    private var queues: [ByteBuffer: [BlockedPop]] = [:]
+    private var queues: [DatabaseKey: [BlockedPop]] = [:]
     private var byClient: [Int: BlockedPop] = [:]
-    private var ready: [ByteBuffer] = []
-    private var readySet = Set<ByteBuffer>()
+    private var ready: [DatabaseKey] = []
+    private var readySet = Set<DatabaseKey>()
     private var nextSequence: UInt64 = 0
     private let blockedCount = Atomic<Int>(0)
     private let readyCount = Atomic<Int>(0)
@@ -87,27 +93,40 @@ final class BlockingPops: @unchecked Sendable {
 
     /// Blocks a client on `keys`.
     func block(
-        _ handle: ClientHandle, keys: [ByteBuffer], operation: BlockedPop.Operation, version: ProtocolVersion
+        _ handle: ClientHandle, database: UInt32, keys: [ByteBuffer], operation: BlockedPop.Operation,
+        version: ProtocolVersion
     ) -> BlockedPop {
         lock.withLock {
             nextSequence &+= 1
-            let pop = BlockedPop(handle: handle, keys: keys, operation: operation, version: version, sequence: nextSequence)
+            let pop = BlockedPop(
+                handle: handle, database: database, keys: keys, operation: operation, version: version,
+                sequence: nextSequence)
             enqueue(pop)
             return pop
         }
     }
 
     /// A key changed (under the store's lock): if someone is blocked on it, serving looks at it after the command.
-    func keyChanged(_ key: ByteBuffer) {
+    func keyChanged(_ key: DatabaseKey) {
         lock.withLock {
             guard queues[key] != nil, readySet.insert(key).inserted else { return }
-            ready.append(ByteBuffer(buffer: key))
+            ready.append(DatabaseKey(key.database, ByteBuffer(buffer: key.key)))
+            readyCount.store(ready.count, ordering: .relaxed)
+        }
+    }
+
+    /// SWAPDB (under the store's lock): every key someone is blocked on in these databases may now hold a list.
+    func databasesChanged(_ databases: [UInt32]) {
+        lock.withLock {
+            for key in queues.keys where databases.contains(key.database) && readySet.insert(key).inserted {
+                ready.append(key)
+            }
             readyCount.store(ready.count, ordering: .relaxed)
         }
     }
 
     /// The keys changed since the last call, in the order they changed.
-    func takeReady() -> [ByteBuffer] {
+    func takeReady() -> [DatabaseKey] {
         lock.withLock {
             defer {
                 ready.removeAll()
@@ -120,7 +139,7 @@ final class BlockingPops: @unchecked Sendable {
 
     /// The client blocked longest on `key` for a value of `type`, marked as being served and taken out of every
     /// queue; nil when none.
-    func takeFirst(waitingOn key: ByteBuffer, for type: ValueType) -> BlockedPop? {
+    func takeFirst(waitingOn key: DatabaseKey, for type: ValueType) -> BlockedPop? {
         lock.withLock {
             guard let pop = queues[key]?.first(where: { $0.operation.valueType == type }) else { return nil }
             dequeue(pop)
@@ -180,7 +199,9 @@ final class BlockingPops: @unchecked Sendable {
 
     /// Under the lock.
     private func enqueue(_ pop: BlockedPop) {
-        for key in pop.keys where !(queues[key]?.contains { $0 === pop } ?? false) {
+        for name in pop.keys {
+            let key = DatabaseKey(pop.database, name)
+            guard !(queues[key]?.contains { $0 === pop } ?? false) else { continue }
             var queue = queues[key, default: []]
             let place = queue.firstIndex { $0.sequence > pop.sequence } ?? queue.endIndex
             queue.insert(pop, at: place)
@@ -192,7 +213,8 @@ final class BlockingPops: @unchecked Sendable {
 
     /// Under the lock.
     private func dequeue(_ pop: BlockedPop) {
-        for key in pop.keys {
+        for name in pop.keys {
+            let key = DatabaseKey(pop.database, name)
             guard var queue = queues[key] else { continue }
             queue.removeAll { $0 === pop }
             queues[key] = queue.isEmpty ? nil : queue

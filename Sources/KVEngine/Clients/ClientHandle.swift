@@ -49,6 +49,8 @@ final class ClientHandle: Sendable {
     let subscriptions = Synchronization.Atomic<UInt64>(0)
     /// Set while a command waits: for CLIENT PAUSE to end, or for keys (CLIENT LIST flag `b`).
     let isPostponed = Synchronization.Atomic<Bool>(false)
+    /// The database the connection has selected (CLIENT LIST `db`).
+    let database = Synchronization.Atomic<Int>(0)
     /// Reply bytes produced but not yet taken by the socket (CLIENT LIST `omem`), published by the network layer.
     let outputBytes = Synchronization.Atomic<Int>(0)
     let identity: NIOLockedValueBox<Identity>

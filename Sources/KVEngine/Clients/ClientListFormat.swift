@@ -22,7 +22,7 @@ enum ClientListFormat {
             ("age", String((now - handle.connectedAt) / 1000)),
             ("idle", String((now - handle.lastInteraction.load(ordering: .relaxed)) / 1000)),
             ("flags", flags(handle, inTransaction: queued >= 0, subscribed: handle.isPubSubClient)),
-            ("db", "0"),
+            ("db", String(handle.database.load(ordering: .relaxed))),
             ("sub", String(subscriptions.channels)),
             ("psub", String(subscriptions.patterns)),
             ("ssub", String(subscriptions.shardChannels)),

@@ -14,6 +14,8 @@ public struct CommandError: Error, Sendable, Equatable {
     package static let noSuchKey = CommandError("ERR no such key")
     package static let wrongType = CommandError("WRONGTYPE Operation against a key holding the wrong kind of value")
     package static let dbIndexOutOfRange = CommandError("ERR DB index is out of range")
+    /// MOVE to the selected database, COPY onto itself.
+    package static let sameObject = CommandError("ERR source and destination objects are the same")
 
     package static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")

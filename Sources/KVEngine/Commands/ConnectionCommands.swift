@@ -102,10 +102,9 @@ struct ConnectionCommands: CommandFamily {
         ctx.reply.arrayHeader(0)
     }
 
-    /// kvnode has one database: SELECT 0 succeeds, any other index is out of range.
+    /// `SELECT index`: the connection's commands run in database `index` (0 to `databases - 1`) from now on.
     static func select(_ ctx: CommandContext) throws {
-        let index = try ctx.integerArgument(1)
-        guard index == 0 else { throw CommandError.dbIndexOutOfRange }
+        ctx.session.database = try ctx.databaseArgument(1)
         ctx.reply.ok()
     }
 }

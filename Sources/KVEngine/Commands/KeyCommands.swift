@@ -65,17 +65,18 @@ struct KeyCommands: CommandFamily {
     }
 
     /// `COPY source destination [DB destination-db] [REPLACE]`: copies the value and its expiry (a collection's
-    /// elements one by one); kvnode has only database 0.
+    /// elements one by one), into another database with DB.
     static func copy(_ ctx: CommandContext) throws {
         var replace = false
+        let keyspace = ctx.keyspace
+        let sourceDatabase = keyspace.selectedDatabase
+        var targetDatabase = sourceDatabase
         var index = 3
         while index < ctx.argumentCount {
             if ctx.argument(index, is: "replace") {
                 replace = true
             } else if ctx.argument(index, is: "db") && index + 1 < ctx.argumentCount {
-                let database = try ctx.integerArgument(index + 1)
-                guard Int32(exactly: database) != nil else { throw CommandError.notInteger }
-                guard database == 0 else { throw CommandError.dbIndexOutOfRange }
+                targetDatabase = try ctx.databaseArgument(index + 1)
                 index += 1
             } else {
                 throw CommandError.syntax
@@ -84,15 +85,16 @@ struct KeyCommands: CommandFamily {
         }
         let source = ctx.argument(1)
         let destination = ctx.argument(2)
-        guard source != destination else { throw CommandError("ERR source and destination objects are the same") }
-        let keyspace = ctx.keyspace
+        guard source != destination || sourceDatabase != targetDatabase else { throw CommandError.sameObject }
         guard try keyspace.exists(source) else { return ctx.reply.integer(0) }
-        if try keyspace.expiry(of: destination) != nil {
-            guard replace else { return ctx.reply.integer(0) }
-            try keyspace.delete(destination)
+        let existing = try keyspace.withDatabase(targetDatabase) {
+            guard try keyspace.expiry(of: destination) != nil else { return false }
+            if replace { try keyspace.delete(destination) }
+            return true
         }
-        guard try keyspace.copy(source, to: destination) else { return ctx.reply.integer(0) }
-        ctx.notify(.generic, "copy_to", key: destination)
+        if existing && !replace { return ctx.reply.integer(0) }
+        guard try keyspace.copy(source, to: destination, database: targetDatabase) else { return ctx.reply.integer(0) }
+        ctx.notify(.generic, "copy_to", key: destination, database: targetDatabase)
         ctx.reply.integer(1)
     }
 

@@ -3,24 +3,25 @@ import Logging
 import NIOCore
 import RESP
 
-/// FLUSHDB, FLUSHALL, DBSIZE, SHUTDOWN: the server family.
+/// FLUSHDB, FLUSHALL, DBSIZE, SHUTDOWN: the server family (MOVE and SWAPDB are in `DatabaseCommands`).
 struct ServerCommands: CommandFamily {
     var commands: [CommandSpec] { Self.all }
 
     static let all: [CommandSpec] = [
-        CommandSpec(.flushdb, handler: flush),
-        CommandSpec(.flushall, handler: flush),
+        CommandSpec(.flushdb) { try flush($0, allDatabases: false) },
+        CommandSpec(.flushall) { try flush($0, allDatabases: true) },
         CommandSpec(.dbsize) { ctx in ctx.reply.integer(try ctx.keyspace.liveCount()) },
         CommandSpec(.shutdown, handler: shutdown),
     ]
 
-    /// `FLUSHDB [ASYNC | SYNC]`; both modes remove every key before replying.
-    static func flush(_ ctx: CommandContext) throws {
+    /// `FLUSHDB [ASYNC | SYNC]` (the selected database) and `FLUSHALL [ASYNC | SYNC]` (every database); both modes
+    /// remove the keys before replying.
+    static func flush(_ ctx: CommandContext, allDatabases: Bool) throws {
         guard ctx.argumentCount <= 2 else { throw CommandError.syntax }
         if ctx.argumentCount == 2 && !ctx.argument(1, is: "async") && !ctx.argument(1, is: "sync") {
             throw CommandError.syntax
         }
-        try ctx.keyspace.removeAll()
+        if allDatabases { try ctx.keyspace.removeAllDatabases() } else { try ctx.keyspace.removeAll() }
         ctx.reply.ok()
     }
 

@@ -84,10 +84,11 @@ struct TransactionCommands: CommandFamily {
         let keyspace = ctx.keyspace
         for index in 1..<ctx.argumentCount {
             let key = ctx.argument(index)
-            guard !ctx.session.watch.contains(key) else { continue }
+            guard !ctx.session.watch.contains(key, database: ctx.session.database) else { continue }
             // Reading first also deletes the key if it has already expired, which does not count as a change.
             let expiry = try keyspace.expiry(of: key)
-            ctx.session.watch.add(key, existed: expiry != nil, expireAt: expiry ?? 0, registry: registry)
+            ctx.session.watch.add(
+                key, database: ctx.session.database, existed: expiry != nil, expireAt: expiry ?? 0, registry: registry)
         }
         ctx.reply.ok()
     }

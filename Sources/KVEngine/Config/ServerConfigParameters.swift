@@ -80,7 +80,7 @@ enum ServerConfigParameters {
             let value = try ConfigParameter.parseMemory(text, in: 1024 * 1024...Int.max)
             return { server.settings.clientQueryBufferLimit.store(value, ordering: .relaxed) }
         },
-        ConfigParameter("databases", mutability: .immutable) { _ in "1" },
+        ConfigParameter("databases", mutability: .immutable) { String($0.configuration.databases) },
     ]
 
     static let persistence: [ConfigParameter] = [

@@ -47,8 +47,11 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     }
 
     /// Changed since the last commit.
-    private var recordedKeys: [ByteBuffer] = []
-    private var recordedCleared = false
+    private var recordedKeys: [DatabaseKey] = []
+    /// Databases flushed since the last commit.
+    private var recordedCleared: [UInt32] = []
+    /// SWAPDB since the last commit.
+    private var recordedSwaps: [(UInt32, UInt32)] = []
     private var recordedExpired = 0
     private var recordedKeyChanges = 0
     private var recorded = Deliveries()
@@ -98,31 +101,37 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
     @inline(__always) private var recordsKeys: Bool { watches.isWatching || waiters.isWaiting }
 
     /// A command's notification: recorded if its class is enabled.
-    func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+    func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer, database: UInt32) {
         guard notifier.publishes(type) else { return }
-        recorded.notifications.append(type, event, key: key)
+        recorded.notifications.append(type, event, key: key, database: database)
     }
 
-    func keyCreated(_ key: ByteBuffer) {
-        notify(.new, "new", key: key)
+    func keyCreated(_ key: ByteBuffer, database: UInt32) {
+        notify(.new, "new", key: key, database: database)
     }
 
-    func keyModified(_ key: ByteBuffer) {
+    func keyModified(_ key: ByteBuffer, database: UInt32) {
         recordedKeyChanges &+= 1
-        if recordsKeys { recordedKeys.append(ByteBuffer(buffer: key)) }
+        if recordsKeys { recordedKeys.append(DatabaseKey(database, ByteBuffer(buffer: key))) }
         // A client blocked on the key may be served right after the command (`Executor.serveBlockedClients`).
-        if blockingPops.isWaiting { blockingPops.keyChanged(key) }
+        if blockingPops.isWaiting { blockingPops.keyChanged(DatabaseKey(database, key)) }
     }
 
-    func keyExpired(_ key: ByteBuffer) {
+    func keyExpired(_ key: ByteBuffer, database: UInt32) {
         recordedExpired += 1
-        if recordsKeys { recordedKeys.append(ByteBuffer(buffer: key)) }
-        notify(.expired, "expired", key: key)
+        if recordsKeys { recordedKeys.append(DatabaseKey(database, ByteBuffer(buffer: key))) }
+        notify(.expired, "expired", key: key, database: database)
     }
 
-    func keyspaceCleared(removedKeys: Int) {
-        recordedCleared = true
+    func keyspaceCleared(removedKeys: Int, database: UInt32) {
+        recordedCleared.append(database)
         recordedKeyChanges &+= removedKeys
+    }
+
+    func databasesSwapped(_ first: UInt32, _ second: UInt32) {
+        recordedSwaps.append((first, second))
+        // Clients blocked in either database may find their keys filled now, as Redis's SWAPDB serves them.
+        if blockingPops.isWaiting { blockingPops.databasesChanged([first, second]) }
     }
 
     var wantsChangeEvents: Bool { watchers.isWatching }
@@ -136,7 +145,8 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
             watches.keysModified(recordedKeys)
             if waiters.isWaiting { recorded.wakeUps.append(contentsOf: waiters.waiters(of: recordedKeys)) }
         }
-        if recordedCleared { watches.keyspaceCleared() }
+        for database in recordedCleared { watches.keyspaceCleared(database: database) }
+        for (first, second) in recordedSwaps { watches.databasesSwapped(first, second) }
         if recordedExpired > 0 { expiredCount.wrappingAdd(recordedExpired, ordering: .relaxed) }
         if recordedKeyChanges > 0 { keyChangeCount.wrappingAdd(recordedKeyChanges, ordering: .relaxed) }
         if !recorded.isEmpty {
@@ -157,7 +167,8 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 
     private func discardRecorded() {
         if !recordedKeys.isEmpty { recordedKeys.removeAll(keepingCapacity: true) }
-        recordedCleared = false
+        if !recordedCleared.isEmpty { recordedCleared.removeAll() }
+        if !recordedSwaps.isEmpty { recordedSwaps.removeAll() }
         recordedExpired = 0
         recordedKeyChanges = 0
         if !recorded.isEmpty { recorded = Deliveries() }
@@ -218,25 +229,29 @@ final class KeyspaceEventObserver: KeyspaceObserver, @unchecked Sendable {
 /// Notifications recorded during a lease, their keys copied into one buffer so they pin no request.
 struct NotificationBatch: Sendable {
     private var keys = ByteBuffer()
-    private var entries: [(type: KeyspaceEventFlags, event: StaticString, offset: Int, length: Int)] = []
+    private var entries: [(type: KeyspaceEventFlags, event: StaticString, offset: Int, length: Int, database: UInt32)] = []
 
     var isEmpty: Bool { entries.isEmpty }
 
-    mutating func append(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+    mutating func append(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer, database: UInt32) {
         let offset = keys.writerIndex
         keys.writeImmutableBuffer(key)
-        entries.append((type, event, offset, key.readableBytes))
+        entries.append((type, event, offset, key.readableBytes, database))
     }
 
     mutating func append(contentsOf other: NotificationBatch) {
         for entry in other.entries {
-            append(entry.type, entry.event, key: other.keys.getSlice(at: entry.offset, length: entry.length)!)
+            append(
+                entry.type, entry.event, key: other.keys.getSlice(at: entry.offset, length: entry.length)!,
+                database: entry.database)
         }
     }
 
     func publish(through notifier: KeyspaceNotifier) {
         for entry in entries {
-            notifier.publish(entry.type, entry.event, key: keys.getSlice(at: entry.offset, length: entry.length)!)
+            notifier.publish(
+                entry.type, entry.event, key: keys.getSlice(at: entry.offset, length: entry.length)!,
+                database: entry.database)
         }
     }
 }

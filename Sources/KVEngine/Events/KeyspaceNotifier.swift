@@ -66,7 +66,7 @@ public struct KeyspaceEventFlags: OptionSet, Sendable {
     }
 }
 
-/// Publishes keyspace notifications (`__keyspace@0__:<key>` and `__keyevent@0__:<event>`) for changes to keys.
+/// Publishes keyspace notifications (`__keyspace@<db>__:<key>` and `__keyevent@<db>__:<event>`) for changes to keys.
 ///
 /// Commands record their events through the keyspace observer while they run; the observer publishes them here once
 /// their batch is committed, in commit order. With notifications off (the default) recording costs one atomic load.
@@ -92,14 +92,14 @@ public final class KeyspaceNotifier: Sendable {
         return enabled.contains(type) && !enabled.isDisjoint(with: [.keyspace, .keyevent])
     }
 
-    /// Publishes `event` of class `type` for `key`, if that class is enabled.
-    func publish(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
+    /// Publishes `event` of class `type` for `key` of database `database`, if that class is enabled.
+    func publish(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer, database: UInt32) {
         let enabled = self.enabled
         guard enabled.contains(type), !enabled.isDisjoint(with: [.keyspace, .keyevent]) else { return }
         if enabled.contains(.keyspace) {
             var channel = ByteBuffer()
-            channel.reserveCapacity(15 + key.readableBytes)
-            channel.writeStaticString("__keyspace@0__:")
+            channel.reserveCapacity(24 + key.readableBytes)
+            Self.writePrefix("__keyspace@", database, into: &channel)
             channel.writeImmutableBuffer(key)
             var payload = ByteBuffer()
             payload.writeStaticString(event)
@@ -107,9 +107,20 @@ public final class KeyspaceNotifier: Sendable {
         }
         if enabled.contains(.keyevent) {
             var channel = ByteBuffer()
-            channel.writeStaticString("__keyevent@0__:")
+            Self.writePrefix("__keyevent@", database, into: &channel)
             channel.writeStaticString(event)
             hub.publish(key, to: channel)
+        }
+    }
+
+    /// `__keyspace@` / `__keyevent@`, the database in decimal, `__:`.
+    private static func writePrefix(_ kind: StaticString, _ database: UInt32, into channel: inout ByteBuffer) {
+        channel.writeStaticString(kind)
+        if database == 0 {
+            channel.writeStaticString("0__:")
+        } else {
+            channel.writeString(String(database))
+            channel.writeStaticString("__:")
         }
     }
 }

@@ -49,6 +49,16 @@ public struct CommandContext {
         return value
     }
 
+    /// Argument `index` as a database number (SELECT, MOVE, COPY ... DB): `-ERR value is not an integer or out of
+    /// range` unless it is an int, `-ERR DB index is out of range` unless it is below `databases`, as Redis says.
+    package func databaseArgument(_ index: Int, notInteger: CommandError = .notInteger) throws(CommandError) -> UInt32 {
+        guard let number = Int32(exactly: try integerArgument(index, error: notInteger)) else { throw notInteger }
+        guard number >= 0, Int(number) < executor.engine.configuration.databases else {
+            throw CommandError.dbIndexOutOfRange
+        }
+        return UInt32(number)
+    }
+
     // MARK: Reply
 
     /// Where the command writes its reply.
@@ -89,7 +99,13 @@ public struct CommandContext {
     /// committed, after any event the keyspace itself reports for it (`new`, `expired`).
     package func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer) {
         assert(lease != nil, "a notification is recorded under the lease of the change it reports")
-        executor.engine.keyspaceEvents.notify(type, event, key: key)
+        executor.engine.keyspaceEvents.notify(type, event, key: key, database: keyspace.selectedDatabase)
+    }
+
+    /// `notify` for a change in another database than the session's (MOVE's `move_to`, COPY ... DB's `copy_to`).
+    package func notify(_ type: KeyspaceEventFlags, _ event: StaticString, key: ByteBuffer, database: UInt32) {
+        assert(lease != nil, "a notification is recorded under the lease of the change it reports")
+        executor.engine.keyspaceEvents.notify(type, event, key: key, database: database)
     }
 
     // MARK: Server
@@ -119,7 +135,8 @@ public struct CommandContext {
         precondition(!isInTransaction, "a command inside MULTI/EXEC answers at once instead of waiting")
         let deadline = session.keyWait?.deadline
             ?? timeoutMilliseconds.map { executor.engine.store.clock.milliseconds() &+ $0 }
-        session.keyWait = KeyWait(keys: keys.map { ByteBuffer(buffer: $0) }, deadline: deadline)
+        let database = session.database
+        session.keyWait = KeyWait(keys: keys.map { DatabaseKey(database, ByteBuffer(buffer: $0)) }, deadline: deadline)
         session.waitRequested = true
     }
 

@@ -206,6 +206,8 @@ public struct Executor: Sendable {
         let wasExecuting = session.isExecuting
         session.isExecuting = true
         var failed = false
+        // The session's database (SELECT); for database 0 without SWAPDB two stores, no allocation.
+        lease?.select(session.database)
         do {
             try spec.handler(CommandContext(session: session, lease: lease, executor: self))
         } catch {

@@ -10,7 +10,7 @@ import Synchronization
 /// is released, and the command runs again under a lease of its own: it sees the change, and either completes or
 /// waits again. Nothing is kept per key when nobody waits: a write costs one relaxed load (`isWaiting`).
 final class KeyWaiters: Sendable {
-    private let waiting = NIOLockedValueBox<[ByteBuffer: [ClientHandle]]>([:])
+    private let waiting = NIOLockedValueBox<[DatabaseKey: [ClientHandle]]>([:])
     private let waitingKeys = Atomic<Int>(0)
 
     @inline(__always) var isWaiting: Bool { waitingKeys.load(ordering: .relaxed) > 0 }
@@ -20,7 +20,7 @@ final class KeyWaiters: Sendable {
         waiting.withLockedValue { Set($0.values.joined().map(\.id)).count }
     }
 
-    func add(_ handle: ClientHandle, keys: [ByteBuffer]) {
+    func add(_ handle: ClientHandle, keys: [DatabaseKey]) {
         waiting.withLockedValue { waiting in
             for key in keys where !(waiting[key]?.contains { $0 === handle } ?? false) {
                 waiting[key, default: []].append(handle)
@@ -29,7 +29,7 @@ final class KeyWaiters: Sendable {
         }
     }
 
-    func remove(_ handle: ClientHandle, keys: [ByteBuffer]) {
+    func remove(_ handle: ClientHandle, keys: [DatabaseKey]) {
         waiting.withLockedValue { waiting in
             for key in keys {
                 guard var list = waiting[key] else { continue }
@@ -41,7 +41,7 @@ final class KeyWaiters: Sendable {
     }
 
     /// The connections waiting on any of `keys`, each once.
-    func waiters(of keys: some Sequence<ByteBuffer>) -> [ClientHandle] {
+    func waiters(of keys: some Sequence<DatabaseKey>) -> [ClientHandle] {
         waiting.withLockedValue { waiting in
             var found: [ClientHandle] = []
             for key in keys {
@@ -56,7 +56,8 @@ final class KeyWaiters: Sendable {
 
 /// What a parked command waits for.
 struct KeyWait {
-    var keys: [ByteBuffer]
+    /// The keys, in the database the command runs in.
+    var keys: [DatabaseKey]
     /// When the wait ends, by the store's clock (Unix ms, as Redis judges blocking timeouts by `mstime`); nil to wait
     /// until woken.
     var deadline: Int64?

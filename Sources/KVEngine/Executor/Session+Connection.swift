@@ -71,6 +71,7 @@ extension Session {
         PubSubCommands.unsubscribeAll(self)
         replyMode = .on
         reply.version = .resp2
+        database = 0
         name = []
         handle.setFlag(.noTouch, false)
     }

@@ -66,6 +66,11 @@ public final class Session {
     /// This connection's copy of its user's rules, taken again only when they change.
     var rulesCache: ACLUser.RulesCache?
 
+    /// The database SELECT chose (0 until then); every keyspace command runs in it.
+    var database: UInt32 = 0 {
+        didSet { handle.database.store(Int(database), ordering: .relaxed) }
+    }
+
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false
     /// MULTI's queue; nil outside a transaction.
@@ -133,7 +138,7 @@ public final class Session {
     /// Reads argument `index`'s key from committed data without the store's lock, counting a hit or miss.
     func readCommitted<R>(_ index: Int, _ body: (_ value: UnsafeRawBufferPointer, _ expireAt: Int64) throws -> R) throws -> R? {
         let result = try request.withArgument(index) { key in
-            try engine.store.readCommitted(key, scratch: &readScratch, slot: loop.readerSlot, body)
+            try engine.store.readCommitted(key, database: database, scratch: &readScratch, slot: loop.readerSlot, body)
         }
         statistics.add(1, to: result == nil ? .keyspaceMisses : .keyspaceHits)  // the keyspace counts the others
         return result
@@ -190,7 +195,7 @@ extension Session {
     func addWatcher(filter: WatchFilter, includePrevious: Bool, start: UInt64, hub: WatchHub) -> Watcher {
         lastWatchID += 1
         let watcher = Watcher(
-            id: lastWatchID, filter: filter, includePrevious: includePrevious, start: start, hub: hub,
+            id: lastWatchID, filter: filter, database: database, includePrevious: includePrevious, start: start, hub: hub,
             store: engine.store, subscriber: subscriber, readerSlot: loop.readerSlot)
         watchers[watcher.id] = watcher
         hub.add(watcher)

@@ -181,7 +181,12 @@ enum InfoSections {
 
     @Sendable static func keyspace(_ context: InfoContext) -> [(String, String)] {
         let keyspace = context.keyspace
-        guard keyspace.count > 0 else { return [] }
-        return [("db0", "keys=\(keyspace.count),expires=\(keyspace.expiringKeys),avg_ttl=\(keyspace.averageTTL)")]
+        return keyspace.databasesWithKeys.map { database in
+            let statistics = keyspace.statistics(ofDatabase: database)
+            return (
+                "db\(database)",
+                "keys=\(statistics.keys),expires=\(statistics.expires),avg_ttl=\(statistics.averageTTL)"
+            )
+        }
     }
 }

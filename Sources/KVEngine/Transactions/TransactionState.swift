@@ -25,18 +25,18 @@ struct TransactionQueue {
 
 /// The keys a client WATCHes and the token other clients mark dirty when they change one.
 struct ClientWatch {
-    private var keys: [ByteBuffer: WatchedKey] = [:]
+    private var keys: [DatabaseKey: WatchedKey] = [:]
     private(set) var token = WatchToken()
 
     var isEmpty: Bool { keys.isEmpty }
     var count: Int { keys.count }
 
-    func contains(_ key: ByteBuffer) -> Bool { keys[key] != nil }
+    func contains(_ key: ByteBuffer, database: UInt32) -> Bool { keys[DatabaseKey(database, key)] != nil }
 
-    /// Starts watching `key`. The caller holds a lease.
-    mutating func add(_ key: ByteBuffer, existed: Bool, expireAt: Int64, registry: WatchRegistry) {
+    /// Starts watching `key` of `database`. The caller holds a lease.
+    mutating func add(_ key: ByteBuffer, database: UInt32, existed: Bool, expireAt: Int64, registry: WatchRegistry) {
         // A private copy: the argument is a slice of the read buffer.
-        let copy = ByteBufferAllocator().buffer(buffer: key)
+        let copy = DatabaseKey(database, ByteBufferAllocator().buffer(buffer: key))
         keys[copy] = WatchedKey(key: copy, existed: existed, expireAt: expireAt)
         registry.watch(copy, existed: existed, by: token)
     }

@@ -15,7 +15,7 @@ final class WatchToken: Sendable {
 
 /// A key one client watches, with what it looked like at WATCH time.
 struct WatchedKey {
-    let key: ByteBuffer
+    let key: DatabaseKey
     /// Whether the key existed: only then does FLUSHDB count as a change, as in Redis.
     let existed: Bool
     /// The key's expiry at WATCH time (0 for none): EXEC fails once it has passed, even if nothing deleted the key.
@@ -29,7 +29,7 @@ struct WatchedKey {
 /// has its own lock, so a closing connection can drop its watches without the store's. When nobody watches anything,
 /// a write costs one relaxed load (`isWatching`).
 final class WatchRegistry: Sendable {
-    private let watchers = NIOLockedValueBox<[ByteBuffer: [(token: WatchToken, existed: Bool)]]>([:])
+    private let watchers = NIOLockedValueBox<[DatabaseKey: [(token: WatchToken, existed: Bool)]]>([:])
     private let watchedKeys = Atomic<Int>(0)
 
     /// Whether any key is watched.
@@ -39,7 +39,7 @@ final class WatchRegistry: Sendable {
     var watchedKeyCount: Int { watchedKeys.load(ordering: .relaxed) }
 
     /// Adds a watch on `key`; the caller holds a lease, so no commit runs between its read of the key and this.
-    func watch(_ key: ByteBuffer, existed: Bool, by token: WatchToken) {
+    func watch(_ key: DatabaseKey, existed: Bool, by token: WatchToken) {
         watchers.withLockedValue { watchers in
             watchers[key, default: []].append((token, existed))
             watchedKeys.store(watchers.count, ordering: .relaxed)
@@ -59,7 +59,7 @@ final class WatchRegistry: Sendable {
     }
 
     /// Marks the watchers of each committed key dirty.
-    func keysModified(_ keys: some Sequence<ByteBuffer>) {
+    func keysModified(_ keys: some Sequence<DatabaseKey>) {
         watchers.withLockedValue { watchers in
             for key in keys {
                 for entry in watchers[key] ?? [] { entry.token.markDirty() }
@@ -67,11 +67,21 @@ final class WatchRegistry: Sendable {
         }
     }
 
-    /// FLUSHDB/FLUSHALL: every client watching a key that existed sees a change.
-    func keyspaceCleared() {
+    /// FLUSHDB (FLUSHALL: each database): every client watching a key of `database` that existed sees a change.
+    func keyspaceCleared(database: UInt32) {
         watchers.withLockedValue { watchers in
-            for list in watchers.values {
+            for (key, list) in watchers where key.database == database {
                 for entry in list where entry.existed { entry.token.markDirty() }
+            }
+        }
+    }
+
+    /// SWAPDB: every client watching a key of either database sees a change (Redis spares a key missing from both;
+    /// kvnode does not look, so such an EXEC fails where Redis's would run).
+    func databasesSwapped(_ first: UInt32, _ second: UInt32) {
+        watchers.withLockedValue { watchers in
+            for (key, list) in watchers where key.database == first || key.database == second {
+                for entry in list { entry.token.markDirty() }
             }
         }
     }

@@ -56,7 +56,7 @@ struct Replay {
             let (events, done) = try view.events(
                 from: from, after: position, through: through, limit: Self.step, maxBytes: Self.stepBytes)
             if let last = events.last { source = .log(next: from, position: (last.revision, last.index)) }
-            let frames = events.filter { watcher.filter.matches($0) }.map { watcher.frame(for: $0) }
+            let frames = events.filter { watcher.follows($0) }.map { watcher.frame(for: $0) }
             // Steps never split a revision: everything through the last one read has been sent.
             return Step(frames: frames, done: done, sentThrough: done ? through : events.last?.revision)
         case .initial(_, let inside?):
@@ -67,7 +67,8 @@ struct Replay {
             var bytes = 0
             var collection: CollectionCursor?
             let read = try view.entries(
-                in: watcher.filter.range, after: after, limit: Self.step, maxBytes: Self.stepBytes
+                in: watcher.filter.range, database: watcher.database, after: after, limit: Self.step,
+                maxBytes: Self.stepBytes
             ) { key, value, expireAt, revision, type in
                 last = Array(key)
                 bytes += key.count + value.count

@@ -23,6 +23,8 @@ import Synchronization
 final class Watcher: Sendable {
     let id: Int
     let filter: WatchFilter
+    /// The database the connection had selected at KV.WATCH: the watch follows that database's keys only.
+    let database: UInt32
     let includePrevious: Bool
     /// Events at or before this revision are not sent from the live feed.
     let start: UInt64
@@ -54,11 +56,12 @@ final class Watcher: Sendable {
     }
 
     init(
-        id: Int, filter: WatchFilter, includePrevious: Bool, start: UInt64, hub: WatchHub, store: Store,
-        subscriber: Subscriber, readerSlot: ReaderSlot
+        id: Int, filter: WatchFilter, database: UInt32 = 0, includePrevious: Bool, start: UInt64, hub: WatchHub,
+        store: Store, subscriber: Subscriber, readerSlot: ReaderSlot
     ) {
         self.id = id
         self.filter = filter
+        self.database = database
         self.includePrevious = includePrevious
         self.start = start
         self.hub = hub
@@ -78,7 +81,7 @@ final class Watcher: Sendable {
 
     /// Takes the events of one lease that match; called in commit order.
     func offer(_ events: [ChangeEvent]) {
-        let matching = events.filter { $0.revision > start && filter.matches($0) }
+        let matching = events.filter { $0.revision > start && follows($0) }
         // Recorded before the events are handed on, so a progress tick never claims a revision still on its way.
         feed.withLockedValue { feed in
             if let last = events.last { feed.offered = max(feed.offered, last.revision) }
@@ -231,7 +234,16 @@ final class Watcher: Sendable {
     /// The value the key had before `event`, read from the log (nil when it had none, or the log no longer has it).
     private func previousValue(of event: ChangeEvent) -> ByteBuffer? {
         guard event.previousRevision > 0 else { return nil }
-        return (try? store.loggedValue(of: event.key, at: event.previousRevision, slot: readerSlot)) ?? nil
+        return (try? store.loggedValue(
+            of: event.key, database: event.database, at: event.previousRevision, slot: readerSlot)) ?? nil
+    }
+
+    /// Whether the watch reports `event`: one of its database (a SWAPDB naming it included) that its filter matches.
+    func follows(_ event: ChangeEvent) -> Bool {
+        if event.operation == .swapDatabases {
+            return event.database == database || event.value.map { String(buffer: $0) } == String(database)
+        }
+        return event.database == database && filter.matches(event)
     }
 }
 
@@ -241,7 +253,7 @@ enum WatchFilter: Sendable {
     case prefix(ByteBuffer)
     case pattern(GlobPattern)
 
-    /// Whether `event` concerns a followed key; a FLUSHDB concerns every watcher.
+    /// Whether `event` concerns a followed key; a FLUSHDB concerns every watcher (of its database: `Watcher.follows`).
     func matches(_ event: ChangeEvent) -> Bool {
         if event.operation == .flush { return true }
         return event.key.withUnsafeReadableBytes { matches($0) }

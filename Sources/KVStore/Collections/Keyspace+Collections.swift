@@ -226,7 +226,7 @@ extension Keyspace {
             try remove(
                 key, previousExpiry: stored.expireAt, previous: summary, operation: .delete,
                 dropsElements: collection.count > 0)
-            observer?.keyModified(key)
+            observer?.keyModified(key, database: selectedDatabase)
             return
         }
         let revision = touch(&collection)

@@ -32,21 +32,33 @@ extension Keyspace {
             previousExpiry: nil)
         // The elements now belong to the destination.
         try remove(source, previousExpiry: moved.expireAt, previous: moved, operation: .delete, dropsElements: false)
-        observer?.keyModified(source)
+        observer?.keyModified(source, database: selectedDatabase)
         return true
     }
 
     /// Copies `source`'s value and expiry to `destination`, which must not exist (delete it first). A collection's
     /// elements are copied into a collection of its own (logged element by element, as `hset`/`sadd`), so the copy
     /// costs O(elements).
+    /// - Parameter database: the logical database the copy goes to (COPY ... DB n); nil for the selected one.
     /// - Returns: false when `source` does not exist.
-    public func copy(_ source: ByteBuffer, to destination: ByteBuffer) throws -> Bool {
+    public func copy(_ source: ByteBuffer, to destination: ByteBuffer, database: UInt32? = nil) throws -> Bool {
         guard let copied = try summary(of: source) else { return false }
         guard copied.type.isCollection, let metadata = copied.metadata else {
             guard let value = try lookup(source, { value, _ in ByteBuffer(bytes: value) }) else { return false }
-            try set(destination, value: value, expireAt: copied.expireAt, previousExpiry: nil)
+            try withDatabase(database ?? selectedDatabase) {
+                try set(destination, value: value, expireAt: copied.expireAt, previousExpiry: nil)
+            }
             return true
         }
+        // Elements are keyed by generation, not by key: read from anywhere, written into the copy's database.
+        return try withDatabase(database ?? selectedDatabase) {
+            try copyCollection(source, copied, metadata, to: destination)
+        }
+    }
+
+    private func copyCollection(
+        _ source: ByteBuffer, _ copied: RecordSummary, _ metadata: CollectionMetadata, to destination: ByteBuffer
+    ) throws -> Bool {
         let original = StoredCollection(
             key: source, type: copied.type, metadata: metadata, expireAt: copied.expireAt,
             stored: (copied.revision, copied.expireAt), revision: nil)

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Where the keys of numbered databases (SELECT 0..databases-1) live in LevelDB (docs/storage-format.md, "Numbered
-/// databases"). Not yet used by `Keyspace`: this is the encoding the numbered databases are built on.
+/// databases"); `Keyspace` selects one per command (Keyspace+Databases.swift).
 ///
 /// Storage database 0 keeps the layout every data directory before numbered databases has (`'k' + key`,
 /// `'e' + expireAt + key`, `m` + `keys`), so those directories open unchanged, without a migration, and the hot path
@@ -83,6 +83,11 @@ public enum DatabaseLayout {
         database == 0 ? StorageLayout.keyCountKey : StorageLayout.keyCountKey + bigEndian(database)
     }
 
+    /// The metadata key holding storage database `database`'s expiry statistics (database 0: `m` + `expires`).
+    static func expiryStatisticsKey(database: UInt32) -> [UInt8] {
+        database == 0 ? StorageLayout.expiryStatisticsKey : StorageLayout.expiryStatisticsKey + bigEndian(database)
+    }
+
     static func bigEndian(_ value: UInt32) -> [UInt8] {
         [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
          UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
@@ -106,6 +111,15 @@ public struct DatabaseMap: Equatable, Sendable {
     /// The storage database holding logical database `logical`'s keys.
     public func storage(of logical: UInt32) -> UInt32 {
         exchanged.isEmpty ? logical : exchanged[logical, default: logical]
+    }
+
+    /// Whether every logical database is its own storage database (no SWAPDB in effect).
+    public var isIdentity: Bool { exchanged.isEmpty }
+
+    /// The logical database whose keys storage database `storage` holds.
+    public func logical(of storage: UInt32) -> UInt32 {
+        guard !exchanged.isEmpty else { return storage }
+        return exchanged.first { $0.value == storage }?.key ?? storage
     }
 
     /// SWAPDB `first` `second`: afterwards each names the storage the other named. O(1); no key moves.

@@ -323,7 +323,7 @@ def test_info(variant, server):
 def test_config_get_set(variant, server):
     async def case(r):
         assert await aw(r.config_get("maxclients")) == {"maxclients": "10000"}
-        assert (await aw(r.config_get("databases")))["databases"] == "1"
+        assert (await aw(r.config_get("databases")))["databases"] == "16"
         assert await aw(r.config_set("maxclients", 2000)) is True
         try:
             assert await aw(r.config_get("maxclients")) == {"maxclients": "2000"}
