@@ -12,8 +12,8 @@ from conftest import wait_until
 class Blocked:
     """A blocking command running on a connection of its own; `result()` waits (bounded) for its reply."""
 
-    def __init__(self, server, *args, protocol: int = 2):
-        self.client = server.client(protocol=protocol)
+    def __init__(self, server, *args, protocol: int = 2, db: int = 0):
+        self.client = server.client(protocol=protocol, db=db)
         self.id = self.client.client_id()
         self.replies: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, args=args, daemon=True)

@@ -3,16 +3,15 @@ keyspace notifications with the database, and redis-py's `redis://host/n` URLs.
 
 Every expectation is validated against redis-server 7.0 (KVNODE_TARGET=redis)."""
 import os
-import queue
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
 import redis
 
+from blocking_helpers import Blocked, blocked_ids
 from conftest import start_server, wait_until
 from revision_tools import Watch
 from snapshot_tools import (KVNode, RedisServer, parse_snapshot, pipe_into, read_snapshot, run_dump,
@@ -237,7 +236,7 @@ def test_swapdb_swaps_for_every_client_and_blocked_pops(server):
     with in_db(server, 0) as zero, in_db(server, 1) as one:
         zero.set("a", "zero")
         one.rpush("q", "job")
-        waiter = BlockedIn(server, 0, "BLPOP", "q", "0")
+        waiter = Blocked(server, "BLPOP", "q", "0", db=0)
         wait_until(lambda: waiter.id in blocked_ids(zero), message="BLPOP to block")
         assert zero.swapdb(0, 1) is True
         # The blocked client of database 0 is served by the list database 0 now holds.
@@ -246,38 +245,9 @@ def test_swapdb_swaps_for_every_client_and_blocked_pops(server):
         assert zero.swapdb(1, 1) is True and one.get("a") == b"zero"
 
 
-class BlockedIn:
-    """A blocking command on a connection of its own in database `db`."""
-
-    def __init__(self, server, db: int, *args):
-        self.client = in_db(server, db)
-        self.id = self.client.client_id()
-        self.replies: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, args=args, daemon=True)
-        self.thread.start()
-
-    def _run(self, *args):
-        try:
-            self.replies.put(self.client.execute_command(*args))
-        except Exception as error:  # noqa: BLE001 - the test looks at it
-            self.replies.put(error)
-
-    def result(self, timeout: float = 10.0):
-        value = self.replies.get(timeout=timeout)
-        self.client.close()
-        return value
-
-    def done(self) -> bool:
-        return not self.replies.empty()
-
-
-def blocked_ids(r) -> set[int]:
-    return {int(c["id"]) for c in r.client_list() if "b" in c["flags"]}
-
-
 def test_a_blocked_pop_waits_on_its_own_database(server):
     with in_db(server, 0) as zero, in_db(server, 1) as one:
-        waiter = BlockedIn(server, 1, "BLPOP", "q", "0")
+        waiter = Blocked(server, "BLPOP", "q", "0", db=1)
         wait_until(lambda: waiter.id in blocked_ids(zero), message="BLPOP to block")
         assert zero.rpush("q", "for zero") == 1
         # A later command of the pushing connection has run after the push: a pop would have happened by then.
