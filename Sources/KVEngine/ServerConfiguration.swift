@@ -27,8 +27,11 @@ public struct ServerConfiguration: Sendable {
     /// Directory of the LevelDB database (and later snapshots).
     public var dataDirectory = "./data"
     public var durability = Durability.medium
-    /// Event loops serving connections; defaults to one per core.
-    public var eventLoopCount = System.coreCount
+    /// Event loops serving connections (`io-threads`): by default one per four cores, at least one. Commands run one
+    /// at a time under the store's lock whatever the count, so more loops only add parallel socket I/O and lock-free
+    /// reads, and each costs lock hand-offs between threads: on 2 cores one loop doubled SET and HSET at `-P 1`
+    /// (BENCHMARKS.md). Redis's own default is one.
+    public var eventLoopCount = max(1, System.coreCount / 4)
     /// Request decoding limits (`proto-max-bulk-len` and friends).
     public var decoderLimits = DecoderLimits()
     /// Largest request a client may have in flight before it is disconnected (`client-query-buffer-limit`, 1 GB).

@@ -110,7 +110,7 @@ struct KVNodeServerCommand: AsyncParsableCommand {
     @Option(help: "Keyspace events to publish, in Redis's notify-keyspace-events letters (e.g. KEA); empty = off.")
     var notifyKeyspaceEvents = ""
 
-    @Option(help: "Event loop threads serving connections (Redis's io-threads); defaults to the number of cores.")
+    @Option(help: "Event loop threads serving connections (Redis's io-threads); defaults to one per four cores, at least one.")
     var ioThreads: Int?
 
     @Option(help: "LevelDB write buffer size in MiB.")
