@@ -26,7 +26,7 @@ public final class Keyspace {
     enum PendingEntry {
         /// A record: a string's value, or a collection's metadata.
         /// `rawEncoding`: a string Redis holds as `raw` whatever its content (`RecordFormat.rawString`).
-        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision, type: ValueType, rawEncoding: Bool)
+        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision, type: ValueType, rawEncoding: Bool = false)
         case deleted
     }
 
