@@ -79,11 +79,12 @@ ensure_venv() {
     if ! "$VENV_PY" - >/dev/null 2>&1 <<'PY'
 from importlib.metadata import version
 assert int(version("redis").split(".")[0]) >= 8
-for pkg in ("hiredis", "pytest", "pytest-timeout"):
+for pkg in ("hiredis", "pytest", "pytest-timeout", "celery", "kombu"):
     version(pkg)
 PY
     then
         log "installing Python test dependencies into $venv"
-        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout >&2
+        # celery and kombu: Tests/python/test_celery.py runs a real worker against the server.
+        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout celery kombu >&2
     fi
 }

@@ -25,7 +25,8 @@ public final class Keyspace {
     /// A write of this batch that LevelDB has not seen yet.
     enum PendingEntry {
         /// A record: a string's value, or a collection's metadata.
-        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision, type: ValueType)
+        /// `rawEncoding`: a string Redis holds as `raw` whatever its content (`RecordFormat.rawString`).
+        case record(value: ByteBuffer, expireAt: Int64, revision: KeyRevision, type: ValueType, rawEncoding: Bool = false)
         case deleted
     }
 
@@ -42,17 +43,23 @@ public final class Keyspace {
         var expireAt: Int64
         /// A collection's metadata (nil for a string, or a damaged record).
         var metadata: CollectionMetadata?
+        /// A string Redis would hold as `raw` whatever its content (`RecordFormat.rawString`).
+        var rawEncoding = false
 
         /// A collection's generation (0 for a string).
         var generation: UInt64 { metadata?.generation ?? 0 }
         /// A collection's element count (0 for a string).
         var elements: Int { metadata?.count ?? 0 }
 
-        init(type: ValueType, value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision) {
+        init(
+            type: ValueType, value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision,
+            rawEncoding: Bool = false
+        ) {
             self.revision = revision
             self.type = type
             self.expireAt = expireAt
             metadata = type.isCollection ? CollectionMetadata(value) : nil
+            self.rawEncoding = rawEncoding && type == .string
         }
 
         init(revision: KeyRevision, type: ValueType, expireAt: Int64, metadata: CollectionMetadata?) {
@@ -318,9 +325,9 @@ public final class Keyspace {
         if !pending.isEmpty, let entry = pending[key, storageDatabase] {
             switch entry {
             case .deleted: return nil
-            case .record(let value, let expireAt, let revision, let type):
+            case .record(let value, let expireAt, let revision, let type, let rawEncoding):
                 let summary = value.withUnsafeReadableBytes {
-                    RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision)
+                    RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision, rawEncoding: rawEncoding)
                 }
                 if RecordFormat.hasExpired(expireAt, at: now) {
                     try expire(key, summary)
@@ -339,7 +346,9 @@ public final class Keyspace {
                     guard let (expireAt, revision, type, value) = RecordFormat.decodeWithRevision(record) else {
                         return nil
                     }
-                    let summary = RecordSummary(type: type, value: value, expireAt: expireAt, revision: revision)
+                    let summary = RecordSummary(
+                        type: type, value: value, expireAt: expireAt, revision: revision,
+                        rawEncoding: RecordFormat.isRawString(record))
                     if RecordFormat.hasExpired(expireAt, at: now) {
                         expired = summary
                         return nil
@@ -401,8 +410,11 @@ public final class Keyspace {
     }
 
     /// Stores `value` under `key` when the caller already knows the key's current expiry (nil = missing), saving a
-    /// lookup.
-    public func set(_ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?) throws {
+    /// lookup. `rawEncoding`: the value was changed in place or built bit by bit, so OBJECT ENCODING says `raw` as
+    /// Redis would (`hasRawEncoding`); any other write clears it.
+    public func set(
+        _ key: ByteBuffer, value: ByteBuffer, expireAt: Int64, previousExpiry: Int64?, rawEncoding: Bool = false
+    ) throws {
         assertLeased()
         let summary = previousExpiry == nil ? nil : try self.summary(of: key)
         let previous = previousExpiry == nil ? nil : summary?.revision ?? .unknown
@@ -429,7 +441,16 @@ public final class Keyspace {
                 }
             }
         }
-        stageRecord(key, value: value, type: .string, expireAt: expireAt, revision: revision, previousExpiry: previousExpiry)
+        stageRecord(
+            key, value: value, type: .string, expireAt: expireAt, revision: revision, previousExpiry: previousExpiry,
+            rawEncoding: rawEncoding)
+    }
+
+    /// Whether a string key holds a value Redis would keep as `raw` whatever its content, because it was changed in
+    /// place (APPEND, SETRANGE, SETBIT, BITFIELD) or built by BITOP (`RecordFormat.rawString`). False for a missing key
+    /// or another type. Not counted as a hit or miss.
+    public func hasRawEncoding(_ key: ByteBuffer) throws -> Bool {
+        try summary(of: key)?.rawEncoding ?? false
     }
 
     /// Writes a key's record (a string's value or a collection's metadata) with its expiry-index entry, and tells the
@@ -437,13 +458,14 @@ public final class Keyspace {
     /// announced (`keyCreated`) unless it overwrites a value deleted just before (`announcesCreation` false).
     func stageRecord(
         _ key: ByteBuffer, value: ByteBuffer, type: ValueType, expireAt: Int64, revision: KeyRevision,
-        previousExpiry: Int64?, announcesCreation: Bool = true
+        previousExpiry: Int64?, announcesCreation: Bool = true, rawEncoding: Bool = false
     ) {
         key.withUnsafeReadableBytes { keyBytes in
             DatabaseLayout.encodeUserKey(keyBytes, database: storageDatabase, into: &keyScratch)
             value.withUnsafeReadableBytes { valueBytes in
                 RecordFormat.encode(
-                    value: valueBytes, expireAt: expireAt, revision: revision, type: type, into: &recordScratch)
+                    value: valueBytes, expireAt: expireAt, revision: revision, type: type, rawEncoding: rawEncoding,
+                    into: &recordScratch)
             }
             keyScratch.withUnsafeReadableBytes { k in recordScratch.withUnsafeReadableBytes { batch.put(key: k, value: $0) } }
             if let previousExpiry, previousExpiry > 0, previousExpiry != expireAt {
@@ -454,9 +476,10 @@ public final class Keyspace {
                 keyScratch.withUnsafeReadableBytes { batch.put(key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
             }
         }
-        pending[key, storageDatabase] = .record(value: value, expireAt: expireAt, revision: revision, type: type)
+        pending[key, storageDatabase] = .record(
+            value: value, expireAt: expireAt, revision: revision, type: type, rawEncoding: rawEncoding)
         lastLookup = value.withUnsafeReadableBytes {
-            (key, RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision))
+            (key, RecordSummary(type: type, value: $0, expireAt: expireAt, revision: revision, rawEncoding: rawEncoding))
         }
         trackExpiry(from: previousExpiry ?? 0, to: expireAt)
         if previousExpiry == nil {

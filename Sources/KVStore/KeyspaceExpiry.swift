@@ -98,7 +98,9 @@ extension Keyspace {
             collection.expireAt = expireAt
             try save(&collection)
         } else {
-            try set(key, value: value, expireAt: expireAt, previousExpiry: previousExpiry)
+            try set(
+                key, value: value, expireAt: expireAt, previousExpiry: previousExpiry,
+                rawEncoding: try hasRawEncoding(key))
         }
         return true
     }

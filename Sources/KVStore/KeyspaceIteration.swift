@@ -34,7 +34,7 @@ extension Keyspace {
                 return try body(key, value, expireAt, type)
             },
             pending: { key, entry in
-                guard case .record(let value, let expireAt, _, let type) = entry, !isExpired(expireAt) else { return true }
+                guard case .record(let value, let expireAt, _, let type, _) = entry, !isExpired(expireAt) else { return true }
                 return try value.withUnsafeReadableBytes { try body(key, $0, expireAt, type) }
             })
     }

@@ -71,10 +71,14 @@ public enum StorageLayout {
 /// ```
 /// Records written before revisions were kept have no revisions (`KeyRevision.unknown`). The high four bits of
 /// `flags` are the value type (`ValueType`, 0 = string, so every record of layout versions 1 and 2 is a string); a
-/// string's value bytes are its value, a collection's are its metadata (`CollectionMetadata`).
+/// string's value bytes are its value, a collection's are its metadata (`CollectionMetadata`). `rawString` marks a
+/// string Redis would hold as `raw` whatever its content (OBJECT ENCODING only).
 public enum RecordFormat {
     @usableFromInline static let hasExpiry: UInt8 = 0x01
     @usableFromInline static let hasRevision: UInt8 = 0x02
+    /// A string changed in place (APPEND, SETRANGE, SETBIT, BITFIELD) or built by BITOP: Redis holds such a value as a
+    /// `raw` string even when it reads as an integer or is short enough for `embstr`.
+    @usableFromInline static let rawString: UInt8 = 0x04
     @usableFromInline static let typeShift: UInt8 = 4
 
     /// Whether a key with expiry `expireAt` (0 for none) is gone at `now`. As Redis's `keyIsExpired` (`now > when`), a
@@ -127,14 +131,23 @@ public enum RecordFormat {
         UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
+    /// Whether a stored record is a string marked `rawString`.
+    @inlinable
+    static func isRawString(_ record: UnsafeRawBufferPointer) -> Bool {
+        guard let flags = record.first else { return false }
+        return type(ofFlags: flags) == .string && flags & rawString != 0
+    }
+
     /// Writes a whole record into `scratch`, replacing its contents.
     @inlinable
     static func encode(
         value: UnsafeRawBufferPointer, expireAt: Int64, revision: KeyRevision, type: ValueType = .string,
-        into scratch: inout ByteBuffer
+        rawEncoding: Bool = false, into scratch: inout ByteBuffer
     ) {
         scratch.clear()
-        scratch.writeInteger((expireAt > 0 ? hasExpiry : 0) | hasRevision | type.rawValue << typeShift)
+        scratch.writeInteger(
+            (expireAt > 0 ? hasExpiry : 0) | hasRevision | (rawEncoding && type == .string ? rawString : 0)
+                | type.rawValue << typeShift)
         if expireAt > 0 { scratch.writeInteger(UInt64(bitPattern: expireAt), endianness: .big) }
         scratch.writeInteger(revision.created, endianness: .big)
         scratch.writeInteger(revision.modified, endianness: .big)

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct PendingWritesTests {
     func value(_ entry: Keyspace.PendingEntry?) -> String? {
-        guard case .record(let value, _, _, _) = entry else { return nil }
+        guard case .record(let value, _, _, _, _) = entry else { return nil }
         return String(buffer: value)
     }
 

@@ -110,6 +110,24 @@ def pipe_into(port: int, commands: bytes) -> str:
     return out.strip().splitlines()[-1]
 
 
+def parse_snapshot_into(path: str | os.PathLike, port: int) -> str:
+    """`kvnode-server --parse-snapshot PATH | redis-cli -p PORT --pipe`, a real pipe; returns redis-cli's summary."""
+    parse = subprocess.Popen([kvnode_bin(), "--parse-snapshot", str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        cli = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=parse.stdout, capture_output=True,
+                             timeout=300)
+    finally:
+        parse.stdout.close()
+        returncode = parse.wait(60)
+    stderr = parse.stderr.read()
+    parse.stderr.close()
+    assert returncode == 0 and stderr == b"", stderr
+    out = cli.stdout.decode(errors="replace")
+    assert cli.returncode == 0, (out, cli.stderr)
+    return out.strip().splitlines()[-1]
+
+
 def parse_commands(stream: bytes) -> list[tuple[bytes, bytes, int | None]]:
     """Splits a command stream into (key, value, pxat); fails on anything but `SET k v` and `SET k v PXAT ms`."""
     out = []

@@ -20,6 +20,57 @@ def test_object_encoding(raw, value, encoding):
     assert c.cmd("OBJECT", "ENCODING", "k") == b"$%d\r\n%s\r\n" % (len(encoding), encoding)
 
 
+# Redis keeps a string changed in place (APPEND to an existing key, SETRANGE, SETBIT, BITFIELD) or built by BITOP as
+# `raw`, whatever it holds; SET, INCR and GETSET store it afresh; EXPIRE, PERSIST, RENAME and COPY keep it.
+@pytest.mark.parametrize("commands, encoding", [
+    ([("SET", "k", "12"), ("APPEND", "k", "3")], b"raw"),
+    ([("SET", "k", "abc"), ("APPEND", "k", "")], b"raw"),
+    ([("APPEND", "k", "12")], b"int"),  # a new key: stored as SET would
+    ([("APPEND", "k", "abc")], b"embstr"),
+    ([("SETRANGE", "k", "0", "12")], b"raw"),
+    ([("SET", "k", "12"), ("SETRANGE", "k", "0", "3")], b"raw"),
+    ([("SET", "k", "abc"), ("SETRANGE", "k", "0", "")], b"embstr"),  # nothing written
+    ([("SETBIT", "k", "1", "1")], b"raw"),
+    ([("SET", "k", "12"), ("SETBIT", "k", "20", "1")], b"raw"),
+    ([("SET", "k", "12"), ("GETBIT", "k", "1")], b"int"),
+    ([("BITFIELD", "k", "SET", "u8", "0", "65")], b"raw"),
+    ([("SET", "k", "A"), ("BITFIELD", "k", "GET", "u8", "0")], b"embstr"),
+    ([("SET", "a", "x"), ("BITOP", "NOT", "k", "a")], b"raw"),
+    ([("SET", "a", "1"), ("SET", "k", "2"), ("BITOP", "OR", "k", "a")], b"raw"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("INCR", "k")], b"int"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("DECRBY", "k", "2")], b"int"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("SET", "k", "5")], b"int"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("GETSET", "k", "x")], b"embstr"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("EXPIRE", "k", "100")], b"raw"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("EXPIRE", "k", "100"), ("PERSIST", "k")], b"raw"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("GETEX", "k", "PX", "100000")], b"raw"),
+    ([("SET", "j", "12"), ("APPEND", "j", "3"), ("RENAME", "j", "k")], b"raw"),
+    ([("SET", "j", "12"), ("APPEND", "j", "3"), ("COPY", "j", "k")], b"raw"),
+    ([("SET", "k", "12"), ("APPEND", "k", "3"), ("COPY", "k", "j"), ("OBJECT", "ENCODING", "j")], b"raw"),
+    ([("SET", "k", "1"), ("SET", "j", "12"), ("APPEND", "j", "3"), ("RENAME", "j", "k")], b"raw"),
+    ([("SET", "k", "x" * 45)], b"raw"),
+])
+def test_object_encoding_of_a_string_changed_in_place(raw, commands, encoding):
+    c = raw()
+    for command in commands:
+        assert not c.cmd(*command).startswith(b"-"), command
+    assert c.cmd("OBJECT", "ENCODING", "k") == b"$%d\r\n%s\r\n" % (len(encoding), encoding)
+
+
+def test_object_encoding_of_a_string_changed_in_place_inside_multi(raw):
+    """Within one transaction, before anything is committed, and after."""
+    c = raw()
+    c.cmd("SET", "k", "12")
+    c.cmd("MULTI")
+    c.cmd("APPEND", "k", "3")
+    c.cmd("OBJECT", "ENCODING", "k")
+    c.cmd("INCR", "k")
+    c.cmd("OBJECT", "ENCODING", "k")
+    c.cmd("SETBIT", "k", "100", "1")
+    assert c.cmd("EXEC") == b"*5\r\n:3\r\n$3\r\nraw\r\n:124\r\n$3\r\nint\r\n:0\r\n"
+    assert c.cmd("OBJECT", "ENCODING", "k") == b"$3\r\nraw\r\n"
+
+
 def test_object_refcount_freq_idletime(raw):
     c = raw()
     c.cmd("SET", "small", "123")

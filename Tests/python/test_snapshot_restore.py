@@ -12,8 +12,9 @@ import time
 import pytest
 import redis
 
-from snapshot_tools import (KVNode, RedisServer, as_commands, encode_set, parse_commands, parse_snapshot, pipe_into,
-                            read_snapshot)
+from conftest import Raw
+from snapshot_tools import (KVNode, RedisServer, as_commands, encode_command, encode_set, parse_commands,
+                            parse_snapshot, parse_snapshot_into, pipe_into, read_snapshot)
 from snapshot_tools import require_redis_tools  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.kvnode_only, pytest.mark.usefixtures("require_redis_tools")]
@@ -187,9 +188,10 @@ def test_writes_during_a_snapshot_are_not_in_it_and_not_lost(server, r2):
 
 
 def typed_dump(c: redis.Redis) -> dict:
-    """key -> (type, content, has TTL), pipelined: a string's value, a hash's dict, a set's members, a sorted set's
-    (member, score) pairs in order."""
+    """key -> (type, content, has TTL), pipelined: a string's value, a hash's dict, a list's items, a set's members, a
+    sorted set's (member, score) pairs in order."""
     keys = sorted(c.scan_iter(count=5000))
+    fetch = {"string": "get", "hash": "hgetall", "set": "smembers"}
     result = {}
     for start in range(0, len(keys), 2000):
         chunk = keys[start:start + 2000]
@@ -203,77 +205,146 @@ def typed_dump(c: redis.Redis) -> dict:
             for k, t in zip(chunk, types):
                 if t == "zset":
                     p.zrange(k, 0, -1, withscores=True)
+                elif t == "list":
+                    p.lrange(k, 0, -1)
                 else:
-                    {"string": p.get, "hash": p.hgetall, "set": p.smembers}[t](k)
+                    getattr(p, fetch[t])(k)
             contents = p.execute()
         for k, t, ttl, content in zip(chunk, types, answers[1::2], contents):
-            result[k] = (t, frozenset(content) if t == "set" else content, ttl > 0)
+            if t == "set":
+                content = frozenset(content)
+            elif t == "zset":
+                content = [tuple(pair) for pair in content]
+            result[k] = (t, content, ttl > 0)
     return result
 
 
-@pytest.mark.timeout(900)
-def test_a_mixed_type_snapshot_restores_into_kvnode_and_redis(server, r2, base_dir):
-    rnd = random.Random(14)
+# Scores Redis and kvnode must carry exactly, through the snapshot's doubles and the stream's text.
+SCORES = [float("inf"), float("-inf"), 1e-300, -1e-300, 5e-324, 0.1, 0.30000000000000004, 1e308, -2.5, 1e18,
+          2.0 ** 62, 2.0 ** 62 + 2048, -0.0, 0.0, 1 / 3]
+
+
+def mixed_keyspace(n_keys: int, future: int) -> tuple[bytes, dict]:
+    """`n_keys` keys of all five types as a command stream (bulk loading through redis-cli --pipe), and the model of
+    what the server then holds, in typed_dump's shape.
+
+    Keys and values carry 0xFF, CR, LF and NUL; every type has a few big keys (thousands of elements), keys with
+    TTLs (every 97th) and binary key names; strings include integers, empty values and a 100 KB value; sorted sets
+    use SCORES (infinities, 1e-300, the smallest denormal, -0, integers around 2**62)."""
+    rnd = random.Random(200)
+    out: list[bytes] = []
+    model: dict = {}
+
+    def blob(limit: int) -> bytes:
+        return bytes([rnd.choice(b"\xff\r\n\x00ab")]) + rnd.randbytes(rnd.randrange(0, limit))
+
+    def name(kind: bytes, i: int) -> bytes:
+        return (b"\xff%s\r\n" % kind + i.to_bytes(3, "big")) if i % 10 == 3 else b"%s:%06d" % (kind, i)
+
+    def add(key: bytes, kind: str, content, command: bytes, args: list[bytes], per_command: int, i: int) -> None:
+        assert key not in model
+        ttl = i % 97 == 5
+        for start in range(0, len(args), per_command):
+            out.append(encode_command(command, key, *args[start:start + per_command]))
+        if ttl:
+            out.append(encode_command(b"PEXPIREAT", key, b"%d" % (future + i)))
+        model[key] = (kind, content, ttl)
+
+    n_hash, n_list, n_set, n_zset = n_keys // 5, n_keys * 3 // 20, n_keys // 8, n_keys * 3 // 40
+    n_string = n_keys - n_hash - n_list - n_set - n_zset
+    for i in range(n_string):
+        value = b"%d" % rnd.randrange(-10**12, 10**12) if i % 7 == 0 else b"" if i % 101 == 0 else blob(40)
+        add(name(b"str", i), "string", value, b"SET", [value], 1, i)
+    big_value = rnd.randbytes(100_000) + b"\xff\r\n"
+    model[b"str:big"] = ("string", big_value, False)
+    out.append(encode_command(b"SET", b"str:big", big_value))
+
+    for i in range(n_hash):
+        size = 5_000 if i < 2 else rnd.randrange(1, 13)
+        fields = {b"f\xff\r\n%d" % j if j % 2 else b"%d" % j: blob(60) for j in range(size)}
+        add(name(b"hash", i), "hash", fields, b"HSET", [x for pair in fields.items() for x in pair], 512, i)
+    for i in range(n_list):
+        items = [blob(30) if j % 5 else b"" for j in range(4_000 if i < 2 else rnd.randrange(1, 11))]
+        add(name(b"list", i), "list", items, b"RPUSH", items, 256, i)
+    for i in range(n_set):
+        size = 3_000 if i < 2 else rnd.randrange(1, 11)
+        members = ([b"%d" % rnd.randrange(-10**9, 10**9) for _ in range(size)] if i % 2 else
+                   [b"m\xff\r\n" + rnd.randbytes(rnd.randrange(0, 12)) for _ in range(size)])
+        add(name(b"set", i), "set", frozenset(members), b"SADD", members, 256, i)
+    for i in range(n_zset - 1):
+        size = 3_000 if i < 2 else rnd.randrange(1, 9)
+        scores = {(b"z\xff\r\n%d" % j if i % 2 else b"%d" % j):
+                  rnd.choice(SCORES) if j % 3 == 0 else rnd.randrange(-10**6, 10**6) / 7 for j in range(size)}
+        pairs = sorted(((m, s) for m, s in scores.items()), key=lambda pair: (pair[1], pair[0]))
+        add(name(b"zset", i), "zset", pairs, b"ZADD", [x for m, s in scores.items() for x in (repr(s).encode(), m)],
+            256, i)
+    # Every score in one key, for an exact look at how each comes back.
+    every = sorted(((b"s%d" % j, score) for j, score in enumerate(SCORES)), key=lambda pair: (pair[1], pair[0]))
+    add(b"zset:every-score", "zset", every, b"ZADD", [x for m, s in every for x in (repr(s).encode(), m)], 256, 0)
+    assert len(model) == n_keys + 1
+    return b"".join(out), model
+
+
+N_MIXED = 200_000
+
+
+@pytest.mark.timeout(1200)
+def test_a_mixed_type_snapshot_of_200k_keys_restores_into_kvnode_and_redis(server, r2, base_dir):
     future = int(time.time() * 1000) + 7_200_000
+    stream, model = mixed_keyspace(N_MIXED - 1, future)
+    summary = pipe_into(server.port, stream)
+    assert summary.startswith("errors: 0, replies: "), summary
+    source = typed_dump(r2)
+    assert len(source) == N_MIXED
+    assert source == model
+    expiring = sorted(k for k, (_, _, ttl) in model.items() if ttl)
     with r2.pipeline(transaction=False) as p:
-        for i in range(30_000):
-            p.set(b"str:%05d" % i, rnd.randbytes(rnd.randrange(0, 30)))
-        for i in range(12_000):
-            size = rnd.choice([1, 2, 5, 20])
-            p.hset(b"hash:%05d" % i, mapping={b"f\x00%d" % j: rnd.randbytes(rnd.randrange(0, 80)) for j in range(size)})
-        for i in range(8_000):
-            members = [rnd.randrange(1000) for _ in range(rnd.choice([1, 3, 10]))]
-            p.sadd(b"set:%05d" % i, *(members if i % 2 else [b"m\r\n%d" % m for m in members]))
-        p.hset("hash:big", mapping={b"field:%d" % j: b"%d" % j for j in range(5_000)})
-        p.sadd("set:big", *range(3_000))
-        scores = [float("inf"), float("-inf"), 0.1, 1e308, -2.5, 1e18, 0.30000000000000004]
-        for i in range(6_000):
-            size = rnd.choice([1, 2, 8])
-            p.zadd(b"zset:%05d" % i, {b"m\r\n%d" % j if i % 2 else b"%d" % j:
-                                      rnd.choice(scores) if j % 3 == 0 else rnd.randrange(-10**6, 10**6) / 7
-                                      for j in range(size)})
-        p.zadd("zset:big", {b"member:%d" % j: j / 3 for j in range(2_000)})
-        for i in range(0, 6_000, 100):
-            p.pexpireat(b"zset:%05d" % i, future + i)
-        for i in range(0, 12_000, 100):
-            p.pexpireat(b"hash:%05d" % i, future + i)
-        for i in range(0, 8_000, 100):
-            p.pexpireat(b"set:%05d" % i, future + i)
-        p.execute()
-    expected = typed_dump(r2)
-    assert len(expected) == 56_003
+        for k in expiring:
+            p.pexpiretime(k)
+        expiries = dict(zip(expiring, p.execute()))
 
     path = r2.execute_command("SNAPSHOT").decode()
     snap = read_snapshot(path)  # the independent reader, from the documented format
-    assert snap.meta["key_count"] == 56_003
-    kinds = {}
+    assert snap.meta["key_count"] == N_MIXED
+    kinds: dict[str, int] = {}
     for _, value, _ in snap.records:
         kind = "string" if isinstance(value, bytes) else value[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    assert kinds == {"string": 30_000, "hash": 12_001, "set": 8_001, "zset": 6_001}
+    assert kinds == {kind: sum(1 for t, _, _ in model.values() if t == kind)
+                     for kind in ("string", "hash", "list", "set", "zset")}
+    assert {k: t for k, _, t in snap.records if t is not None} == expiries
     stream = parse_snapshot(path)
     assert stream == as_commands(snap.records)
     assert parse_snapshot(path, tool="dump") == stream
-    expiries = {k: t for k, _, t in snap.records if t is not None}
-    assert expiries[b"hash:00100"] == future + 100 and len(expiries) == 260
 
+    # `kvnode-server --parse-snapshot DIR | redis-cli --pipe`, into a fresh kvnode and into a real redis-server.
     fresh = KVNode(os.path.join(base_dir, "fresh"))
     os.makedirs(fresh.data_dir)
     with fresh:
-        summary = pipe_into(fresh.port, stream)
-        assert summary.startswith("errors: 0, replies: ")
+        summary = parse_snapshot_into(path, fresh.port)
+        assert summary.startswith("errors: 0, replies: "), summary
         with fresh.client() as c:
-            assert typed_dump(c) == expected
-            assert c.pexpiretime("hash:00100") == future + 100
+            assert typed_dump(c) == model
+            with c.pipeline(transaction=False) as p:
+                for k in expiring:
+                    p.pexpiretime(k)
+                assert dict(zip(expiring, p.execute())) == expiries
             # Its own snapshot holds the same records.
             assert read_snapshot(c.execute_command("SNAPSHOT").decode()).records == snap.records
 
     real = RedisServer(base_dir)
     try:
-        assert pipe_into(real.port, stream) == summary
+        assert parse_snapshot_into(path, real.port) == summary
         with redis.Redis(port=real.port) as c:
-            assert typed_dump(c) == expected
-            assert c.pexpiretime("set:00200") == future + 200
-            assert c.pexpiretime("zset:00300") == future + 300
+            assert typed_dump(c) == model
+            with c.pipeline(transaction=False) as p:
+                for k in expiring:
+                    p.pexpiretime(k)
+                assert dict(zip(expiring, p.execute())) == expiries
+        # Redis's own text for every score (RESP2 bulk strings), byte for byte as kvnode's.
+        every_score = ("ZRANGE", "zset:every-score", 0, -1, "WITHSCORES")
+        with Raw("127.0.0.1", real.port) as theirs, Raw(server.host, server.port) as ours:
+            assert ours.cmd(*every_score) == theirs.cmd(*every_score)
     finally:
         real.stop()
+

@@ -224,6 +224,37 @@ def test_range_by_index(ranked):
     assert pairs(c.zrange("z", 1, 1, withscores=True)) == [(b"a", 1.0)]
 
 
+def index_range(n: int, start: int, stop: int) -> range:
+    """Redis's normalisation of ZRANGE's `start stop` (zrangeGenericCommand) as the positions it selects."""
+    start, stop = start + n if start < 0 else start, stop + n if stop < 0 else stop
+    start = max(start, 0)
+    if start > stop or start >= n:
+        return range(0)
+    return range(start, min(stop, n - 1) + 1)
+
+
+@pytest.mark.parametrize("size", [9, 200])  # a listpack in Redis, and a skiplist
+def test_range_by_index_every_start_and_stop(client, size):
+    """Every `start stop` around both ends and the middle, both ways, with scores: the members nearer the far end
+    of a reply read from the other end too (ZRANGE -3 -1, ZREVRANGE -3 -1)."""
+    rnd = random.Random(size)
+    scores = {b"m%03d" % i: rnd.choice([float("-inf"), float("inf"), 0, 1, 2.5, -7]) if i % 4 == 0 else i // 3
+              for i in range(size)}
+    client.zadd("z", scores)
+    ordered = sorted(scores.items(), key=lambda item: (item[1], item[0]))
+    edges = sorted({0, 1, 2, size // 2, size - 2, size - 1, size, size + 3})
+    points = edges + [-p for p in edges if p > 0]
+    cases = [(start, stop) for start in points for stop in points]
+    with client.pipeline(transaction=False) as p:
+        for start, stop in cases:
+            p.zrange("z", start, stop, withscores=True)
+            p.zrevrange("z", start, stop)
+        replies = p.execute()
+    for (start, stop), ascending, descending in zip(cases, replies[0::2], replies[1::2]):
+        assert pairs(ascending) == [ordered[i] for i in index_range(size, start, stop)], (start, stop)
+        assert descending == [ordered[::-1][i][0] for i in index_range(size, start, stop)], (start, stop)
+
+
 def test_range_by_score(ranked):
     c = ranked
     assert c.zrangebyscore("z", 2, 4) == [b"b", b"c", b"d"]

@@ -94,7 +94,8 @@ struct BitCommands: CommandFamily {
         value.withUnsafeMutableReadableBytes { bytes in
             bytes[byte] = bit == 1 ? bytes[byte] | mask : bytes[byte] & ~mask
         }
-        try keyspace.set(key, value: value, expireAt: existing?.expireAt ?? 0, previousExpiry: existing?.expireAt)
+        try keyspace.set(
+            key, value: value, expireAt: existing?.expireAt ?? 0, previousExpiry: existing?.expireAt, rawEncoding: true)
         ctx.notify(.string, "setbit", key: key)
         ctx.reply.integer(existing?.wasSet == true ? 1 : 0)
     }
@@ -210,7 +211,9 @@ struct BitCommands: CommandFamily {
         }
         let destination = ctx.argument(2)
         if result.readableBytes > 0 {
-            try keyspace.set(destination, value: result, expireAt: 0)
+            try keyspace.set(
+                destination, value: result, expireAt: 0, previousExpiry: try keyspace.expiry(of: destination),
+                rawEncoding: true)
             ctx.notify(.string, "set", key: destination)
         } else if try keyspace.delete(destination) {
             ctx.notify(.generic, "del", key: destination)

@@ -151,7 +151,9 @@ struct BitFieldCommands: CommandFamily {
         }
         guard grew || changes > 0 else { return }
         do {
-            try keyspace.set(key, value: value, expireAt: existing?.expireAt ?? 0, previousExpiry: existing?.expireAt)
+            try keyspace.set(
+                key, value: value, expireAt: existing?.expireAt ?? 0, previousExpiry: existing?.expireAt,
+                rawEncoding: true)
         } catch {
             // The command fails as a whole: its error replaces the replies already written.
             ctx.reply.buffer.moveWriterIndex(to: replyStart)

@@ -14,13 +14,15 @@ struct ObjectCommands: CommandFamily {
     static let all: [CommandSpec] = [
         CommandSpec(.object, subcommands: [
             CommandSpec(.objectEncoding) { ctx in
-                try reply(ctx) { type, value in
-                    if type == .string {
-                        ctx.reply.bulk(encoding(of: value))
-                    } else {
-                        ctx.reply.bulk(CollectionEncoding.name(of: type, CollectionMetadata(value)))
-                    }
+                let key = ctx.argument(2)
+                let found = try ctx.keyspace.readAny(key) { type, value, _ in
+                    type == .string ? encoding(of: value) : CollectionEncoding.name(of: type, CollectionMetadata(value))
                 }
+                guard var name = found else { return ctx.reply.null() }
+                // A string changed in place is `raw` whatever it holds: a second read of its record, after the first
+                // (OBJECT is no hot path).
+                if name != "raw", try ctx.keyspace.hasRawEncoding(key) { name = "raw" }
+                ctx.reply.bulk(name)
             },
             CommandSpec(.objectRefcount) { ctx in
                 try reply(ctx) { type, value in
@@ -43,8 +45,9 @@ struct ObjectCommands: CommandFamily {
         ]),
     ]
 
-    /// Redis's encoding of a string value: `int` when it is a 64-bit integer in canonical form, `embstr` up to 44
-    /// bytes, `raw` beyond.
+    /// Redis's encoding of a string value as SET stores it: `int` when it is a 64-bit integer in canonical form,
+    /// `embstr` up to 44 bytes, `raw` beyond. A value changed in place is `raw` whatever it holds
+    /// (`Keyspace.hasRawEncoding`).
     static func encoding(of value: UnsafeRawBufferPointer) -> String {
         if RESPInteger.parse(value) != nil { return "int" }
         return value.count <= 44 ? "embstr" : "raw"

@@ -219,8 +219,9 @@ struct SortCommands: CommandFamily {
             }
         } else {
             let positions = descending ? (count - 1 - end)...(count - 1 - start) : start...end
-            let members = try SortedSetRanks.members(at: positions, of: source, reverse: descending, in: keyspace)
-            entries = members.map { Entry(element: $0.member) }
+            try SortedSetRanks.forEachMember(at: positions, of: source, reverse: descending, in: keyspace) { member, _ in
+                entries.append(Entry(element: Array(member)))
+            }
         }
         return entries
     }

@@ -35,7 +35,9 @@ struct StringRangeCommands: CommandFamily {
             return (joined, expireAt)
         }
         let value = existing?.0 ?? suffix
-        try keyspace.set(key, value: value, expireAt: existing?.1 ?? 0, previousExpiry: existing?.1)
+        // Appending to a value changes it in place (`raw` for OBJECT ENCODING); a new key is stored as SET would.
+        try keyspace.set(
+            key, value: value, expireAt: existing?.1 ?? 0, previousExpiry: existing?.1, rawEncoding: existing != nil)
         ctx.notify(.string, "append", key: key)
         ctx.reply.integer(value.readableBytes)
     }
@@ -83,7 +85,9 @@ struct StringRangeCommands: CommandFamily {
         }
         if let existing {
             if let updated = existing.updated {
-                try keyspace.set(key, value: updated, expireAt: existing.expireAt, previousExpiry: existing.expireAt)
+                try keyspace.set(
+                    key, value: updated, expireAt: existing.expireAt, previousExpiry: existing.expireAt,
+                    rawEncoding: true)
                 ctx.notify(.string, "setrange", key: key)
             }
             return ctx.reply.integer(existing.length)
@@ -95,7 +99,7 @@ struct StringRangeCommands: CommandFamily {
         created.reserveCapacity(end)
         created.writeRepeatingByte(0, count: offset)
         created.writeImmutableBuffer(patch)
-        try keyspace.set(key, value: created, expireAt: 0, previousExpiry: nil)
+        try keyspace.set(key, value: created, expireAt: 0, previousExpiry: nil, rawEncoding: true)
         ctx.notify(.string, "setrange", key: key)
         ctx.reply.integer(end)
     }

@@ -317,9 +317,13 @@ extension Keyspace {
     }
 }
 
-/// A collection record whose metadata cannot be decoded: the database is damaged.
+/// A collection record whose metadata cannot be decoded, or whose elements disagree with it: the database is damaged.
 public struct CorruptCollectionError: Error, CustomStringConvertible, Sendable {
     public let key: [UInt8]
+
+    public init(key: [UInt8]) {
+        self.key = key
+    }
 
     public var description: String {
         "corrupt collection record for key '\(String(decoding: key.prefix(64), as: UTF8.self))'"

@@ -10,7 +10,9 @@ extension Keyspace {
         guard let moved = try summary(of: source) else { return false }
         guard moved.type.isCollection else {
             guard let value = try lookup(source, { value, _ in ByteBuffer(bytes: value) }) else { return false }
-            try set(destination, value: value, expireAt: moved.expireAt, previousExpiry: try expiry(of: destination))
+            try set(
+                destination, value: value, expireAt: moved.expireAt, previousExpiry: try expiry(of: destination),
+                rawEncoding: try hasRawEncoding(source))
             try delete(source)
             return true
         }
@@ -45,8 +47,9 @@ extension Keyspace {
         guard let copied = try summary(of: source) else { return false }
         guard copied.type.isCollection, let metadata = copied.metadata else {
             guard let value = try lookup(source, { value, _ in ByteBuffer(bytes: value) }) else { return false }
+            let rawEncoding = try hasRawEncoding(source)
             try withDatabase(database ?? selectedDatabase) {
-                try set(destination, value: value, expireAt: copied.expireAt, previousExpiry: nil)
+                try set(destination, value: value, expireAt: copied.expireAt, previousExpiry: nil, rawEncoding: rawEncoding)
             }
             return true
         }

@@ -55,40 +55,57 @@ enum SortedSetRanges {
         of zset: StoredCollection, in bounds: Bounds, reverse: Bool, offset: Int = 0, limit: Int = -1,
         withScores: Bool = true, _ keyspace: Keyspace
     ) throws -> [ScoredMember] {
-        // Redis: a negative offset, or one past the end, selects nothing; a negative limit is no limit.
-        guard offset >= 0, offset == 0 || offset < zset.count, limit != 0 else { return [] }
-        var skip = offset
         var items: [ScoredMember] = []
-        let take = { (member: UnsafeRawBufferPointer, score: Double) -> Bool in
-            if skip > 0 {
+        try forEachMember(
+            of: zset, in: bounds, reverse: reverse, offset: offset, limit: limit, withScores: withScores, keyspace
+        ) { member, score in
+            items.append(ScoredMember(member: Array(member), score: score))
+        }
+        return items
+    }
+
+    /// Visits what `members` returns, one member at a time, holding none of them.
+    static func forEachMember(
+        of zset: StoredCollection, in bounds: Bounds, reverse: Bool, offset: Int = 0, limit: Int = -1,
+        withScores: Bool = true, _ keyspace: Keyspace,
+        _ body: (_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Void
+    ) throws {
+        // Redis: a negative offset, or one past the end, selects nothing; a negative limit is no limit.
+        guard offset >= 0, offset == 0 || offset < zset.count, limit != 0 else { return }
+        var skip = offset
+        var taken = 0
+        func take(_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Bool {
+            guard skip == 0 else {
                 skip -= 1
                 return true
             }
-            items.append(ScoredMember(member: Array(member), score: score))
-            return limit < 0 || items.count < limit
+            try body(member, score)
+            taken += 1
+            return limit < 0 || taken < limit
         }
         let order: IterationOrder = reverse ? .descending : .ascending
         switch bounds {
         case .rank(let start, let stop):
-            guard let positions = SortedSetRanks.positions(start: start, stop: stop, count: zset.count) else { return [] }
-            if reverse {
-                let count = zset.count
-                return try SortedSetRanks.members(
-                    at: (count - 1 - positions.upperBound)...(count - 1 - positions.lowerBound), of: zset, reverse: true,
-                    in: keyspace)
+            guard let positions = rankPositions(start: start, stop: stop, reverse: reverse, count: zset.count) else {
+                return
             }
-            return try SortedSetRanks.members(at: positions, of: zset, reverse: false, in: keyspace)
+            try SortedSetRanks.forEachMember(at: positions, of: zset, reverse: reverse, in: keyspace, body)
         case .score(let interval):
-            guard !interval.isEmpty else { return [] }
+            guard !interval.isEmpty else { return }
             try keyspace.forEachScored(of: zset, in: interval.indexRange, order: order, take)
         case .lex(let interval):
-            guard let range = interval.memberRange else { return [] }
+            guard let range = interval.memberRange else { return }
             try keyspace.forEachElement(of: zset, kind: ElementLayout.sortedSetMember, in: range, order: order) {
                 member, text in
-                take(member, withScores ? SortedSetScore.parse(text) ?? 0 : 0)
+                try take(member, withScores ? SortedSetScore.parse(text) ?? 0 : 0)
             }
         }
-        return items
+    }
+
+    /// The ascending positions of `start stop`, which count from the top when `reverse`; nil when empty.
+    static func rankPositions(start: Int, stop: Int, reverse: Bool, count: Int) -> ClosedRange<Int>? {
+        guard let positions = SortedSetRanks.positions(start: start, stop: stop, count: count) else { return nil }
+        return reverse ? (count - 1 - positions.upperBound)...(count - 1 - positions.lowerBound) : positions
     }
 
     /// Redis's `zrangeGenericCommand`: `ZRANGE key min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
@@ -135,16 +152,50 @@ enum SortedSetRanges {
         let bounds = try Bounds(rangeKind, ctx, min: source + (swapped ? 2 : 1), max: source + (swapped ? 1 : 2))
         let keyspace = ctx.keyspace
         let zset = try keyspace.collection(ctx.argument(source), .sortedSet)
-        let items = try zset.map {
-            try members(
-                of: $0, in: bounds, reverse: descending, offset: offset, limit: limit, withScores: withScores || store,
-                keyspace)
-        } ?? []
         if store {
-            try keyspace.storeSortedSet(items, at: ctx.argument(1), event: "zrangestore", ctx)
-        } else {
-            ctx.reply.scoredMembers(items, withScores: withScores)
+            let items = try zset.map {
+                try members(of: $0, in: bounds, reverse: descending, offset: offset, limit: limit, keyspace)
+            } ?? []
+            return try keyspace.storeSortedSet(items, at: ctx.argument(1), event: "zrangestore", ctx)
         }
+        guard let zset else { return ctx.reply.scoredMembersHeader(0, withScores: withScores) }
+        try replyMembers(of: zset, in: bounds, reverse: descending, offset: offset, limit: limit, withScores: withScores, ctx)
+    }
+
+    /// Writes the members of a ZRANGE-style reply as the index is read, so its memory is the reply's and never a
+    /// copy of the members: straight into the reply for a range by index, whose size is known before; for a score
+    /// or lex range into a page of its own, which follows the header once the members are counted.
+    static func replyMembers(
+        of zset: StoredCollection, in bounds: Bounds, reverse: Bool, offset: Int, limit: Int, withScores: Bool,
+        _ ctx: CommandContext
+    ) throws {
+        let keyspace = ctx.keyspace
+        if case .rank(let start, let stop) = bounds {
+            let expected = rankPositions(start: start, stop: stop, reverse: reverse, count: zset.count)?.count ?? 0
+            let replyStart = ctx.reply.buffer.writerIndex
+            ctx.reply.scoredMembersHeader(expected, withScores: withScores)
+            var written = 0
+            try forEachMember(of: zset, in: bounds, reverse: reverse, withScores: withScores, keyspace) { member, score in
+                ctx.reply.scoredMember(member, score, withScores: withScores)
+                written += 1
+            }
+            // The index holds fewer members than the record counts: no reply rather than a malformed one.
+            guard written == expected else {
+                ctx.reply.buffer.moveWriterIndex(to: replyStart)
+                throw CorruptCollectionError(key: Array(zset.key.readableBytesView))
+            }
+            return
+        }
+        var page = ReplyWriter(buffer: ByteBuffer(), version: ctx.reply.version)
+        var count = 0
+        try forEachMember(
+            of: zset, in: bounds, reverse: reverse, offset: offset, limit: limit, withScores: withScores, keyspace
+        ) { member, score in
+            page.scoredMember(member, score, withScores: withScores)
+            count += 1
+        }
+        ctx.reply.scoredMembersHeader(count, withScores: withScores)
+        ctx.reply.buffer.writeBuffer(&page.buffer)
     }
 
     /// `ZCOUNT key min max`: the number of members with a score in the interval.

@@ -138,18 +138,29 @@ extension ReplyWriter {
 
     /// Members, with their scores when `withScores`, shaped as `shape` says.
     mutating func scoredMembers(_ items: [ScoredMember], withScores: Bool, shape: ScoredReplyShape = .pairsInRESP3) {
-        guard withScores else {
-            arrayHeader(items.count)
-            for item in items { item.member.withUnsafeBytes { bulk($0) } }
-            return
-        }
-        let pairs = shape == .pairs || (shape == .pairsInRESP3 && version == .resp3)
-        arrayHeader(pairs ? items.count : 2 * items.count)
+        scoredMembersHeader(items.count, withScores: withScores, shape: shape)
         for item in items {
-            if pairs { arrayHeader(2) }
-            item.member.withUnsafeBytes { bulk($0) }
-            score(item.score)
+            item.member.withUnsafeBytes { scoredMember($0, item.score, withScores: withScores, shape: shape) }
         }
+    }
+
+    /// The array header of `count` scored members shaped as `shape` says (`scoredMembers`).
+    mutating func scoredMembersHeader(_ count: Int, withScores: Bool, shape: ScoredReplyShape = .pairsInRESP3) {
+        arrayHeader(withScores && !pairs(shape) ? 2 * count : count)
+    }
+
+    /// One member of `scoredMembers`, after `scoredMembersHeader`.
+    mutating func scoredMember(
+        _ member: UnsafeRawBufferPointer, _ score: Double, withScores: Bool, shape: ScoredReplyShape = .pairsInRESP3
+    ) {
+        guard withScores else { return bulk(member) }
+        if pairs(shape) { arrayHeader(2) }
+        bulk(member)
+        self.score(score)
+    }
+
+    private func pairs(_ shape: ScoredReplyShape) -> Bool {
+        shape == .pairs || (shape == .pairsInRESP3 && version == .resp3)
     }
 }
 
@@ -176,25 +187,44 @@ enum SortedSetRanks {
         return start...stop
     }
 
-    /// The members at ascending `positions`, in ascending order (descending when `reverse`), read from the nearer
-    /// end.
-    static func members(
-        at positions: ClosedRange<Int>, of zset: StoredCollection, reverse: Bool, in keyspace: Keyspace
-    ) throws -> [ScoredMember] {
-        let fromTail = positions.lowerBound > zset.count - 1 - positions.upperBound
-        var skip = fromTail ? zset.count - 1 - positions.upperBound : positions.lowerBound
-        var items: [ScoredMember] = []
-        items.reserveCapacity(positions.count)
-        try keyspace.forEachScored(of: zset, order: fromTail ? .descending : .ascending) { member, score in
-            if skip > 0 {
+    /// Visits the members at ascending `positions`, in ascending order (descending when `reverse`), holding none of
+    /// them: the walk starts from the nearer end. When the reply runs the other way, that walk only finds the reply's
+    /// first member, and a second walk streams from there: O(distance to the nearer end + positions) steps.
+    static func forEachMember(
+        at positions: ClosedRange<Int>, of zset: StoredCollection, reverse: Bool, in keyspace: Keyspace,
+        _ body: (_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Void
+    ) throws {
+        let count = zset.count
+        let fromTail = positions.lowerBound > count - 1 - positions.upperBound
+        // The reply's first member, and how many members come before it in the reply's order.
+        let first = reverse ? positions.upperBound : positions.lowerBound
+        var skip = reverse ? count - 1 - first : first
+        var range = KeyRange.all
+        if fromTail != reverse {
+            var before = reverse ? first : count - 1 - first  // in the nearer end's order
+            var start: [UInt8]?
+            try keyspace.forEachScoreIndexElement(of: zset, order: fromTail ? .descending : .ascending) { element in
+                guard before == 0 else {
+                    before -= 1
+                    return true
+                }
+                start = Array(element)
+                return false
+            }
+            guard let start else { return }
+            range = reverse ? KeyRange(upper: .init(start, inclusive: true)) : KeyRange(lower: .init(start, inclusive: true))
+            skip = 0
+        }
+        var left = positions.count
+        try keyspace.forEachScored(of: zset, in: range, order: reverse ? .descending : .ascending) { member, score in
+            guard skip == 0 else {
                 skip -= 1
                 return true
             }
-            items.append(ScoredMember(member: Array(member), score: score))
-            return items.count < positions.count
+            try body(member, score)
+            left -= 1
+            return left > 0
         }
-        if fromTail != reverse { items.reverse() }
-        return items
     }
 
     /// The ascending rank of the score-index element `target`, which the set holds, scanning alternately from both
