@@ -9,8 +9,8 @@ export REPO_ROOT
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Debian packages the Swift build links against: CLevelDB -> libleveldb, CZlib (snapshots' gzip) -> zlib,
-# CXXHash (DIGEST and SET IFDEQ/IFDNE's XXH3) -> libxxhash.
-BUILD_PACKAGES=(libleveldb-dev zlib1g-dev libxxhash-dev)
+# CXXHash (DIGEST and SET IFDEQ/IFDNE's XXH3) -> libxxhash, CLua (scripts) -> Lua 5.1 with cjson and bit.
+BUILD_PACKAGES=(libleveldb-dev zlib1g-dev libxxhash-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -3,14 +3,7 @@
 enum SHA256 {
     /// The lower-case hex digest of `bytes`, as in `#<hash>` rules and ACL GETUSER.
     static func hexDigest<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in digest(bytes) {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        lowercaseHex(digest(bytes))
     }
 
     /// The 32-byte digest of `bytes`.
