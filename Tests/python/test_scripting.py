@@ -472,3 +472,15 @@ def test_redis_py_lock_twenty_threads_one_holder_at_a_time(server):
     assert sum(workers.results.values()) == threads * rounds
     with server.client() as r:
         assert r.exists("shared") == 0
+
+
+def test_info_reports_the_script_cache(r2):
+    r2.script_flush()
+    assert r2.info("memory")["number_of_cached_scripts"] == 0
+    r2.script_load("return 1")
+    r2.eval("return 2", 0)
+    r2.eval("return 2", 0)
+    memory = r2.info("memory")
+    assert memory["number_of_cached_scripts"] == 2
+    assert memory["used_memory_lua"] > 0
+    assert r2.info("server")["redis_version"].encode() == r2.eval("return redis.REDIS_VERSION", 0)
