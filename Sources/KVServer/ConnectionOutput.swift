@@ -90,7 +90,7 @@ final class ConnectionOutput: PushSink {
 
     func deliver(_ pushFrame: PushFrame) {
         guard let context else { return }
-        let frame = session.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
+        let frame = session.protocolVersion == .resp3 ? pushFrame.resp3 : pushFrame.resp2
         // Delivered by a command of this very connection: after that command's reply, whatever CLIENT REPLY says.
         if session.holdPushDuringCommand(frame) { return }
         if isFilling || isHeldForSync {
@@ -127,7 +127,7 @@ final class ConnectionOutput: PushSink {
     }
 
     func push(_ frame: PushFrame) {
-        let bytes = session.reply.version == .resp3 ? frame.resp3 : frame.resp2
+        let bytes = session.protocolVersion == .resp3 ? frame.resp3 : frame.resp2
         if session.holdPushDuringCommand(bytes) { return }
         if isFilling || isHeldForSync {
             session.reply.buffer.writeImmutableBuffer(bytes)
@@ -140,7 +140,7 @@ final class ConnectionOutput: PushSink {
         scheduleFlush()
     }
 
-    var protocolVersion: ProtocolVersion { session.reply.version }
+    var protocolVersion: ProtocolVersion { session.protocolVersion }
 
     var unsentBytes: Int {
         guard let channel = context?.channel else { return 0 }

@@ -9,9 +9,9 @@ import time
 import pytest
 import redis
 
-from conftest import Workers, start_server, wait_until
+from conftest import Workers, wait_until
 from revision_tools import revision
-from test_pubsub import messages_until_marker, wait_for
+from test_pubsub import messages_until_marker, notify_server, wait_for  # noqa: F401 (a fixture)
 
 
 def sha(script: str) -> str:
@@ -391,12 +391,6 @@ def test_a_script_is_one_revision(r2):
     assert revision(r2)[0] == start + 2
 
 
-@pytest.fixture(scope="module")
-def notify_server():
-    with start_server("--notify-keyspace-events", "KEA") as srv:
-        yield srv
-
-
 def test_keyspace_notifications_from_scripts(notify_server):
     with notify_server.client() as r:
         r.flushdb()
@@ -484,3 +478,25 @@ def test_info_reports_the_script_cache(r2):
     assert memory["number_of_cached_scripts"] == 2
     assert memory["used_memory_lua"] > 0
     assert r2.info("server")["redis_version"].encode() == r2.eval("return redis.REDIS_VERSION", 0)
+
+
+@pytest.mark.parametrize("script, reply", [
+    ("#!python\nreturn 1", b"-ERR Unexpected engine in script shebang: #!python\r\n"),
+    ("#!lua flags=bogus\nreturn 1", b"-ERR Unexpected flag in script shebang: bogus\r\n"),
+    ("#!lua x=1\nreturn 1", b"-ERR Unknown lua shebang option: x=1\r\n"),
+    ("#!lua", b"-ERR Invalid script shebang\r\n"),
+])
+def test_shebang_errors(raw, script, reply):
+    c = raw()
+    assert c.cmd("EVAL", script, 0) == reply
+    assert c.cmd("SCRIPT", "LOAD", script) == reply
+
+
+def test_a_script_publishing_to_its_own_resp3_connection(raw):
+    c = raw()
+    assert c.cmd("HELLO", "3").startswith(b"%")
+    assert c.cmd("SUBSCRIBE", "news") == b">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    # The message is pushed ahead of the script's reply, which the script's PUBLISH reply becomes.
+    assert c.cmd("EVAL", "return redis.call('publish', 'news', 'hi')", 0) == (
+        b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n")
+    assert c.reply() == b":1\r\n"

@@ -176,9 +176,8 @@ enum LuaReplies {
     static func pushReply(_ L: OpaquePointer, _ reply: ByteBuffer) -> Bool {
         reply.withUnsafeReadableBytes { bytes in
             var parser = ReplyParser(bytes: bytes)
-            let isError = bytes.first == UInt8(ascii: "-")
             parser.push(L)
-            return isError
+            return bytes.first == UInt8(ascii: "-")
         }
     }
 
@@ -216,10 +215,7 @@ enum LuaReplies {
             switch type {
             case UInt8(ascii: "+"):
                 let text = line()
-                guard let L else { return }
-                lua_createtable(L, 0, 1)
-                pushBytes(L, text)
-                lua_setfield(L, -2, "ok")
+                if let L { pushWrapped(L, text, as: "ok") }
             case UInt8(ascii: "-"):
                 let text = line()
                 guard let L else { return }
@@ -247,31 +243,9 @@ enum LuaReplies {
                     if let L { lua_rawseti(L, -2, Int32(clamping: index + 1)) }
                 }
             case UInt8(ascii: "%"):
-                let count = number()
-                if let L {
-                    lua_createtable(L, 0, 1)
-                    lua_createtable(L, 0, Int32(clamping: count))
-                }
-                for _ in 0..<count {
-                    push(L)
-                    push(L)
-                    if let L { setPair(L) }
-                }
-                if let L { lua_setfield(L, -2, "map") }
+                pushKeyed(L, count: number(), field: "map") { parser in parser.push(L) }
             case UInt8(ascii: "~"):
-                let count = number()
-                if let L {
-                    lua_createtable(L, 0, 1)
-                    lua_createtable(L, 0, Int32(clamping: count))
-                }
-                for _ in 0..<count {
-                    push(L)
-                    if let L {
-                        lua_pushboolean(L, 1)
-                        setPair(L)
-                    }
-                }
-                if let L { lua_setfield(L, -2, "set") }
+                pushKeyed(L, count: number(), field: "set") { _ in if let L { lua_pushboolean(L, 1) } }
             case UInt8(ascii: "_"):
                 _ = line()
                 if let L { lua_pushnil(L) }
@@ -286,10 +260,7 @@ enum LuaReplies {
                 lua_setfield(L, -2, "double")
             case UInt8(ascii: "("):
                 let text = line()
-                guard let L else { return }
-                lua_createtable(L, 0, 1)
-                pushBytes(L, text)
-                lua_setfield(L, -2, "big_number")
+                if let L { pushWrapped(L, text, as: "big_number") }
             case UInt8(ascii: "="):
                 let text = blob(number())
                 guard let L else { return }
@@ -307,6 +278,30 @@ enum LuaReplies {
             default:
                 if let L { lua_pushnil(L) }
             }
+        }
+
+        /// Pushes `{<field>=text}` (a status, a big number).
+        private func pushWrapped(_ L: OpaquePointer, _ text: UnsafeRawBufferPointer, as field: String) {
+            lua_createtable(L, 0, 1)
+            pushBytes(L, text)
+            lua_setfield(L, -2, field)
+        }
+
+        /// Pushes `{<field>={k=v, ...}}` of `count` entries: each key parsed, then its value made by `value` (a map's
+        /// parsed value, a set's `true`).
+        private mutating func pushKeyed(
+            _ L: OpaquePointer?, count: Int, field: String, value: (inout ReplyParser) -> Void
+        ) {
+            if let L {
+                lua_createtable(L, 0, 1)
+                lua_createtable(L, 0, Int32(clamping: count))
+            }
+            for _ in 0..<count {
+                push(L)
+                value(&self)
+                if let L { setPair(L) }
+            }
+            if let L { lua_setfield(L, -2, field) }
         }
 
         /// Sets key → value (the two values on top) in the table below them; a nil key is dropped, as a raw set of

@@ -65,9 +65,17 @@ final class ScriptRun {
             writer.error(refusal.text)
         case .success(let spec):
             let session = context.session
+            session.scriptCommand = (session.reply.version, ByteBuffer())
             swap(&session.reply, &writer)
             context.execute(spec, request: request)
             swap(&session.reply, &writer)
+            // Pushes to this very connection meanwhile (a script publishing to a channel its RESP3 caller
+            // subscribes to) go to it ahead of the script's reply, as in Redis.
+            let pushes = session.scriptCommand?.pushes
+            session.scriptCommand = nil
+            if let pushes, pushes.readableBytes > 0, !session.holdPushDuringCommand(pushes) {
+                session.reply.buffer.writeImmutableBuffer(pushes)
+            }
         }
         replies = writer.buffer
         return replies
