@@ -79,11 +79,12 @@ ensure_venv() {
     if ! "$VENV_PY" - >/dev/null 2>&1 <<'PY'
 from importlib.metadata import version
 assert int(version("redis").split(".")[0]) >= 8
-for pkg in ("hiredis", "pytest", "pytest-timeout"):
+for pkg in ("hiredis", "pytest", "pytest-timeout", "limits"):
     version(pkg)
 PY
     then
         log "installing Python test dependencies into $venv"
-        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout >&2
+        # limits: the rate limiter behind Flask-Limiter and slowapi, an unchanged application of Lua scripts.
+        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout limits >&2
     fi
 }

@@ -500,3 +500,18 @@ def test_a_script_publishing_to_its_own_resp3_connection(raw):
     assert c.cmd("EVAL", "return redis.call('publish', 'news', 'hi')", 0) == (
         b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n")
     assert c.reply() == b":1\r\n"
+
+
+def test_a_self_referencing_table_is_cut_at_the_lua_stack_limit(raw):
+    """Lua's stack limit, not the server's own stack, bounds how deep a reply nests: Redis replies 7995 nested arrays
+    and then the error."""
+    c = raw()
+    c.send(b"*3\r\n$4\r\nEVAL\r\n$30\r\nlocal t = {} t[1] = t return t\r\n$1\r\n0\r\n")
+    end = b"-ERR reached lua stack limit\r\n"
+    deadline = time.monotonic() + 30
+    while not c.buf.endswith(end) and time.monotonic() < deadline:
+        c._fill()
+    reply, c.buf = c.buf, b""
+    assert (len(reply), reply.count(b"*1\r\n")) == (len(b"*1\r\n" * 7995 + end), 7995)
+    assert reply == b"*1\r\n" * 7995 + end
+    assert c.cmd("PING") == b"+PONG\r\n"

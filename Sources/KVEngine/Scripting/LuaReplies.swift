@@ -18,10 +18,21 @@ import RESP
 enum LuaReplies {
     // MARK: Lua → reply
 
+    /// How deep a reply may nest before it is cut with Redis's `reached lua stack limit`. Lua's own stack limit
+    /// (LUAI_MAXCSTACK, the same as Redis's) stops a self-referencing table at 7995 levels in release builds; debug
+    /// builds, whose Swift frames are much larger, stop earlier rather than overflow the thread's stack.
+    #if DEBUG
+    static let maximumDepth = 1000
+    #else
+    static let maximumDepth = Int.max
+    #endif
+
     /// Writes the value on top of the stack (consumed) into `writer`.
-    static func writeReply(_ L: OpaquePointer, into writer: inout ReplyWriter, luaProtocol: ProtocolVersion) {
+    static func writeReply(
+        _ L: OpaquePointer, into writer: inout ReplyWriter, luaProtocol: ProtocolVersion, depth: Int = 0
+    ) {
         defer { lua_settop(L, -2) }
-        guard lua_checkstack(L, 4) != 0 else {
+        guard depth < maximumDepth, lua_checkstack(L, 4) != 0 else {
             writer.error("ERR reached lua stack limit")
             return
         }
@@ -40,13 +51,15 @@ enum LuaReplies {
         case LUA_TNUMBER:
             writer.integer(truncated(lua_tonumber(L, -1)))
         case LUA_TTABLE:
-            writeTable(L, into: &writer, luaProtocol: luaProtocol)
+            writeTable(L, into: &writer, luaProtocol: luaProtocol, depth: depth + 1)
         default:
             writer.null()
         }
     }
 
-    private static func writeTable(_ L: OpaquePointer, into writer: inout ReplyWriter, luaProtocol: ProtocolVersion) {
+    private static func writeTable(
+        _ L: OpaquePointer, into writer: inout ReplyWriter, luaProtocol: ProtocolVersion, depth: Int
+    ) {
         if rawField(L, "err", type: LUA_TSTRING) {
             writer.error(string(L, -1))
             return lua_settop(L, -2)
@@ -96,8 +109,8 @@ enum LuaReplies {
             lua_pushnil(L)
             while lua_next(L, -2) != 0 {
                 lua_pushvalue(L, -2)
-                writeReply(L, into: &writer, luaProtocol: luaProtocol)  // the key
-                writeReply(L, into: &writer, luaProtocol: luaProtocol)  // the value
+                writeReply(L, into: &writer, luaProtocol: luaProtocol, depth: depth)  // the key
+                writeReply(L, into: &writer, luaProtocol: luaProtocol, depth: depth)  // the value
             }
             return lua_settop(L, -2)
         }
@@ -107,7 +120,7 @@ enum LuaReplies {
             while lua_next(L, -2) != 0 {
                 lua_settop(L, -2)
                 lua_pushvalue(L, -1)
-                writeReply(L, into: &writer, luaProtocol: luaProtocol)
+                writeReply(L, into: &writer, luaProtocol: luaProtocol, depth: depth)
             }
             return lua_settop(L, -2)
         }
@@ -121,7 +134,7 @@ enum LuaReplies {
         writer.arrayHeader(Int(count))
         for index in 0..<count {
             lua_rawgeti(L, -1, index + 1)
-            writeReply(L, into: &writer, luaProtocol: luaProtocol)
+            writeReply(L, into: &writer, luaProtocol: luaProtocol, depth: depth)
         }
     }
 
