@@ -478,6 +478,8 @@ def test_info_reports_the_script_cache(r2):
     assert memory["number_of_cached_scripts"] == 2
     assert memory["used_memory_lua"] > 0
     assert r2.info("server")["redis_version"].encode() == r2.eval("return redis.REDIS_VERSION", 0)
+    # INFO from inside a script reports the cache too (the REDIS_VERSION script and the running one included).
+    assert b"number_of_cached_scripts:4\r\n" in r2.eval("return redis.call('info', 'memory')", 0)
 
 
 @pytest.mark.parametrize("script, reply", [

@@ -34,11 +34,21 @@ final class LuaInterpreter: @unchecked Sendable {
         lua_close(state)
     }
 
-    /// Number of scripts in the cache (INFO `number_of_cached_scripts`).
-    var cachedScripts: Int { lock.withLock { scripts.count } }
+    /// Number of scripts in the cache (INFO `number_of_cached_scripts`). Kept apart from the lock: INFO may run
+    /// inside a script.
+    var cachedScripts: Int { statistics.withLockedValue { $0.scripts } }
 
-    /// Bytes the interpreter uses (INFO `used_memory_lua`).
-    var memoryBytes: Int { lock.withLock { Int(lua_gc(state, LUA_GCCOUNT, 0)) * 1024 } }
+    /// Bytes the interpreter uses (INFO `used_memory_lua`), as of the last script or change to the cache.
+    var memoryBytes: Int { statistics.withLockedValue { $0.memory } }
+
+    private let statistics = NIOLockedValueBox((scripts: 0, memory: 0))
+
+    /// Publishes the statistics INFO reads; called with the lock held.
+    private func updateStatistics() {
+        let memory = Int(lua_gc(state, LUA_GCCOUNT, 0)) * 1024 + Int(lua_gc(state, LUA_GCCOUNTB, 0))
+        let scripts = scripts.count
+        statistics.withLockedValue { $0 = (scripts, memory) }
+    }
 
     // MARK: Commands
 
@@ -113,6 +123,7 @@ final class LuaInterpreter: @unchecked Sendable {
         }
         lua_settop(L, 0)
         lua_gc(L, LUA_GCSTEP, 1)
+        updateStatistics()
     }
 
     /// Sets global `name` (in the real globals table at index 3) to a Lua array of `count` arguments from `first`.
@@ -163,6 +174,7 @@ final class LuaInterpreter: @unchecked Sendable {
         }
         lua_setfield(L, kvlua_registry_index(), "f_" + sha)
         scripts[sha] = flags
+        updateStatistics()
         return flags
     }
 
@@ -206,6 +218,7 @@ final class LuaInterpreter: @unchecked Sendable {
         lua_setfield(L, kvlua_registry_index(), "kvnode.globals")
         lua_replace(L, kvlua_globals_index())  // scripts see the read-only view
         lua_settop(L, 0)
+        updateStatistics()
     }
 
     static func from(_ context: UnsafeMutableRawPointer?) -> LuaInterpreter {
