@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from conftest import Workers, wait_until
+from conftest import Workers, encode, wait_until
 from revision_tools import revision
 from test_pubsub import messages_until_marker, notify_server, wait_for  # noqa: F401 (a fixture)
 
@@ -517,3 +517,27 @@ def test_a_self_referencing_table_is_cut_at_the_lua_stack_limit(raw):
     assert (len(reply), reply.count(b"*1\r\n")) == (len(b"*1\r\n" * 7995 + end), 7995)
     assert reply == b"*1\r\n" * 7995 + end
     assert c.cmd("PING") == b"+PONG\r\n"
+
+
+def test_client_pause_write_holds_scripts_that_may_write(raw):
+    """CLIENT PAUSE WRITE holds EVAL and EVALSHA of a script that may write (Redis's "may replicate" commands), not
+    EVAL_RO nor a script whose shebang says no-writes."""
+    from test_client_commands import HELD, assert_no_reply, client_fields, poll
+
+    admin, writer = raw(), raw()
+    writer_id = writer.cmd("CLIENT", "ID")[1:-2]
+    no_writes = "#!lua flags=no-writes\nreturn redis.call('get', 'k')"
+    assert admin.cmd("SCRIPT", "LOAD", no_writes).startswith(b"$40")
+    assert admin.cmd("CLIENT", "PAUSE", "30000", "WRITE") == b"+OK\r\n"
+    try:
+        assert admin.cmd("EVAL_RO", "return redis.call('get', 'k')", 0) == b"$-1\r\n"
+        assert admin.cmd("EVAL", no_writes, 0) == b"$-1\r\n"
+        assert admin.cmd("EVALSHA", sha(no_writes), 0) == b"$-1\r\n"
+        writer.send(encode("EVAL", "return redis.call('set', 'k', 'v')", 0))
+        poll(lambda: client_fields(admin, writer_id)["cmd"] == "eval")
+        assert_no_reply(writer, HELD)
+        assert admin.cmd("EXISTS", "k") == b":0\r\n"
+    finally:
+        assert admin.cmd("CLIENT", "UNPAUSE") == b"+OK\r\n"
+    assert writer.reply() == b"+OK\r\n"
+    assert admin.cmd("GET", "k") == b"$1\r\nv\r\n"

@@ -76,6 +76,20 @@ final class LuaInterpreter: @unchecked Sendable {
         }
     }
 
+    /// Whether `request` is an EVAL or EVALSHA whose script may write (no `no-writes` shebang flag): CLIENT PAUSE
+    /// WRITE holds it back, as Redis holds back its "may replicate" commands. EVAL_RO and EVALSHA_RO never write.
+    func mayWrite(_ spec: CommandSpec, _ request: Request) -> Bool {
+        guard spec.name == "eval" || spec.name == "evalsha", request.count > 1 else { return false }
+        let flags: ScriptFlags
+        if spec.name == "eval" {
+            flags = (try? ScriptFlags.parseShebang(request[1]).0) ?? []
+        } else {
+            let sha = request.withArgument(1) { String(decoding: $0, as: UTF8.self) }.lowercased()
+            flags = lock.withLock { scripts[sha] } ?? []
+        }
+        return !flags.contains(.noWrites)
+    }
+
     /// Runs a script for EVAL, EVALSHA and their `_RO` forms: `ctx`'s arguments are the script (or its SHA1),
     /// numkeys, the keys and the other arguments.
     func eval(_ ctx: CommandContext, bySHA: Bool, readOnly: Bool) throws(CommandError) {
