@@ -58,6 +58,10 @@ def script_error(script: str, message: str, line: int = 1) -> bytes:
     ("return redis.log(redis.LOG_WARNING, 'from a script', 1)", b"$-1\r\n"),
     ("return redis.set_repl(redis.REPL_ALL)", b"$-1\r\n"),
     ("return redis.setresp(2)", b"$-1\r\n"),
+    ("return redis.breakpoint()", b"$-1\r\n"),
+    ("return redis.debug('x')", b"$-1\r\n"),
+    ("return redis.replicate_commands()", b":1\r\n"),
+    ("return redis.acl_check_cmd('set', 'a', 'b')", b":1\r\n"),
     ("return cjson.encode({1, 2, 'x'})", b'$9\r\n[1,2,"x"]\r\n'),
     ("return cjson.decode('[1,2,3]')[3]", b":3\r\n"),
     ("return bit.band(7, 3) + bit.bor(8, 1) + bit.lshift(1, 4)", b":28\r\n"),
@@ -226,6 +230,8 @@ def test_resp3_inside_scripts(raw):
      1),
     ("return redis.setresp()", "ERR redis.setresp() requires one argument.", 1),
     ("return redis.setresp(4)", "ERR RESP version must be 2 or 3.", 1),
+    ("return redis.acl_check_cmd('nosuch')", "ERR Invalid command passed to redis.acl_check_cmd()", 1),
+    ("return redis.acl_check_cmd()", "ERR Please specify at least one argument for this redis lib call", 1),
     ("redis.call('set', 'k', 'v')\nredis.call('set', 'k', 'v')\nreturn redis.call('lpush', 'k', 'x')",
      "WRONGTYPE Operation against a key holding the wrong kind of value", 3),
 ])
@@ -320,6 +326,8 @@ def test_commands_in_scripts_are_checked_against_the_callers_user(server):
                     # redis-py drops the ERR code from the message.
                     assert "ERR " + str(error.value) == script_error(script, message).decode()[1:-2]
                 assert user.eval("return redis.call('get', 'a1')", 0) is None
+                assert user.eval("return {redis.acl_check_cmd('get', 'a1'), tostring(redis.acl_check_cmd('set', 'a', "
+                                 "'1')), tostring(redis.acl_check_cmd('get', 'b'))}", 0) == [1, b"false", b"false"]
         finally:
             admin.acl_deluser("scripter")
 

@@ -216,6 +216,11 @@ final class LuaInterpreter: @unchecked Sendable {
         function("log") { L, context in LuaFunctions.log(L!, LuaInterpreter.from(context).logger) }
         function("setresp") { L, context in LuaInterpreter.from(context).setProtocol(L!) }
         function("set_repl") { L, context in LuaInterpreter.from(context).setReplication(L!) }
+        function("acl_check_cmd") { L, context in LuaInterpreter.from(context).checkPermission(L!) }
+        // Without the script debugger (SCRIPT DEBUG) these do what Redis's do when it is off.
+        function("breakpoint") { L, _ in lua_pushboolean(L, 0); return 1 }
+        function("debug") { _, _ in 0 }
+        function("replicate_commands") { L, _ in lua_pushboolean(L, 1); return 1 }
         for (name, level) in LuaFunctions.logLevels { number(name, Double(level)) }
         for (name, flags) in LuaFunctions.replicationFlags { number(name, Double(flags)) }
         lua_pushstring(L, LuaFunctions.redisVersion)
@@ -258,6 +263,26 @@ final class LuaInterpreter: @unchecked Sendable {
             failed = LuaReplies.pushReply(L, reply)
         }
         return failed && raisesErrors ? -1 : 1
+    }
+
+    /// `redis.acl_check_cmd(command, ...)`: whether the caller's user may run the command with these arguments.
+    private func checkPermission(_ L: OpaquePointer) -> Int32 {
+        guard let run = current else {
+            LuaReplies.pushError(L, "redis.acl_check_cmd can only be called inside a script invocation")
+            return -1
+        }
+        switch run.request(from: L) {
+        case .refused(let message):
+            LuaReplies.pushError(L, message)
+            return -1
+        case .request(let request):
+            guard let permitted = run.permits(request) else {
+                LuaReplies.pushError(L, "Invalid command passed to redis.acl_check_cmd()")
+                return -1
+            }
+            lua_pushboolean(L, permitted ? 1 : 0)
+            return 1
+        }
     }
 
     /// `redis.setresp(2|3)`: the protocol command replies are converted from, and Lua booleans are returned in.

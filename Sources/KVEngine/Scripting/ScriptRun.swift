@@ -81,6 +81,15 @@ final class ScriptRun {
         return replies
     }
 
+    /// `redis.acl_check_cmd`: whether the caller's user may run `request` (nil: no such command). Logs nothing.
+    func permits(_ request: Request) -> Bool? {
+        guard let spec = context.engine.commands.lookup(CommandArguments(request)) else { return nil }
+        let session = context.session
+        if session.accessGate.allowsEverything { return true }
+        let rules = session.user.rules(cachedIn: &session.rulesCache)
+        return ACLPermissionCheck.check(rules, spec, CommandArguments(request)) == nil
+    }
+
     /// The command `request` runs, or why it may not run from this script (Redis's `scriptCall` checks, in its
     /// order).
     private func check(_ request: Request) -> Result<CommandSpec, CommandError> {
