@@ -7,6 +7,7 @@
 FROM swift:6.3-bookworm AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libleveldb-dev zlib1g-dev libxxhash-dev \
+    liblua5.1-0-dev lua-cjson-dev lua-bitop-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve packages in their own layer: source edits then don't refetch dependencies.
@@ -25,6 +26,7 @@ RUN swift build -c release --static-swift-stdlib --product kvnode-server \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libleveldb1d libstdc++6 zlib1g libxxhash0 \
+    liblua5.1-0 lua-cjson lua-bitop \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home kvnode \
  && mkdir -p /data && chown kvnode:kvnode /data

@@ -39,6 +39,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         // XXH3 for DIGEST and the IFDEQ/IFDNE conditions; Debian's libxxhash-dev.
         .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
+        // Lua 5.1 with cjson and bit, for scripts (EVAL); Debian's liblua5.1-0-dev, lua-cjson-dev, lua-bitop-dev.
+        .systemLibrary(
+            name: "CLua", providers: [.apt(["liblua5.1-0-dev", "lua-cjson-dev", "lua-bitop-dev"]), .brew(["lua@5.1"])]),
         .target(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "KVEngine",
             dependencies: [
-                "RESP", "KVStore", "LevelDB", "KVSnapshot", "CXXHash",
+                "RESP", "KVStore", "LevelDB", "KVSnapshot", "CXXHash", "CLua",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

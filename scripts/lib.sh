@@ -9,8 +9,8 @@ export REPO_ROOT
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Debian packages the Swift build links against: CLevelDB -> libleveldb, CZlib (snapshots' gzip) -> zlib,
-# CXXHash (DIGEST and SET IFDEQ/IFDNE's XXH3) -> libxxhash.
-BUILD_PACKAGES=(libleveldb-dev zlib1g-dev libxxhash-dev)
+# CXXHash (DIGEST and SET IFDEQ/IFDNE's XXH3) -> libxxhash, CLua (scripts) -> Lua 5.1 with cjson and bit.
+BUILD_PACKAGES=(libleveldb-dev zlib1g-dev libxxhash-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -79,12 +79,13 @@ ensure_venv() {
     if ! "$VENV_PY" - >/dev/null 2>&1 <<'PY'
 from importlib.metadata import version
 assert int(version("redis").split(".")[0]) >= 8
-for pkg in ("hiredis", "pytest", "pytest-timeout", "celery", "kombu"):
+for pkg in ("hiredis", "pytest", "pytest-timeout", "celery", "kombu", "limits"):
     version(pkg)
 PY
     then
         log "installing Python test dependencies into $venv"
-        # celery and kombu: Tests/python/test_celery.py runs a real worker against the server.
-        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout celery kombu >&2
+        # celery and kombu: Tests/python/test_celery.py runs a real worker against the server; limits: the rate
+        # limiter behind Flask-Limiter and slowapi, an unchanged application of Lua scripts.
+        "$VENV_PY" -m pip install -q 'redis>=8' hiredis pytest pytest-timeout celery kombu limits >&2
     fi
 }

@@ -44,6 +44,8 @@ public final class Engine: Sendable {
     let pause = ClientPause()
     /// Users, authentication, the ACL log and protected mode.
     let access: AccessControl
+    /// The Lua interpreter and script cache (EVAL, SCRIPT).
+    let lua: LuaInterpreter
     /// Command and connection statistics (INFO).
     let metrics: ServerMetrics
     /// Every command spec (subcommands included) by statistics slot, for naming a slot.
@@ -89,6 +91,7 @@ public final class Engine: Sendable {
         self.settings = RuntimeSettings(configuration)
         self.config = ConfigRegistry(ServerConfigParameters.all)
         self.hooks = hooks
+        self.lua = LuaInterpreter(logger: logger)
         // The one place the command table is assembled: every family, given what it needs.
         let standard: [any CommandFamily] = [
             ConnectionCommands(), ClientCommands(), StringCommands(), CounterCommands(),
@@ -102,6 +105,7 @@ public final class Engine: Sendable {
             BlockingListCommands(pops: blockingPops), SortedSetCommands(scanCursors: scanCursors),
             BlockingSortedSetCommands(pops: blockingPops), SortCommands(),
             BitCommands(settings: settings), BitFieldCommands(settings: settings), SubstringCommands(settings: settings),
+            ScriptingCommands(lua: lua),
         ]
         let table = CommandTable(families: standard + families)
         self.commands = table

@@ -121,7 +121,7 @@ final class ConnectionOutput: PushSink, TurnCommitListener {
 
     func deliver(_ pushFrame: PushFrame) {
         guard let context else { return }
-        let frame = session.reply.version == .resp3 ? pushFrame.resp3 : pushFrame.resp2
+        let frame = session.protocolVersion == .resp3 ? pushFrame.resp3 : pushFrame.resp2
         // Delivered by a command of this very connection: after that command's reply, whatever CLIENT REPLY says.
         if session.holdPushDuringCommand(frame) { return }
         if isFilling || isHeldForCommit || isHeldForSync {
@@ -158,7 +158,7 @@ final class ConnectionOutput: PushSink, TurnCommitListener {
     }
 
     func push(_ frame: PushFrame) {
-        let bytes = session.reply.version == .resp3 ? frame.resp3 : frame.resp2
+        let bytes = session.protocolVersion == .resp3 ? frame.resp3 : frame.resp2
         if session.holdPushDuringCommand(bytes) { return }
         if isFilling || isHeldForCommit || isHeldForSync {
             session.reply.buffer.writeImmutableBuffer(bytes)
@@ -171,7 +171,7 @@ final class ConnectionOutput: PushSink, TurnCommitListener {
         scheduleFlush()
     }
 
-    var protocolVersion: ProtocolVersion { session.reply.version }
+    var protocolVersion: ProtocolVersion { session.protocolVersion }
 
     var unsentBytes: Int {
         guard let channel = context?.channel else { return 0 }

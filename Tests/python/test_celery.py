@@ -6,10 +6,8 @@ a group, a task that retries with a countdown until it succeeds, and a task with
 highest) run from this process. Every expectation holds against a real redis-server (KVNODE_TARGET=redis). Waits are
 bounded; nothing is timed.
 
-The worker's tests and the priority queue's run twice (the `scripts` fixture): with the Lua scripts that redis-py and Kombu send by EVALSHA run by the
-server (the application exactly as deployed; kvnode, which has no EVALSHA yet, is expected to fail there, strictly,
-so the mark must go once it has Lua), and with those scripts run as plain commands in the client
-(client_side_scripts.py), which tests everything else Celery sends today."""
+The Lua scripts that redis-py's Lock (Kombu's restore mutex) and Kombu 5.7 (the bindings of expiring queues) send
+by EVALSHA run on the server, as deployed."""
 
 from __future__ import annotations
 
@@ -25,10 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
-import redis.commands.core
 
-import client_side_scripts
 from conftest import TARGET, wait_until
 
 # Covers the worker's start-up too, which runs in the first test's setup.
@@ -51,29 +46,8 @@ def url(server):
     return f"redis://{server.host}:{server.port}/0"
 
 
-SCRIPTS_GAP = ("kvnode has no EVALSHA yet (a later issue): a Kombu consumer's every poll releases its restore mutex "
-               "with redis-py's Lock, a script, and Kombu 5.7 keeps the bindings of expiring queues (Celery's "
-               "pidbox queues) with scripts of its own")
-
-
-@pytest.fixture(scope="module", params=[
-    pytest.param("server-scripts", marks=pytest.mark.xfail(TARGET == "kvnode", reason=SCRIPTS_GAP, strict=True,
-                                                           raises=redis.ResponseError)),
-    "client-scripts"])
-def scripts(request, server):
-    """Where the Lua scripts of redis-py and Kombu run: on the server (the application unchanged), or as plain
-    commands in the client (client_side_scripts.py), so that everything else is tested while kvnode lacks EVALSHA.
-    Each variant starts from an empty keyspace."""
-    with server.client() as c:
-        c.flushdb()
-    with pytest.MonkeyPatch.context() as patch:
-        if request.param == "client-scripts":
-            patch.setattr(redis.commands.core.Script, "__call__", client_side_scripts.run_script)
-        yield request.param
-
-
 @pytest.fixture(scope="module")
-def celery_app(url, scripts):
+def celery_app(url):
     """The application module, imported in this process with the server's URL."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CELERY_TEST_URL", url)
@@ -84,15 +58,13 @@ def celery_app(url, scripts):
 
 
 @pytest.fixture(scope="module")
-def worker(url, scripts, celery_app):
+def worker(url, celery_app):
     """`celery -A celery_app worker --pool=solo` as a process of its own, up once it answers a broadcast ping (a
     fanout through the broker and a reply through it); stopped (SIGTERM, then SIGKILL) at the end."""
     name = f"kvnode-test-{os.getpid()}@{socket.gethostname()}"
     log_dir = tempfile.mkdtemp(prefix="celery-worker-")
     log_path = os.path.join(log_dir, "worker.log")
     paths = [str(HERE), os.environ.get("PYTHONPATH")]
-    if scripts == "client-scripts":
-        paths.insert(0, str(HERE / "client_side_scripts_site"))  # its sitecustomize installs them in the worker
     env = {**os.environ, "CELERY_TEST_URL": url, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=solo",
@@ -210,7 +182,7 @@ def test_kombu_fanout_reaches_every_bound_consumer(url, r2):
             consumer.cancel()
 
 
-def test_kombu_priority_queue_delivers_highest_priority_first(url, scripts, r2):
+def test_kombu_priority_queue_delivers_highest_priority_first(url, r2):
     from kombu import Connection, Consumer, Exchange, Queue
 
     options = {"priority_steps": list(range(10)), "queue_order_strategy": "priority"}

@@ -47,6 +47,19 @@ extension AccessControl {
                 + "command is no longer allowed for the following reason: \(reason)")
     }
 
+    /// A script's `redis.call` is checked against the caller's user too, with Redis's script texts (without the
+    /// error code: the script reports them as `ERR`).
+    func authorizeFromScript(_ spec: CommandSpec, _ request: Request, _ session: Session) -> String? {
+        let rules = session.user.rules(cachedIn: &session.rulesCache)
+        guard let denial = ACLPermissionCheck.check(rules, spec, CommandArguments(request)) else { return nil }
+        record(denial, spec, request, session)
+        return switch denial {
+        case .command: "The user executing the script can't run this command or subcommand"
+        case .key: "The user executing the script can't access at least one of the keys mentioned in the command arguments"
+        case .channel: "The user executing the script can't publish to the channel mentioned in the command"
+        }
+    }
+
     /// Logs a failed AUTH or HELLO AUTH: reason `auth`, the command as typed, the user name tried.
     func recordFailedAuthentication(_ session: Session, username: [UInt8]) {
         let command = session.request.withArgument(0) { Array($0) }

@@ -3,14 +3,7 @@
 enum SHA256 {
     /// The lower-case hex digest of `bytes`, as in `#<hash>` rules and ACL GETUSER.
     static func hexDigest<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in digest(bytes) {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        lowercaseHex(digest(bytes))
     }
 
     /// The 32-byte digest of `bytes`.
@@ -18,18 +11,10 @@ enum SHA256 {
         var state: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
         ]
-        var message = Array(bytes)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        let message = paddedMessage(bytes)
         var schedule = [UInt32](repeating: 0, count: 64)
         for block in stride(from: 0, to: message.count, by: 64) {
-            for index in 0..<16 {
-                let offset = block + index * 4
-                schedule[index] = UInt32(message[offset]) << 24 | UInt32(message[offset + 1]) << 16
-                    | UInt32(message[offset + 2]) << 8 | UInt32(message[offset + 3])
-            }
+            loadBlock(message, at: block, into: &schedule)
             for index in 16..<64 {
                 let s0 = rotate(schedule[index - 15], 7) ^ rotate(schedule[index - 15], 18) ^ (schedule[index - 15] >> 3)
                 let s1 = rotate(schedule[index - 2], 17) ^ rotate(schedule[index - 2], 19) ^ (schedule[index - 2] >> 10)
@@ -71,4 +56,25 @@ enum SHA256 {
         0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
+}
+
+/// The message padded as SHA-1 and SHA-256 pad it (FIPS 180-4 5.1.1): a 1 bit, zeros, the bit length, to 64 bytes.
+func paddedMessage<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> [UInt8] {
+    var message = Array(bytes)
+    let bitLength = UInt64(message.count) &* 8
+    message.append(0x80)
+    while message.count % 64 != 56 { message.append(0) }
+    for shift in stride(from: 56, through: 0, by: -8) {
+        message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+    }
+    return message
+}
+
+/// The 16 big-endian words of the 64-byte block at `offset`, into the first 16 entries of `schedule`.
+func loadBlock(_ message: [UInt8], at offset: Int, into schedule: inout [UInt32]) {
+    for index in 0..<16 {
+        let start = offset + index * 4
+        schedule[index] = UInt32(message[start]) << 24 | UInt32(message[start + 1]) << 16
+            | UInt32(message[start + 2]) << 8 | UInt32(message[start + 3])
+    }
 }

@@ -5,8 +5,9 @@ import RESP
 /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 ///
 /// Between MULTI and EXEC, commands are checked (name, arity, subcommand) and queued; EXEC runs the queue under one
-/// lease from its WATCH check to its last command, so no other client sees part of it, and defers commits meanwhile, so its writes reach LevelDB in one batch (FLUSHDB/FLUSHALL inside a transaction is the
-/// exception: removing every key commits as it goes).
+/// lease from its WATCH check to its last command as one unit (`CommandContext.runAsOneUnit`): no other client sees
+/// part of it and its writes reach LevelDB in one batch (FLUSHDB/FLUSHALL inside a transaction is the exception:
+/// removing every key commits as it goes).
 struct TransactionCommands: CommandFamily {
     let watches: WatchRegistry
 
@@ -45,15 +46,10 @@ struct TransactionCommands: CommandFamily {
             ctx.reply.nullArray()
             return
         }
-        let execRequest = ctx.request
-        keyspace.defersCommits = true
-        defer { keyspace.defersCommits = false }
         ctx.reply.arrayHeader(queue.commands.count)
-        ctx.session.isRunningTransaction = true
-        defer { ctx.session.isRunningTransaction = false }
         let session = ctx.session
         let access = ctx.engine.access
-        let run = {
+        ctx.runAsOneUnit(mayWrite: queue.containsWrites) {
             for (spec, request) in queue.commands {
                 // Rules may have changed since the command was queued: Redis checks each one again.
                 if !session.accessGate.allowsEverything,
@@ -65,10 +61,6 @@ struct TransactionCommands: CommandFamily {
                 ctx.execute(spec, request: request)
             }
         }
-        // A write inside may commit early (FLUSHDB): lock-free readers then wait for the lock rather than see a part
-        // of the transaction.
-        if queue.containsWrites { keyspace.withMultiBatchWrite(run) } else { run() }
-        ctx.session.request = execRequest
     }
 
     static func discard(_ ctx: CommandContext) throws {

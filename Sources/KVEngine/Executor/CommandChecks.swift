@@ -57,7 +57,11 @@ struct CommandChecks {
         }
         let writes = self.writes(resolved)
         if writes && engine.store.health.isFailing { return refuse(resolved, engine.misconfError()) }
-        if engine.pause.mayBeActive, let wait = engine.pause.remainingWait(writes: writes) { return .park(wait) }
+        if engine.pause.mayBeActive,
+            let wait = engine.pause.remainingWait(writes: writes || engine.lua.mayWrite(resolved, request))
+        {
+            return .park(wait)
+        }
         if session.transaction != nil && !resolved.flags.contains(.transactionControl) {
             enqueue(resolved)
             return .queued

@@ -152,10 +152,30 @@ public struct CommandContext {
     /// The event loop of the connection; work done elsewhere completes back on it.
     package var eventLoop: any EventLoop { session.eventLoop }
 
-    /// Runs a queued command inside this one (EXEC), with the same lease.
+    /// Runs a command inside this one (EXEC's queue, a script's `redis.call`), with the same lease; call it within
+    /// `runAsOneUnit`.
     func execute(_ spec: CommandSpec, request: Request) {
         session.request = request
         executor.execute(spec, session: session, lease: lease)
+    }
+
+    /// Runs `body`, which runs other commands through `execute(_:request:)` (EXEC, scripts), as one unit under this
+    /// command's lease: no other client sees part of it; commits are deferred, so its writes reach LevelDB in one
+    /// batch and share this command's revision; a blocking command inside answers at once. When it `mayWrite`, a
+    /// command inside that commits as it goes (FLUSHDB) diverts lock-free readers to the lock meanwhile. This
+    /// command's request is restored afterwards.
+    func runAsOneUnit<R>(mayWrite: Bool, _ body: () throws -> R) rethrows -> R {
+        let keyspace = self.keyspace
+        let request = session.request
+        let (wasDeferring, wasRunning) = (keyspace.defersCommits, session.isRunningTransaction)
+        keyspace.defersCommits = true
+        session.isRunningTransaction = true
+        defer {
+            keyspace.defersCommits = wasDeferring
+            session.isRunningTransaction = wasRunning
+            session.request = request
+        }
+        return mayWrite ? try keyspace.withMultiBatchWrite(body) : try body()
     }
 }
 

@@ -70,7 +70,9 @@ public final class Session {
     var database: UInt32 = 0 {
         didSet { handle.database.store(Int(database), ordering: .relaxed) }
     }
-
+    /// Set while a script's `redis.call` runs a command, whose reply goes to the script: pushes delivered to this
+    /// connection meanwhile are kept here, in the connection's protocol, and placed in its replies afterwards.
+    var scriptCommand: (callerVersion: ProtocolVersion, pushes: ByteBuffer)?
     /// Set while EXEC runs the queued commands.
     var isRunningTransaction = false
     /// MULTI's queue; nil outside a transaction.
@@ -239,13 +241,19 @@ extension Session: CustomStringConvertible {
     /// - Returns: false when no command runs and the caller sends the push itself.
     public func holdPushDuringCommand(_ frame: ByteBuffer) -> Bool {
         guard isExecuting else { return false }
-        if replyMode == .on {
+        if scriptCommand != nil {
+            scriptCommand!.pushes.writeImmutableBuffer(frame)
+        } else if replyMode == .on {
             reply.buffer.writeImmutableBuffer(frame)
         } else {
             pushesDuringCommand.writeImmutableBuffer(frame)
         }
         return true
     }
+
+    /// The connection's protocol: its replies', except while a script's command writes its reply in the script's
+    /// protocol (`redis.setresp`).
+    public var protocolVersion: ProtocolVersion { scriptCommand?.callerVersion ?? reply.version }
 
     /// Publishes how many reply bytes wait for the socket (CLIENT LIST `omem`).
     public func setUnsentBytes(_ bytes: Int) {

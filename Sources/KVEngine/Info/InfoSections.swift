@@ -61,6 +61,7 @@ enum InfoSections {
         let rss = ProcessMetrics.residentBytes()
         let system = ProcessMetrics.totalSystemMemory()
         let levelDB = context.keyspace.databaseProperty("leveldb.approximate-memory-usage") ?? "0"
+        let lua = context.server.lua.memoryBytes
         return [
             ("used_memory", String(used)),
             ("used_memory_human", MemoryAmount.human(used)),
@@ -72,6 +73,10 @@ enum InfoSections {
                                                          fractionDigits: 2) + "%"),
             ("total_system_memory", String(system)),
             ("total_system_memory_human", MemoryAmount.human(system)),
+            ("used_memory_lua", String(lua)),
+            ("used_memory_vm_eval", String(lua)),
+            ("used_memory_lua_human", MemoryAmount.human(lua)),
+            ("number_of_cached_scripts", String(context.server.lua.cachedScripts)),
             ("maxmemory", "0"),
             ("maxmemory_human", "0B"),
             ("maxmemory_policy", "noeviction"),
