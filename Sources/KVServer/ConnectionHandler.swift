@@ -134,6 +134,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func perform(_ action: ConnectionStateMachine.BatchAction, context: ChannelHandlerContext) {
+        switch action {
+        case .sendAndClose, .sendAndEndGracefully:
+            // Replies held for the turn's commit must be written before the output closes.
+            if let session { executor.commitTurn(for: session) }
+        case .sendAndRead, .sendAndAwait, .sendAndPark:
+            break
+        }
         output?.flush()
         switch action {
         case .sendAndRead:

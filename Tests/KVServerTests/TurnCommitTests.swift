@@ -2,6 +2,7 @@ import KVEngine
 import KVStore
 import LevelDB
 import NIOCore
+import NIOEmbedded
 import Testing
 
 /// The event loop's group commit (`TurnLease`): the connections read in one turn share one lease and one LevelDB
@@ -67,6 +68,14 @@ import Testing
         #expect(try writer.replies() == ["+OK\r\n"])
         #expect(try watcher.replies() == ["*-1\r\n"])
         #expect(try watcher.send(["GET", "k"]) == ["$2\r\n10\r\n"])
+    }
+
+    @Test func gracefulShutdownSendsTheRepliesHeldForTheTurnBeforeClosing() throws {
+        let server = try TestServer()
+        let client = try server.connect()
+        try client.read(["SET", "k", "v"])
+        client.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(try client.sentSoFar() == ["+OK\r\n"])
     }
 
     @Test func aConnectionThatClosesSendsItsRepliesFirst() throws {

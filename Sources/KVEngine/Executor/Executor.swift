@@ -79,6 +79,12 @@ public struct Executor: Sendable {
         return .readMore
     }
 
+    /// Commits the event loop's turn now if `session`'s replies wait for it, so that they are sent before the
+    /// connection closes (QUIT, graceful shutdown) rather than after its output is gone.
+    public func commitTurn(for session: Session) {
+        if session.awaitsTurnCommit { session.loop.turn.finish() }
+    }
+
     /// Writes the reply of the command that ended the previous batch with `replyLater`.
     public func completeDeferredReply(_ session: Session, _ result: Result<DeferredReply, any Error>) {
         switch result {
