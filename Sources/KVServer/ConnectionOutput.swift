@@ -21,8 +21,6 @@ final class ConnectionOutput: PushSink, TurnCommitListener {
     /// event loop's fsync): pushes then go behind the replies in it rather than straight to the socket.
     private var isFilling = false
     private var isHeldForCommit = false
-    /// The turn's commit came while a batch was filling: it wrote data, which the batch's end must account for.
-    private var committedWhileFilling = false
     private var isHeldForSync = false
     private var flushScheduled = false
     /// Since when (Unix ms) the unsent output has been above the soft Pub/Sub limit.
@@ -54,18 +52,14 @@ final class ConnectionOutput: PushSink, TurnCommitListener {
             isHeldForCommit = true
             return
         }
-        let wroteData = outcome.wroteData || committedWhileFilling
-        committedWhileFilling = false
-        holdForSyncIfNeeded(wroteData: wroteData)
+        holdForSyncIfNeeded(wroteData: outcome.wroteData)
     }
 
-    /// The turn's commit is done: the held replies go (after the fsync when due), or wait for their batch's end.
+    /// The turn's commit is done: the held replies go, after the fsync when due. The turn commits between batches
+    /// (its task, or `Executor.commitTurn` before a close), never while one fills the buffer.
     func turnCommitted(wroteData: Bool) {
+        assert(!isFilling, "the turn committed in the middle of a batch")
         isHeldForCommit = false
-        if isFilling {
-            committedWhileFilling = committedWhileFilling || wroteData
-            return
-        }
         holdForSyncIfNeeded(wroteData: wroteData)
         flush()
     }

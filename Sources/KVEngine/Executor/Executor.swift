@@ -50,8 +50,6 @@ public struct Executor: Sendable {
             }
             stop = runRequests(session, &input, lease: keyspace, first: spec, replies: &session.uncommittedReplies)
         }
-        // A connection about to close sends its replies first: they cannot wait for the end of the turn.
-        if session.awaitsTurnCommit && session.closeAfterReply { turn.finish() }
         var wroteData = false
         if session.repliesReportCommittedWrite && !session.awaitsTurnCommit {
             session.repliesReportCommittedWrite = false
